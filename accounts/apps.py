@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        # Clerk is a webhook source whose handlers live here, next to the users they sync.
+        from webhooks.registry import register_source
+
+        from .webhook_handlers import clerk_source
+
+        register_source(clerk_source)

@@ -1,0 +1,107 @@
+"""Reading Clerk's User object (webhook `data` or Backend API body) into the fields we keep.
+
+Clerk's payloads vary between versions: unknown keys are ignored, missing
+ones tolerated, and only a missing or malformed `id` is an error.
+Reference: https://clerk.com/docs/reference/backend-api/tag/Users
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+# Column sizes of accounts.User; longer values are cut (names) or dropped (URLs, emails).
+NAME_MAX_LENGTH = 150
+EMAIL_MAX_LENGTH = 320
+IMAGE_URL_MAX_LENGTH = 2048
+CLERK_ID_MAX_LENGTH = 64
+
+_url_validator = URLValidator()
+
+
+class ClerkDataError(ValueError):
+    """The payload is not a usable Clerk user (for example: no `id`)."""
+
+
+@dataclass(frozen=True)
+class ClerkUser:
+    clerk_id: str
+    email: str
+    username: str  # Clerk's own username, "" when it has none
+    first_name: str
+    last_name: str
+    image_url: str
+    updated_at: dt.datetime | None
+    created_at: dt.datetime | None
+
+    @classmethod
+    def from_payload(cls, data: Any) -> ClerkUser:
+        """Parse a Clerk User object. Raises ClerkDataError when it has no usable id."""
+        if not isinstance(data, Mapping):
+            raise ClerkDataError("user data must be a JSON object")
+        return cls(
+            clerk_id=clerk_id_from_payload(data),
+            email=_primary_email(data),
+            username=clean_text(data.get("username"), NAME_MAX_LENGTH),
+            first_name=clean_text(data.get("first_name"), NAME_MAX_LENGTH),
+            last_name=clean_text(data.get("last_name"), NAME_MAX_LENGTH),
+            image_url=_image_url(data.get("image_url")),
+            updated_at=clerk_timestamp(data.get("updated_at")),
+            created_at=clerk_timestamp(data.get("created_at")),
+        )
+
+
+def clerk_id_from_payload(data: Any) -> str:
+    """The user id in `data`, or ClerkDataError (even `user.deleted` may omit it)."""
+    clerk_id = data.get("id") if isinstance(data, Mapping) else None
+    if not isinstance(clerk_id, str) or not clerk_id.strip():
+        raise ClerkDataError("user data has no id")
+    clerk_id = clerk_id.strip()
+    if len(clerk_id) > CLERK_ID_MAX_LENGTH or "\x00" in clerk_id:
+        raise ClerkDataError("user id is not a Clerk user id")
+    return clerk_id
+
+
+def clean_text(value: Any, max_length: int) -> str:
+    """A string column value: non-strings become "", NUL (which PostgreSQL refuses) is dropped."""
+    if not isinstance(value, str):
+        return ""
+    return value.replace("\x00", "").strip()[:max_length]
+
+
+def clerk_timestamp(value: Any) -> dt.datetime | None:
+    """Clerk's millisecond epoch timestamps as aware datetimes; None when absent or invalid."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _primary_email(data: Mapping) -> str:
+    """The address `primary_email_address_id` points to; not simply the first one listed."""
+    primary_id = data.get("primary_email_address_id")
+    addresses = data.get("email_addresses")
+    if not primary_id or not isinstance(addresses, list):
+        return ""
+    for address in addresses:
+        if isinstance(address, Mapping) and address.get("id") == primary_id:
+            email = clean_text(address.get("email_address"), EMAIL_MAX_LENGTH + 1)
+            return email if len(email) <= EMAIL_MAX_LENGTH else ""
+    return ""
+
+
+def _image_url(value: Any) -> str:
+    url = clean_text(value, IMAGE_URL_MAX_LENGTH + 1)
+    if not url or len(url) > IMAGE_URL_MAX_LENGTH:
+        return ""
+    try:
+        _url_validator(url)
+    except ValidationError:
+        return ""
+    return url

@@ -1,0 +1,75 @@
+"""Local users, kept in step with Clerk, and the record that each was provisioned once."""
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A local user. Clerk is the source of truth for every `clerk_*`-sourced field."""
+
+    class CreatedVia(models.TextChoices):
+        WEBHOOK = "webhook", "Clerk webhook"
+        JIT = "jit", "Just in time (API request)"
+        SYNC = "sync", "Backfill (sync_clerk_users)"
+        LOCAL = "local", "Local account"
+
+    clerk_id = models.CharField(
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Clerk's stable user id (user_…). NULL only for local staff accounts.",
+    )
+    # Not unique: an address can leave one Clerk account and come back on another.
+    email = models.EmailField(
+        "email address",
+        max_length=320,
+        blank=True,
+        help_text="The address Clerk's primary_email_address_id points to; may be empty.",
+    )
+    image_url = models.URLField(max_length=2048, blank=True)
+    clerk_updated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Clerk's updated_at of the state stored here; older events change nothing.",
+    )
+    created_via = models.CharField(
+        max_length=16,
+        choices=CreatedVia.choices,
+        default=CreatedVia.LOCAL,
+        help_text="Which path created this row first.",
+    )
+    deleted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when Clerk deleted the user. A tombstone is final: Clerk never reuses an id.",
+    )
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def is_deleted_in_clerk(self) -> bool:
+        return self.deleted_at is not None
+
+
+class UserProvisioning(models.Model):
+    """The idempotency key for a user's one-time side effects.
+
+    A row exists once the user was provisioned (the `user_provisioned` signal
+    went out); `welcome_email_sent_at` is claimed at most once. Both are taken
+    with a unique constraint or a conditional UPDATE, never by asking whether a
+    row was "just created".
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="provisioning")
+    created_via = models.CharField(max_length=16, choices=User.CreatedVia.choices)
+    provisioned_at = models.DateTimeField()
+    welcome_email_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the welcome email was handed to the mail backend."
+    )
+
+    def __str__(self) -> str:
+        return f"provisioning of {self.user_id}"

@@ -1,0 +1,240 @@
+"""User sync: upsert by Clerk id, tombstone, and provision exactly once.
+
+Every path that learns about a Clerk user (webhook, replay, just in time,
+backfill) goes through `user_upsert_from_clerk` or `user_tombstone`, so they
+all converge on the same rules:
+
+- rows are found by `clerk_id`, never by email;
+- an event older than the stored `clerk_updated_at` changes nothing;
+- a tombstone (`deleted_at`) is final;
+- a new user is provisioned once, guarded by the `UserProvisioning` row.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+import re
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .clerk_data import NAME_MAX_LENGTH, ClerkUser
+from .db import insert_ignoring_conflicts
+from .models import User, UserProvisioning
+from .signals import user_provisioned
+
+logger = logging.getLogger(__name__)
+
+# Paths whose new users are greeted; a backfill decides per user (see issue #5).
+WELCOME_EMAIL_VIAS = frozenset({User.CreatedVia.WEBHOOK, User.CreatedVia.JIT})
+
+# Fields copied from Clerk on every accepted update (username is handled apart).
+CLERK_FIELDS = ("email", "first_name", "last_name", "image_url")
+
+
+class SyncOutcome(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    STALE = "stale"  # older than the stored state: nothing changed
+    DELETED = "deleted"  # tombstoned by this call
+    ALREADY_DELETED = "already_deleted"  # tombstoned earlier: nothing changed
+
+
+@dataclass(frozen=True)
+class UserSyncResult:
+    user: User
+    outcome: SyncOutcome
+
+
+@transaction.atomic(savepoint=False)
+def user_upsert_from_clerk(
+    data: Mapping[str, Any],
+    *,
+    created_via: User.CreatedVia,
+    send_welcome_email: bool | None = None,
+) -> UserSyncResult:
+    """Create or update the local user from a Clerk User object.
+
+    Raises ClerkDataError when `data` has no usable id. `send_welcome_email`
+    defaults to whether `created_via` greets new users.
+    """
+    clerk_user = ClerkUser.from_payload(data)
+    user = _user_locked(clerk_user.clerk_id)
+    if user is None:
+        user = _user_insert(clerk_user, created_via=created_via)
+        if user is not None:
+            if send_welcome_email is None:
+                send_welcome_email = created_via in WELCOME_EMAIL_VIAS
+            user_provision(user, created_via=created_via, send_welcome_email=send_welcome_email)
+            return UserSyncResult(user, SyncOutcome.CREATED)
+        # A concurrent transaction created it first: converge on its row.
+        user = _user_locked(clerk_user.clerk_id)
+    return _user_apply(user, clerk_user)
+
+
+@transaction.atomic(savepoint=False)
+def user_tombstone(clerk_id: str, *, created_via: User.CreatedVia) -> UserSyncResult:
+    """Mark the user deleted in Clerk (inactive, `deleted_at`), creating the tombstone if unseen.
+
+    A delete can arrive before its create; the tombstone makes any later
+    create or update for this id a no-op.
+    """
+    now = timezone.now()
+    user = _user_locked(clerk_id)
+    if user is None:
+        unseen = ClerkUser(clerk_id, "", "", "", "", "", None, None)
+        user = _user_insert(unseen, created_via=created_via, deleted_at=now)
+        if user is not None:
+            return UserSyncResult(user, SyncOutcome.DELETED)
+        user = _user_locked(clerk_id)
+    if user.deleted_at is not None:
+        return UserSyncResult(user, SyncOutcome.ALREADY_DELETED)
+    user.deleted_at = now
+    user.is_active = False
+    user.save(update_fields=["deleted_at", "is_active"])
+    return UserSyncResult(user, SyncOutcome.DELETED)
+
+
+def user_provision(user: User, *, created_via: User.CreatedVia, send_welcome_email: bool) -> bool:
+    """Run a new user's one-time side effects, once ever per user.
+
+    Claims the user's `UserProvisioning` row; only the caller that inserts it
+    sends the `user_provisioned` signal and (when asked, and the user has an
+    address) the welcome email, both after the surrounding transaction
+    commits. Returns whether this call provisioned the user.
+    """
+    now = timezone.now()
+    welcome = send_welcome_email and bool(user.email)
+    provisioning = UserProvisioning(
+        user=user,
+        created_via=created_via,
+        provisioned_at=now,
+        welcome_email_sent_at=now if welcome else None,
+    )
+    if not insert_ignoring_conflicts(provisioning):
+        return False
+    transaction.on_commit(partial(_user_provisioned_send, user, created_via), robust=True)
+    if welcome:
+        # At most once: the claim above is committed before the send, so a
+        # failing mail server costs this email (logged) rather than risking two.
+        transaction.on_commit(partial(user_welcome_email_send, user), robust=True)
+    return True
+
+
+def user_welcome_email_send(user: User) -> None:
+    """Render templates/accounts/email/welcome_* and send it through Django's email API."""
+    context = {"user": user}
+    subject = render_to_string("accounts/email/welcome_subject.txt", context).strip()
+    body = render_to_string("accounts/email/welcome_body.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    logger.info("welcome email sent clerk_id=%s", user.clerk_id)
+
+
+def _user_provisioned_send(user: User, created_via: str) -> None:
+    for receiver, error in user_provisioned.send_robust(sender=User, user=user, created_via=created_via):
+        if isinstance(error, Exception):
+            logger.error(
+                "user_provisioned receiver %r failed clerk_id=%s",
+                receiver,
+                user.clerk_id,
+                exc_info=(type(error), error, error.__traceback__),
+            )
+
+
+def _user_locked(clerk_id: str) -> User | None:
+    return User.objects.select_for_update().filter(clerk_id=clerk_id).first()
+
+
+def _user_insert(clerk_user: ClerkUser, *, created_via: str, deleted_at=None) -> User | None:
+    """Insert the user under the first free username; None if its clerk_id now exists."""
+    for username in _username_candidates(clerk_user):
+        user = User(
+            clerk_id=clerk_user.clerk_id,
+            username=username,
+            email=clerk_user.email,
+            first_name=clerk_user.first_name,
+            last_name=clerk_user.last_name,
+            image_url=clerk_user.image_url,
+            clerk_updated_at=clerk_user.updated_at,
+            created_via=created_via,
+            deleted_at=deleted_at,
+            is_active=deleted_at is None,
+        )
+        user.set_unusable_password()
+        if insert_ignoring_conflicts(user):
+            return user
+        # The conflict was either this clerk_id (a concurrent create won) or the username.
+        if User.objects.filter(clerk_id=clerk_user.clerk_id).exists():
+            return None
+    raise RuntimeError(f"no free username found for {clerk_user.clerk_id}")
+
+
+def _user_apply(user: User, clerk_user: ClerkUser) -> UserSyncResult:
+    """Bring an existing row to `clerk_user`'s state unless it is tombstoned or newer."""
+    if user.deleted_at is not None:
+        return UserSyncResult(user, SyncOutcome.ALREADY_DELETED)
+    stored, incoming = user.clerk_updated_at, clerk_user.updated_at
+    if stored is not None and (incoming is None or incoming < stored):
+        return UserSyncResult(user, SyncOutcome.STALE)
+
+    changed = [field for field in CLERK_FIELDS if getattr(user, field) != getattr(clerk_user, field)]
+    for field in changed:
+        setattr(user, field, getattr(clerk_user, field))
+    update_fields = list(changed)
+    if incoming != stored:
+        user.clerk_updated_at = incoming
+        update_fields.append("clerk_updated_at")
+    if update_fields:
+        user.save(update_fields=update_fields)
+    wants_username = clerk_user.username and clerk_user.username != user.username
+    if wants_username and _username_take(user, clerk_user):
+        changed.append("username")
+    return UserSyncResult(user, SyncOutcome.UPDATED if changed else SyncOutcome.UNCHANGED)
+
+
+def _username_take(user: User, clerk_user: ClerkUser) -> bool:
+    """Move the user to Clerk's username, or the first free variant of it. Returns whether it moved."""
+    for candidate in _username_candidates(clerk_user):
+        if candidate == user.username:
+            return False
+        try:
+            with transaction.atomic():  # a savepoint: a taken name must not abort the event
+                User.objects.filter(pk=user.pk).update(username=candidate)
+        except IntegrityError:
+            continue
+        user.username = candidate
+        return True
+    return False
+
+
+_NOT_USERNAME_CHARS = re.compile(r"[^\w.@+-]+")
+
+
+def _username_candidates(clerk_user: ClerkUser) -> Iterator[str]:
+    """Clerk's username, else one derived from the email or name; then unique variants."""
+    base = clerk_user.username or _username_derive(clerk_user)
+    yield base
+    suffix = clerk_user.clerk_id.removeprefix("user_")[-8:]
+    yield f"{base[: NAME_MAX_LENGTH - len(suffix) - 1]}-{suffix}"
+    for _ in range(5):
+        yield f"{base[: NAME_MAX_LENGTH - 9]}-{secrets.token_hex(4)}"
+
+
+def _username_derive(clerk_user: ClerkUser) -> str:
+    for source in (
+        clerk_user.email.partition("@")[0],
+        f"{clerk_user.first_name}.{clerk_user.last_name}".strip("."),
+    ):
+        username = _NOT_USERNAME_CHARS.sub("", source.replace(" ", ".")).strip(".").lower()
+        if username:
+            return username[:NAME_MAX_LENGTH]
+    return "user"

@@ -1,0 +1,292 @@
+"""Record, process and replay webhook events: the ledger's rules in one place.
+
+A delivery runs in one transaction: the ledger row is inserted or, when the
+event id is known, locked (`INSERT … ON CONFLICT DO UPDATE`), the handler runs,
+and the new status and the attempt are written. Concurrent deliveries of one
+event id queue on that row lock, so its handler runs once; the ones that
+follow find it done and answer 202. A failing handler rolls its writes back;
+the event is then stored `failed` with the error in a second transaction, and
+the next delivery or replay runs it again.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import DONE_STATUSES, WebhookAttempt, WebhookEvent, WebhookRejection
+from .registry import InvalidPayload, WebhookSource, get_source
+
+logger = logging.getLogger(__name__)
+
+Outcome = WebhookAttempt.Outcome
+Status = WebhookEvent.Status
+Reason = WebhookRejection.Reason
+
+# The answer each outcome gets; Svix retries anything but 2xx.
+HTTP_STATUS = {Outcome.PROCESSED: 200, Outcome.IGNORED: 200, Outcome.DUPLICATE: 202, Outcome.FAILED: 500}
+
+# A database that cannot be reached is an outage (503), not a handler failure.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+class PayloadError(ValueError):
+    """A verified body that is not a usable event envelope."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    event_pk: int
+    outcome: Outcome
+    error: str = ""
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self.outcome]
+
+
+def webhook_payload_parse(body: bytes) -> dict[str, Any]:
+    """The event envelope in `body`: a JSON object with a string `type` and a `data` member.
+
+    Raises PayloadError. Values PostgreSQL's jsonb cannot hold (NUL characters,
+    lone surrogates) are replaced rather than failing the insert later.
+    """
+    try:
+        text = body.decode("utf-8")
+        payload = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise PayloadError(Reason.NOT_JSON, f"body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise PayloadError(Reason.NOT_JSON, "body is not a JSON object")
+    event_type = payload.get("type")
+    if not isinstance(event_type, str) or not event_type.strip() or len(event_type) > 128:
+        raise PayloadError(Reason.BAD_ENVELOPE, "event has no valid 'type'")
+    if "data" not in payload or payload["data"] is None:
+        raise PayloadError(Reason.BAD_ENVELOPE, "event has no 'data'")
+    if "\\u" in text:  # only escapes can smuggle in what jsonb refuses
+        payload = _jsonb_safe(payload)
+    return payload
+
+
+def webhook_event_deliver(source: WebhookSource, *, event_id: str, payload: dict[str, Any]) -> DeliveryResult:
+    """Record a verified delivery and process it unless it is already done.
+
+    Returns the outcome (processed, ignored, duplicate or failed). Raises
+    InvalidPayload when the handler finds the data unusable (nothing is kept),
+    and OperationalError/InterfaceError when the database is unavailable.
+    """
+    started_at, clock = timezone.now(), time.perf_counter()
+    try:
+        with transaction.atomic():
+            event = webhook_event_record(source, event_id=event_id, payload=payload)
+            if event.is_done:
+                outcome = Outcome.DUPLICATE
+            else:
+                outcome = webhook_event_process(source, event)
+                _event_finish(event, outcome)
+            _attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock)
+    except (InvalidPayload, *DATABASE_UNAVAILABLE):
+        raise
+    except Exception as exc:
+        # The transaction above rolled back, handler writes and all; keep the failure.
+        with transaction.atomic():
+            event = webhook_event_record(source, event_id=event_id, payload=payload)
+            error = _event_fail(event, exc, WebhookAttempt.Kind.DELIVERY, started_at, clock)
+        result = DeliveryResult(event.pk, Outcome.FAILED, error)
+    else:
+        result = DeliveryResult(event.pk, outcome)
+    _log(source.name, event_id, payload.get("type"), result, clock, kind="delivery")
+    return result
+
+
+def webhook_event_replay(event_pk: int) -> DeliveryResult:
+    """Run a stored event's handler again through the delivery path, recorded as a replay.
+
+    Safe for any status: handlers converge (upserts guarded by Clerk's
+    updated_at, tombstones final, provisioning once), so replaying a processed
+    event changes nothing current and sends nothing twice.
+    Raises WebhookEvent.DoesNotExist and LookupError (source no longer registered).
+    """
+    started_at, clock = timezone.now(), time.perf_counter()
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
+            source = _source_of(event)
+            WebhookEvent.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1)
+            outcome = webhook_event_process(source, event)
+            _event_finish(event, outcome)
+            _attempt_add(event, WebhookAttempt.Kind.REPLAY, outcome, started_at, clock)
+    except (WebhookEvent.DoesNotExist, LookupError, *DATABASE_UNAVAILABLE):
+        raise
+    except Exception as exc:
+        with transaction.atomic():
+            event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
+            WebhookEvent.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1)
+            error = _event_fail(event, exc, WebhookAttempt.Kind.REPLAY, started_at, clock)
+        result = DeliveryResult(event.pk, Outcome.FAILED, error)
+    else:
+        result = DeliveryResult(event.pk, outcome)
+    _log(event.source, event.event_id, event.event_type, result, clock, kind="replay")
+    return result
+
+
+def webhook_event_record(source: WebhookSource, *, event_id: str, payload: Mapping[str, Any]) -> WebhookEvent:
+    """Insert the event, or count one more attempt on the stored one; either way lock its row.
+
+    One statement, so concurrent deliveries of one id cannot both insert.
+    Must run inside a transaction: the lock is held until it ends.
+    """
+    now = timezone.now()
+    table = WebhookEvent._meta.db_table
+    payload_value = WebhookEvent._meta.get_field("payload").get_db_prep_save(payload, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table}
+                (source, event_id, event_type, subject_id, payload, status, attempts, last_error, received_at)
+            VALUES (%s, %s, %s, %s, %s, %s, 1, '', %s)
+            ON CONFLICT (source, event_id) DO UPDATE SET attempts = {table}.attempts + 1
+            RETURNING id, status, attempts
+            """,
+            [
+                source.name,
+                event_id,
+                payload["type"],
+                _subject_id(source, payload),
+                payload_value,
+                Status.RECEIVED,
+                now,
+            ],
+        )
+        pk, status, attempts = cursor.fetchone()
+    # Svix resends a message id with the same body, so the delivered payload is the stored one.
+    return WebhookEvent(
+        pk=pk,
+        source=source.name,
+        event_id=event_id,
+        event_type=payload["type"],
+        payload=payload,
+        status=status,
+        attempts=attempts,
+    )
+
+
+def webhook_event_process(source: WebhookSource, event: WebhookEvent) -> Outcome:
+    """Run the handler for `event`'s type; a type without one is ignored. Handler errors propagate."""
+    handler = source.handlers.get(event.event_type)
+    if handler is None:
+        if event.event_type not in source.ignored_types:
+            logger.info("no handler for webhook type source=%s type=%s", source.name, event.event_type)
+        return Outcome.IGNORED
+    handler(event)
+    return Outcome.PROCESSED
+
+
+def webhook_rejection_count(source_name: str, reason: str, *, detail: str = "", event_id: str = "") -> None:
+    """Count a refused delivery for staff (by source, reason and hour) and log it.
+
+    Never raises: an unavailable database must not turn a 400 into a 500.
+    """
+    logger.warning("webhook rejected source=%s reason=%s event_id=%s detail=%s", source_name, reason, event_id, detail)
+    now = timezone.now()
+    table = WebhookRejection._meta.db_table
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {table} (source, reason, hour, count, last_seen_at, last_detail, last_event_id)
+                VALUES (%s, %s, %s, 1, %s, %s, %s)
+                ON CONFLICT (source, reason, hour) DO UPDATE SET
+                    count = {table}.count + 1,
+                    last_seen_at = excluded.last_seen_at,
+                    last_detail = excluded.last_detail,
+                    last_event_id = excluded.last_event_id
+                """,
+                [source_name, reason, now.replace(minute=0, second=0, microsecond=0), now, detail[:1000], event_id[:255]],
+            )
+    except DatabaseError:
+        logger.exception("could not count a webhook rejection")
+
+
+def _event_finish(event: WebhookEvent, outcome: Outcome) -> None:
+    status = Status.IGNORED if outcome == Outcome.IGNORED else Status.PROCESSED
+    now = timezone.now()
+    WebhookEvent.objects.filter(pk=event.pk).update(status=status, processed_at=now, last_error="")
+    event.status, event.processed_at, event.last_error = status, now, ""
+
+
+def _event_fail(event: WebhookEvent, exc: BaseException, kind: str, started_at, clock: float) -> str:
+    """Store a failed attempt; the event turns `failed` unless a concurrent attempt finished it."""
+    error = f"{type(exc).__name__}: {exc}"
+    if not event.is_done:
+        WebhookEvent.objects.filter(pk=event.pk).update(status=Status.FAILED, last_error=error[:10_000])
+    details = "".join(traceback.format_exception(exc))[-10_000:]
+    _attempt_add(event, kind, Outcome.FAILED, started_at, clock, error=details)
+    return error
+
+
+def _attempt_add(event: WebhookEvent, kind: str, outcome: Outcome, started_at, clock: float, error: str = "") -> None:
+    WebhookAttempt.objects.create(
+        event_id=event.pk,
+        kind=kind,
+        outcome=outcome,
+        http_status=HTTP_STATUS[outcome] if kind == WebhookAttempt.Kind.DELIVERY else None,
+        started_at=started_at,
+        duration_ms=round((time.perf_counter() - clock) * 1000),
+        error=error,
+    )
+
+
+def _source_of(event: WebhookEvent) -> WebhookSource:
+    source = get_source(event.source)
+    if source is None:
+        raise LookupError(f"webhook source {event.source!r} is not registered")
+    return source
+
+
+def _subject_id(source: WebhookSource, payload: Mapping[str, Any]) -> str:
+    try:
+        subject = source.subject_id(payload)
+    except Exception:  # a subject is a convenience for search, never a reason to fail
+        return ""
+    return subject[:255] if isinstance(subject, str) else ""
+
+
+def _log(source_name: str, event_id: str, event_type: Any, result: DeliveryResult, clock: float, *, kind: str) -> None:
+    logger.info(
+        "webhook %s source=%s event_id=%s type=%s outcome=%s status=%s duration_ms=%d",
+        kind,
+        source_name,
+        event_id,
+        event_type,
+        result.outcome,
+        result.http_status,
+        (time.perf_counter() - clock) * 1000,
+    )
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _jsonb_safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_jsonb_safe(key): _jsonb_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonb_safe(item) for item in value]
+    return value

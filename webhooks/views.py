@@ -1,0 +1,75 @@
+"""The webhook endpoint: size limit, Svix verification, parsing, then the ledger service."""
+import logging
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from .registry import InvalidPayload, get_source
+from .services import (
+    DATABASE_UNAVAILABLE,
+    PayloadError,
+    Reason,
+    webhook_event_deliver,
+    webhook_payload_parse,
+    webhook_rejection_count,
+)
+from .verification import SignatureError, signature_verify
+
+logger = logging.getLogger(__name__)
+
+
+# Not CSRF-protected: the sender authenticates with its signature, not a cookie.
+# Not wrapped in a request transaction: the service commits the ledger row and
+# the handler's writes together, and records a failure in a transaction of its own.
+@csrf_exempt
+@transaction.non_atomic_requests
+@require_POST
+def webhook_receive(request: HttpRequest, source_name: str) -> JsonResponse:
+    source = get_source(source_name)
+    if source is None:
+        raise Http404("unknown webhook source")
+    event_id = request.headers.get("svix-id") or request.headers.get("webhook-id") or ""
+
+    limit = settings.WEBHOOKS_MAX_BODY_BYTES
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    # Read at most one byte past the limit, whatever the declared length says.
+    too_large = declared.isdigit() and int(declared) > limit
+    body = b"" if too_large else request.read(limit + 1)
+    if too_large or len(body) > limit:
+        return _reject(source.name, Reason.TOO_LARGE, f"body over {limit} bytes", event_id, status=413)
+
+    try:
+        signature_verify(body, request.headers, setting_name=source.secret_setting)
+    except ImproperlyConfigured as exc:
+        logger.error("webhook source %s is not configured: %s", source.name, exc)
+        # 503, and nothing acknowledged: the sender keeps the event and retries.
+        return _reject(source.name, Reason.NOT_CONFIGURED, str(exc), event_id, status=503)
+    except SignatureError as exc:
+        return _reject(source.name, exc.reason, exc.detail, event_id, status=400)
+    if not event_id or len(event_id) > 255:
+        return _reject(source.name, Reason.BAD_ENVELOPE, "message id missing or too long", event_id, status=400)
+
+    try:
+        payload = webhook_payload_parse(body)
+        result = webhook_event_deliver(source, event_id=event_id, payload=payload)
+    except PayloadError as exc:
+        return _reject(source.name, exc.reason, exc.detail, event_id, status=400)
+    except InvalidPayload as exc:
+        return _reject(source.name, Reason.BAD_DATA, str(exc), event_id, status=400)
+    except DATABASE_UNAVAILABLE:
+        logger.exception("database unavailable for webhook source=%s event_id=%s", source.name, event_id)
+        return JsonResponse({"error": "database unavailable, retry later"}, status=503, headers={"Retry-After": "30"})
+
+    body = {"event_id": event_id, "outcome": result.outcome}
+    if result.error:
+        body["error"] = "processing failed; the event is stored as failed and will run again on redelivery"
+    return JsonResponse(body, status=result.http_status)
+
+
+def _reject(source_name: str, reason: str, detail: str, event_id: str, *, status: int) -> JsonResponse:
+    webhook_rejection_count(source_name, reason, detail=detail, event_id=event_id)
+    return JsonResponse({"error": detail, "reason": reason}, status=status)
