@@ -229,9 +229,14 @@ def _event_finish(event: WebhookEvent, outcome: Outcome) -> None:
 
 
 def _event_fail(event: WebhookEvent, exc: BaseException, kind: str, started_at, clock: float) -> str:
-    """Store a failed attempt; the event turns `failed` unless a concurrent attempt finished it."""
+    """Store a failed attempt and turn the event `failed`.
+
+    A failed delivery leaves an event that a concurrent delivery finished in the
+    meantime as it is; a failed replay (which held the row lock throughout)
+    always marks it, so staff see that the handler fails now.
+    """
     error = f"{type(exc).__name__}: {exc}"
-    if not event.is_done:
+    if kind == WebhookAttempt.Kind.REPLAY or not event.is_done:
         WebhookEvent.objects.filter(pk=event.pk).update(status=Status.FAILED, last_error=error[:10_000])
     details = "".join(traceback.format_exception(exc))[-10_000:]
     _attempt_add(event, kind, Outcome.FAILED, started_at, clock, error=details)
@@ -273,7 +278,7 @@ def _log(source_name: str, event_id: str, event_type: Any, result: DeliveryResul
         event_id,
         event_type,
         result.outcome,
-        result.http_status,
+        result.http_status if kind == "delivery" else "-",
         (time.perf_counter() - clock) * 1000,
     )
 
