@@ -4,6 +4,7 @@ Tests marked `postgres` need PostgreSQL's row locks and real concurrent
 transactions. On SQLite they are skipped with their reason; with
 REQUIRE_POSTGRES=1 (CI) any skip is a failure, so CI cannot pass by skipping.
 """
+
 import datetime as dt
 import json
 import os
@@ -104,6 +105,8 @@ def statements_at_most(limit: int) -> Iterator[list[str]]:
     with CaptureQueriesContext(connection) as context:
         yield statements
     statements.extend(
-        query["sql"] for query in context.captured_queries if query["sql"].strip().upper() not in ("BEGIN", "COMMIT", "ROLLBACK")
+        query["sql"]
+        for query in context.captured_queries
+        if query["sql"].strip().upper() not in ("BEGIN", "COMMIT", "ROLLBACK")
     )
     assert len(statements) <= limit, f"{len(statements)} statements, budget {limit}:\n" + "\n".join(statements)

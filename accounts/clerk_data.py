@@ -4,6 +4,7 @@ Clerk's payloads vary between versions: unknown keys are ignored, missing
 ones tolerated, and only a missing or malformed `id` is an error.
 Reference: https://clerk.com/docs/reference/backend-api/tag/Users
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """A single-statement, race-safe insert that Django's ORM does not offer."""
+
 from django.db import connections, models, router
 
 

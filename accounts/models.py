@@ -1,4 +1,5 @@
 """Local users, kept in step with Clerk, and the record that each was provisioned once."""
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 

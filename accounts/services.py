@@ -9,6 +9,7 @@ all converge on the same rules:
 - a tombstone (`deleted_at`) is final;
 - a new user is provisioned once, guarded by the `UserProvisioning` row.
 """
+
 from __future__ import annotations
 
 import enum

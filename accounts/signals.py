@@ -1,4 +1,5 @@
 """Signals other apps hook; they announce, they never dispatch."""
+
 from django.dispatch import Signal
 
 # Sent once per user ever, after the transaction that created it commits.

@@ -2,6 +2,7 @@
 
 https://clerk.com/docs/webhooks/overview
 """
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,16 +48,36 @@ clerk_source = WebhookSource(
         "user.deleted": user_deleted,
     },
     # Sent by Clerk, deliberately not handled here: stored as ignored and answered 200.
-    ignored_types=frozenset({
-        "session.created", "session.ended", "session.removed", "session.revoked", "session.pending",
-        "email.created", "sms.created",
-        "organization.created", "organization.updated", "organization.deleted",
-        "organizationMembership.created", "organizationMembership.updated", "organizationMembership.deleted",
-        "organizationInvitation.created", "organizationInvitation.accepted", "organizationInvitation.revoked",
-        "organizationDomain.created", "organizationDomain.updated", "organizationDomain.deleted",
-        "role.created", "role.updated", "role.deleted",
-        "permission.created", "permission.updated", "permission.deleted",
-        "waitlistEntry.created", "waitlistEntry.updated",
-    }),
+    ignored_types=frozenset(
+        {
+            "session.created",
+            "session.ended",
+            "session.removed",
+            "session.revoked",
+            "session.pending",
+            "email.created",
+            "sms.created",
+            "organization.created",
+            "organization.updated",
+            "organization.deleted",
+            "organizationMembership.created",
+            "organizationMembership.updated",
+            "organizationMembership.deleted",
+            "organizationInvitation.created",
+            "organizationInvitation.accepted",
+            "organizationInvitation.revoked",
+            "organizationDomain.created",
+            "organizationDomain.updated",
+            "organizationDomain.deleted",
+            "role.created",
+            "role.updated",
+            "role.deleted",
+            "permission.created",
+            "permission.updated",
+            "permission.deleted",
+            "waitlistEntry.created",
+            "waitlistEntry.updated",
+        }
+    ),
     subject_id=clerk_subject_id,
 )

@@ -4,6 +4,7 @@ The names are fixed by the project's contract (see README.md, "Configuration").
 With nothing set the app runs for development on SQLite; production sets
 SECRET_KEY and DEBUG=0 and must not fall back to a development key.
 """
+
 from pathlib import Path
 
 import environ

@@ -1,4 +1,5 @@
 """The webhook ledger: one row per event, one row per attempt to process it, and counts of refusals."""
+
 from django.db import models
 from django.utils import timezone
 
@@ -25,9 +26,7 @@ class WebhookEvent(models.Model):
     )
     payload = models.JSONField(help_text="The verified body as received.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
-    attempts = models.PositiveIntegerField(
-        default=0, help_text="Every delivery and every replay counts one."
-    )
+    attempts = models.PositiveIntegerField(default=0, help_text="Every delivery and every replay counts one.")
     last_error = models.TextField(blank=True, help_text="The error of the latest failed attempt.")
     received_at = models.DateTimeField(default=timezone.now, help_text="First delivery.")
     processed_at = models.DateTimeField(null=True, blank=True)

@@ -4,6 +4,7 @@ The ledger knows nothing about any one sender. A source is registered by the
 app that owns its handlers (Clerk's by `accounts`); adding a second
 Svix-signed provider is one more `register_source` call and a secret setting.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping

@@ -8,6 +8,7 @@ follow find it done and answer 202. A failing handler rolls its writes back;
 the event is then stored `failed` with the error in a second transaction, and
 the next delivery or replay runs it again.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.models import F
 from django.utils import timezone
 
-from .models import DONE_STATUSES, WebhookAttempt, WebhookEvent, WebhookRejection
+from .models import WebhookAttempt, WebhookEvent, WebhookRejection
 from .registry import InvalidPayload, WebhookSource, get_source
 
 logger = logging.getLogger(__name__)
@@ -215,7 +216,14 @@ def webhook_rejection_count(source_name: str, reason: str, *, detail: str = "", 
                     last_detail = excluded.last_detail,
                     last_event_id = excluded.last_event_id
                 """,
-                [source_name, reason, now.replace(minute=0, second=0, microsecond=0), now, detail[:1000], event_id[:255]],
+                [
+                    source_name,
+                    reason,
+                    now.replace(minute=0, second=0, microsecond=0),
+                    now,
+                    detail[:1000],
+                    event_id[:255],
+                ],
             )
     except DatabaseError:
         logger.exception("could not count a webhook rejection")

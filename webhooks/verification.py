@@ -6,6 +6,7 @@ future timestamp and a wrong signature, and plain ValueError (binascii.Error
 included) for a malformed signature header, so both are caught here.
 https://docs.svix.com/receiving/verifying-payloads/how
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,12 @@ Reason = WebhookRejection.Reason
 
 # Both header families are accepted by the library; only these are passed on.
 SIGNATURE_HEADERS = (
-    "svix-id", "svix-timestamp", "svix-signature",
-    "webhook-id", "webhook-timestamp", "webhook-signature",
+    "svix-id",
+    "svix-timestamp",
+    "svix-signature",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
 )
 
 

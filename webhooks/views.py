@@ -1,16 +1,16 @@
 """The webhook endpoint: size limit, Svix verification, parsing, then the ledger service."""
+
 import logging
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from .registry import InvalidPayload, get_source
 from .services import (
-    DATABASE_UNAVAILABLE,
     PayloadError,
     Reason,
     webhook_event_deliver,
@@ -60,7 +60,8 @@ def webhook_receive(request: HttpRequest, source_name: str) -> JsonResponse:
         return _reject(source.name, exc.reason, exc.detail, event_id, status=400)
     except InvalidPayload as exc:
         return _reject(source.name, Reason.BAD_DATA, str(exc), event_id, status=400)
-    except DATABASE_UNAVAILABLE:
+    except DatabaseError:
+        # Unreachable, or unable to write even the failure (e.g. a read-only standby during failover).
         logger.exception("database unavailable for webhook source=%s event_id=%s", source.name, event_id)
         return JsonResponse({"error": "database unavailable, retry later"}, status=503, headers={"Retry-After": "30"})
 

@@ -1,4 +1,5 @@
 """Factories: local users, and Clerk-shaped User objects and user.* events."""
+
 import time
 
 import factory
@@ -35,17 +36,19 @@ class ClerkUserDataFactory(factory.DictFactory):
     last_name = factory.Faker("last_name")
     image_url = factory.LazyAttribute(lambda o: f"https://img.clerk.com/{o.id}")
     email_addresses = factory.LazyAttribute(
-        lambda o: [
-            {
-                "id": o.email_id,
-                "object": "email_address",
-                "email_address": o.email,
-                "linked_to": [],
-                "verification": {"status": "verified", "strategy": "email_code"},
-            }
-        ]
-        if o.email
-        else []
+        lambda o: (
+            [
+                {
+                    "id": o.email_id,
+                    "object": "email_address",
+                    "email_address": o.email,
+                    "linked_to": [],
+                    "verification": {"status": "verified", "strategy": "email_code"},
+                }
+            ]
+            if o.email
+            else []
+        )
     )
     primary_email_address_id = factory.LazyAttribute(lambda o: o.email_id if o.email else None)
     phone_numbers = factory.LazyFunction(list)

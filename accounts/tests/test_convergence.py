@@ -20,6 +20,7 @@ Events go through `webhook_event_deliver`, the path the HTTP view takes after
 verifying the signature, with the body parsed by `webhook_payload_parse` as the
 view does.
 """
+
 from __future__ import annotations
 
 import json
@@ -144,8 +145,7 @@ def as_delivered(payload: dict[str, Any]) -> dict[str, Any]:
 def deliver_all(events: list[Event]) -> list[str]:
     """Deliver each event through the ledger; returns the outcomes."""
     return [
-        webhook_event_deliver(clerk_source, event_id=e.msg_id, payload=as_delivered(e.payload)).outcome
-        for e in events
+        webhook_event_deliver(clerk_source, event_id=e.msg_id, payload=as_delivered(e.payload)).outcome for e in events
     ]
 
 
@@ -153,7 +153,9 @@ def users_table() -> dict[str, dict[str, Any]]:
     """The Clerk users as they stand: clerk_id -> compared fields."""
     provisioned = set(UserProvisioning.objects.values_list("user__clerk_id", flat=True))
     table = {}
-    for row in User.objects.filter(clerk_id__isnull=False).values("clerk_id", "username", "deleted_at", *COMPARED_FIELDS):
+    for row in User.objects.filter(clerk_id__isnull=False).values(
+        "clerk_id", "username", "deleted_at", *COMPARED_FIELDS
+    ):
         row["deleted"] = row.pop("deleted_at") is not None
         row["provisioned"] = row["clerk_id"] in provisioned
         table[row["clerk_id"]] = row

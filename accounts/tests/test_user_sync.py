@@ -1,4 +1,5 @@
 """User sync over real deliveries: upsert by clerk_id, order, tombstones, usernames, provisioning once."""
+
 import pytest
 
 from accounts.models import User, UserProvisioning
@@ -127,11 +128,17 @@ class TestUpsert:
         deliver_now(user_event("user.created", data))
         second = {"id": "idn_second", "email_address": "second@example.com", "object": "email_address"}
 
-        deliver_now(user_event("user.updated", data | {
-            "email_addresses": data["email_addresses"] + [second],
-            "primary_email_address_id": "idn_second",
-            "updated_at": 2_000,
-        }))
+        deliver_now(
+            user_event(
+                "user.updated",
+                data
+                | {
+                    "email_addresses": data["email_addresses"] + [second],
+                    "primary_email_address_id": "idn_second",
+                    "updated_at": 2_000,
+                },
+            )
+        )
 
         assert User.objects.get().email == "second@example.com"
 
@@ -274,7 +281,9 @@ class TestProvisioning:
         provisioning = UserProvisioning.objects.get()
         assert provisioning.created_via == "webhook" and provisioning.welcome_email_sent_at is not None
 
-    def test_nothing_is_sent_when_the_transaction_rolls_back(self, provisioned, mailoutbox, django_capture_on_commit_callbacks):
+    def test_nothing_is_sent_when_the_transaction_rolls_back(
+        self, provisioned, mailoutbox, django_capture_on_commit_callbacks
+    ):
         from django.db import transaction
 
         with django_capture_on_commit_callbacks(execute=True):

@@ -1,4 +1,5 @@
 """Settings read from the environment: the embedded default, production fail-fast, PostgreSQL options."""
+
 import json
 import os
 import subprocess
@@ -18,8 +19,17 @@ READ = (
     "'email': settings.EMAIL_BACKEND, 'limit': settings.WEBHOOKS_MAX_BODY_BYTES}))"
 )
 NAMES = (
-    "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CLERK_WEBHOOK_SECRET", "CLERK_SECRET_KEY",
-    "CLERK_API_URL", "CLERK_JWT_KEY", "CLERK_AUTHORIZED_PARTIES", "EMAIL_BACKEND", "EMAIL_FILE_PATH",
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "CLERK_WEBHOOK_SECRET",
+    "CLERK_SECRET_KEY",
+    "CLERK_API_URL",
+    "CLERK_JWT_KEY",
+    "CLERK_AUTHORIZED_PARTIES",
+    "EMAIL_BACKEND",
+    "EMAIL_FILE_PATH",
     "WEBHOOKS_MAX_BODY_BYTES",
 )
 

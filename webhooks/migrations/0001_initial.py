@@ -6,64 +6,133 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='WebhookEvent',
+            name="WebhookEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(help_text="Which sender: 'clerk' for Clerk.", max_length=32)),
-                ('event_id', models.CharField(help_text="The sender's message id (svix-id); the same on every redelivery.", max_length=255)),
-                ('event_type', models.CharField(max_length=128)),
-                ('subject_id', models.CharField(blank=True, db_index=True, help_text='What the event concerns, e.g. the Clerk user id of a user.* event.', max_length=255)),
-                ('payload', models.JSONField(help_text='The verified body as received.')),
-                ('status', models.CharField(choices=[('received', 'Received'), ('processed', 'Processed'), ('failed', 'Failed'), ('ignored', 'Ignored (no handler)')], default='received', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0, help_text='Every delivery and every replay counts one.')),
-                ('last_error', models.TextField(blank=True, help_text='The error of the latest failed attempt.')),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now, help_text='First delivery.')),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source", models.CharField(help_text="Which sender: 'clerk' for Clerk.", max_length=32)),
+                (
+                    "event_id",
+                    models.CharField(
+                        help_text="The sender's message id (svix-id); the same on every redelivery.", max_length=255
+                    ),
+                ),
+                ("event_type", models.CharField(max_length=128)),
+                (
+                    "subject_id",
+                    models.CharField(
+                        blank=True,
+                        db_index=True,
+                        help_text="What the event concerns, e.g. the Clerk user id of a user.* event.",
+                        max_length=255,
+                    ),
+                ),
+                ("payload", models.JSONField(help_text="The verified body as received.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("processed", "Processed"),
+                            ("failed", "Failed"),
+                            ("ignored", "Ignored (no handler)"),
+                        ],
+                        default="received",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "attempts",
+                    models.PositiveIntegerField(default=0, help_text="Every delivery and every replay counts one."),
+                ),
+                ("last_error", models.TextField(blank=True, help_text="The error of the latest failed attempt.")),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now, help_text="First delivery.")),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'permissions': [('replay_webhookevent', 'Can replay webhook events')],
-                'indexes': [models.Index(fields=['received_at'], name='webhooks_event_received_idx')],
-                'constraints': [models.UniqueConstraint(fields=('source', 'event_id'), name='webhooks_event_unique_per_source')],
+                "permissions": [("replay_webhookevent", "Can replay webhook events")],
+                "indexes": [models.Index(fields=["received_at"], name="webhooks_event_received_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("source", "event_id"), name="webhooks_event_unique_per_source")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='WebhookAttempt',
+            name="WebhookAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('delivery', 'Delivery'), ('replay', 'Replay')], max_length=16)),
-                ('outcome', models.CharField(choices=[('processed', 'Processed'), ('ignored', 'Ignored (no handler)'), ('duplicate', 'Duplicate (already done, nothing ran)'), ('failed', 'Failed')], max_length=16)),
-                ('http_status', models.PositiveSmallIntegerField(blank=True, help_text='What the sender was answered; empty for replays.', null=True)),
-                ('started_at', models.DateTimeField()),
-                ('duration_ms', models.PositiveIntegerField()),
-                ('error', models.TextField(blank=True)),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_log', to='webhooks.webhookevent')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(choices=[("delivery", "Delivery"), ("replay", "Replay")], max_length=16)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("processed", "Processed"),
+                            ("ignored", "Ignored (no handler)"),
+                            ("duplicate", "Duplicate (already done, nothing ran)"),
+                            ("failed", "Failed"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "http_status",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="What the sender was answered; empty for replays.", null=True
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("duration_ms", models.PositiveIntegerField()),
+                ("error", models.TextField(blank=True)),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempt_log",
+                        to="webhooks.webhookevent",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['started_at', 'pk'],
+                "ordering": ["started_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookRejection',
+            name="WebhookRejection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(max_length=32)),
-                ('reason', models.CharField(choices=[('missing_signature', 'Missing svix headers'), ('bad_signature', 'Signature does not match'), ('malformed_signature', 'Malformed signature header'), ('bad_timestamp', 'Timestamp stale, in the future or malformed'), ('too_large', 'Body too large'), ('not_json', 'Body is not a JSON object'), ('bad_envelope', 'Missing or invalid type/data'), ('bad_data', 'Data unusable for its event type'), ('not_configured', 'No signing secret configured')], max_length=32)),
-                ('hour', models.DateTimeField(help_text='Start of the hour these refusals fell in.')),
-                ('count', models.PositiveIntegerField(default=0)),
-                ('last_seen_at', models.DateTimeField()),
-                ('last_detail', models.TextField(blank=True)),
-                ('last_event_id', models.CharField(blank=True, max_length=255)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source", models.CharField(max_length=32)),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("missing_signature", "Missing svix headers"),
+                            ("bad_signature", "Signature does not match"),
+                            ("malformed_signature", "Malformed signature header"),
+                            ("bad_timestamp", "Timestamp stale, in the future or malformed"),
+                            ("too_large", "Body too large"),
+                            ("not_json", "Body is not a JSON object"),
+                            ("bad_envelope", "Missing or invalid type/data"),
+                            ("bad_data", "Data unusable for its event type"),
+                            ("not_configured", "No signing secret configured"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("hour", models.DateTimeField(help_text="Start of the hour these refusals fell in.")),
+                ("count", models.PositiveIntegerField(default=0)),
+                ("last_seen_at", models.DateTimeField()),
+                ("last_detail", models.TextField(blank=True)),
+                ("last_event_id", models.CharField(blank=True, max_length=255)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('source', 'reason', 'hour'), name='webhooks_rejection_unique_hour')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("source", "reason", "hour"), name="webhooks_rejection_unique_hour")
+                ],
             },
         ),
     ]

@@ -1,4 +1,5 @@
 """Factories for ledger rows."""
+
 import factory
 from factory.django import DjangoModelFactory
 

@@ -1,8 +1,10 @@
 """POST /webhooks/clerk/: every status code of the contract, through real signed deliveries."""
+
 import datetime as dt
 import json
 
 import pytest
+from django.db import connection
 
 from accounts.models import User
 from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory, UserFactory, user_event
@@ -26,7 +28,9 @@ def rejections() -> dict[str, int]:
 
 
 class TestFirstDelivery:
-    def test_recorded_user_created_fixture_creates_the_user(self, deliver, mailoutbox, django_capture_on_commit_callbacks):
+    def test_recorded_user_created_fixture_creates_the_user(
+        self, deliver, mailoutbox, django_capture_on_commit_callbacks
+    ):
         with django_capture_on_commit_callbacks(execute=True):
             response = deliver(load_fixture("user__created"), msg_id="msg_created_1")
 
@@ -93,7 +97,9 @@ class TestFirstDelivery:
 
 
 class TestRedelivery:
-    def test_redelivery_of_processed_event_answers_202_and_runs_nothing(self, deliver, mailoutbox, django_capture_on_commit_callbacks):
+    def test_redelivery_of_processed_event_answers_202_and_runs_nothing(
+        self, deliver, mailoutbox, django_capture_on_commit_callbacks
+    ):
         payload = ClerkEventFactory()
         with django_capture_on_commit_callbacks(execute=True):
             first = deliver(payload, msg_id="msg_twice")
@@ -140,7 +146,9 @@ class TestHandlerFailure:
             if state["fail"]:
                 raise RuntimeError("downstream is down")
 
-        register_source(WebhookSource(name="flaky", secret_setting="CLERK_WEBHOOK_SECRET", handlers={"thing.happened": handler}))
+        register_source(
+            WebhookSource(name="flaky", secret_setting="CLERK_WEBHOOK_SECRET", handlers={"thing.happened": handler})
+        )
         yield state
         from webhooks import registry
 
@@ -245,7 +253,9 @@ class TestRejections:
         body = json.dumps(ClerkEventFactory())
         headers = svix_headers(body)
 
-        self.assert_rejected(deliver(body.replace("user.created", "user.updated"), headers=headers), 400, "bad_signature")
+        self.assert_rejected(
+            deliver(body.replace("user.created", "user.updated"), headers=headers), 400, "bad_signature"
+        )
 
     @pytest.mark.parametrize(
         "signature",
@@ -289,8 +299,13 @@ class TestRejections:
 
     @pytest.mark.parametrize(
         "payload",
-        [{"data": {"id": "user_1"}}, {"type": "user.created"}, {"type": "", "data": {}}, {"type": 7, "data": {}},
-         {"type": "user.created", "data": None}],
+        [
+            {"data": {"id": "user_1"}},
+            {"type": "user.created"},
+            {"type": "", "data": {}},
+            {"type": 7, "data": {}},
+            {"type": "user.created", "data": None},
+        ],
         ids=["no-type", "no-data", "empty-type", "type-not-string", "data-null"],
     )
     def test_object_without_type_or_data(self, deliver, payload):
@@ -298,8 +313,13 @@ class TestRejections:
 
     @pytest.mark.parametrize(
         "event_type, data",
-        [("user.created", {"first_name": "No id"}), ("user.updated", {"id": ""}), ("user.created", {"id": 42}),
-         ("user.deleted", {"object": "user", "deleted": True}), ("user.created", ["user_1"])],
+        [
+            ("user.created", {"first_name": "No id"}),
+            ("user.updated", {"id": ""}),
+            ("user.created", {"id": 42}),
+            ("user.deleted", {"object": "user", "deleted": True}),
+            ("user.created", ["user_1"]),
+        ],
         ids=["created-no-id", "updated-empty-id", "created-numeric-id", "deleted-no-id", "data-not-object"],
     )
     def test_user_data_without_an_id(self, deliver, event_type, data):
@@ -367,6 +387,22 @@ class TestMessyClerkData:
         assert (user.email, user.first_name, user.clerk_updated_at) == ("", "", None)
 
 
+@pytest.mark.postgres(reason="needs a PostgreSQL session switched to read-only")
+def test_read_only_database_is_503_and_stores_nothing(transactional_db, client):
+    """A reachable database that refuses writes (a standby during failover) is an outage too."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET default_transaction_read_only = on")
+    try:
+        response = deliver_to(client, ClerkEventFactory(), msg_id="msg_read_only")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET default_transaction_read_only = off")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert not WebhookEvent.objects.filter(event_id="msg_read_only").exists()
+
+
 class TestQueryBudgets:
     """Measured in real transactions (transactional_db), so savepoints of a test wrapper don't count."""
 
@@ -390,4 +426,3 @@ class TestQueryBudgets:
         assert response.status_code == 200
         # event upsert, user lookup, user insert, provisioning insert, event status, attempt
         assert len(statements) == 6
-

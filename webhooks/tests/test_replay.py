@@ -9,6 +9,7 @@ a failed event processes it; a failing replay is recorded, not raised.
 callbacks (the `user_provisioned` signal, the welcome email) that the test
 transaction would otherwise never commit.
 """
+
 from __future__ import annotations
 
 import datetime as dt

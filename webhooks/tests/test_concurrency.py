@@ -1,0 +1,348 @@
+"""Concurrent deliveries, against a real PostgreSQL server.
+
+These tests use real threads, each with its own test client and its own
+database connection, released together by a barrier, so the row locks of
+`webhook_event_record` and the race-safe inserts of `accounts.services`
+actually contend. They need PostgreSQL: SQLite serialises writers and has no
+row locks, so they are skipped there (and fail under REQUIRE_POSTGRES=1).
+
+No sleeps as synchronisation: threads start on a barrier (or an Event), the
+one forced interleaving waits for a condition observed in pg_stat_activity,
+every wait is bounded, and every test asserts that all its threads finished.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from django.db import connection
+from django.test import Client
+
+from accounts.models import User, UserProvisioning
+from accounts.signals import user_provisioned
+from accounts.tests.factories import ClerkUserDataFactory, user_deleted_event, user_event
+from conftest import deliver_to
+from webhooks.models import WebhookAttempt, WebhookEvent
+
+# Bounds for waits that only trip when something hangs (a deadlock, a lost thread).
+BARRIER_TIMEOUT = 20
+JOIN_TIMEOUT = 30
+PROXY_TIMEOUT = 5
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def new_msg_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+@dataclass
+class Delivery:
+    payload: dict
+    msg_id: str
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict
+
+
+def deliver_concurrently(
+    deliveries: Sequence[Delivery],
+    *,
+    around: Callable[[int], AbstractContextManager] = lambda index: nullcontext(),
+) -> list[Answer]:
+    """POST every delivery from its own thread, all released together; answers in input order.
+
+    Each thread has its own Client and database connection (opened before the
+    barrier so the requests, not the connects, race) and closes the connection
+    when done. `around(index)` is a context manager entered in thread `index`
+    just before its request (to order the threads). Any exception in a thread,
+    or a thread still running after JOIN_TIMEOUT, fails the test.
+    """
+    count = len(deliveries)
+    barrier = threading.Barrier(count)
+    answers: list[Answer | None] = [None] * count
+    errors: list[str] = []
+    errors_lock = threading.Lock()
+
+    def worker(index: int, delivery: Delivery) -> None:
+        try:
+            client = Client()
+            connection.ensure_connection()
+            barrier.wait(timeout=BARRIER_TIMEOUT)
+            with around(index):
+                response = deliver_to(client, delivery.payload, msg_id=delivery.msg_id)
+            answers[index] = Answer(response.status_code, json.loads(response.content or b"{}"))
+        except BaseException:
+            barrier.abort()  # free the others instead of letting them wait out the timeout
+            with errors_lock:
+                errors.append(f"thread {index} ({delivery.msg_id}):\n{traceback.format_exc()}")
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=worker, args=(index, delivery), name=f"delivery-{index}", daemon=True)
+        for index, delivery in enumerate(deliveries)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=JOIN_TIMEOUT)
+    alive = [thread.name for thread in threads if thread.is_alive()]
+    assert not alive, f"threads still running after {JOIN_TIMEOUT}s (deadlock?): {alive}"
+    assert not errors, "\n".join(errors)
+    assert all(answer is not None for answer in answers)
+    return answers  # type: ignore[return-value]
+
+
+@pytest.fixture
+def provisioned_signals():
+    """Every `user_provisioned` sent during the test, as (clerk_id, created_via); thread-safe."""
+    calls: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def receiver(sender, user, created_via, **kwargs):
+        with lock:
+            calls.append((user.clerk_id, created_via))
+
+    uid = f"test-concurrency-{uuid.uuid4().hex}"
+    user_provisioned.connect(receiver, weak=False, dispatch_uid=uid)
+    try:
+        yield calls
+    finally:
+        user_provisioned.disconnect(dispatch_uid=uid)
+
+
+def wait_until_waiting_on_locks(backend_pids: list[int], count: int) -> None:
+    """Return once `count` backends are listed and each waits on a lock; fail after BARRIER_TIMEOUT.
+
+    Polls pg_stat_activity on a connection of our own: the only way to know
+    another transaction is blocked, and a condition, not a guessed delay.
+    """
+    params = connection.settings_dict
+    deadline = time.monotonic() + BARRIER_TIMEOUT
+    with psycopg.connect(
+        host=params["HOST"] or "127.0.0.1",
+        port=params["PORT"] or 5432,
+        dbname=params["NAME"],
+        user=params["USER"],
+        autocommit=True,  # pg_stat_activity is a snapshot per transaction
+    ) as direct:
+        while True:
+            pids = list(backend_pids)
+            waiting = direct.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s) AND wait_event_type = 'Lock'", [pids]
+            ).fetchone()[0]
+            if len(pids) == count and waiting == count:
+                return
+            assert time.monotonic() < deadline, f"{waiting} of {count} backends waiting on a lock"
+            time.sleep(0.005)
+
+
+def welcome_emails_to(outbox, address: str) -> list:
+    return [message for message in outbox if address in message.to]
+
+
+# --- tests -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres(
+    reason="20 concurrent deliveries of one svix-id must queue on the ledger row lock "
+    "(INSERT … ON CONFLICT DO UPDATE), which needs PostgreSQL's row locks and concurrent transactions"
+)
+@pytest.mark.django_db(transaction=True)
+def test_same_event_delivered_by_20_threads_runs_once(mailoutbox, provisioned_signals):
+    data = ClerkUserDataFactory()
+    email = data["email_addresses"][0]["email_address"]
+    payload, msg_id = user_event("user.created", data), new_msg_id()
+
+    answers = deliver_concurrently([Delivery(payload, msg_id)] * 20)
+
+    assert Counter(answer.status for answer in answers) == {200: 1, 202: 19}
+    assert Counter(answer.body.get("outcome") for answer in answers) == {"processed": 1, "duplicate": 19}
+    assert all(answer.body.get("event_id") == msg_id for answer in answers)
+
+    user = User.objects.get(clerk_id=data["id"])
+    assert User.objects.filter(clerk_id__isnull=False).count() == 1
+    assert user.email == email
+    assert UserProvisioning.objects.filter(user=user).count() == 1
+
+    event = WebhookEvent.objects.get()
+    assert (event.source, event.event_id, event.status, event.attempts) == ("clerk", msg_id, "processed", 20)
+    attempts = WebhookAttempt.objects.filter(event=event)
+    assert attempts.count() == 20
+    assert Counter(attempts.values_list("outcome", "http_status")) == {("processed", 200): 1, ("duplicate", 202): 19}
+
+    assert len(welcome_emails_to(mailoutbox, email)) == 1
+    assert len(mailoutbox) == 1
+    assert provisioned_signals == [(data["id"], "webhook")]
+
+
+@pytest.mark.postgres(
+    reason="20 different events for one new user race to create and update its row; converging on "
+    "one row with the newest state needs PostgreSQL's row locks and ON CONFLICT waiting on concurrent inserts"
+)
+@pytest.mark.django_db(transaction=True)
+def test_different_events_for_one_new_user_converge_on_the_newest(mailoutbox, provisioned_signals):
+    base = ClerkUserDataFactory(first_name="Created")
+    email = base["email_addresses"][0]["email_address"]
+    start = base["updated_at"]
+    deliveries = [Delivery(user_event("user.created", base), new_msg_id())]
+    for step in range(1, 20):
+        data = copy.deepcopy(base)
+        data["updated_at"] = start + step * 1000
+        data["first_name"] = f"Update{step:02d}"
+        deliveries.append(Delivery(user_event("user.updated", data), new_msg_id()))
+    newest = max(deliveries, key=lambda delivery: delivery.payload["data"]["updated_at"]).payload["data"]
+    random.Random(20).shuffle(deliveries)
+
+    answers = deliver_concurrently(deliveries)
+
+    assert [answer.status for answer in answers] == [200] * 20, answers
+    assert {answer.body.get("outcome") for answer in answers} == {"processed"}
+    user = User.objects.get(clerk_id=base["id"])
+    assert User.objects.filter(clerk_id__isnull=False).count() == 1
+    assert user.first_name == newest["first_name"] == "Update19"
+    assert user.clerk_updated_at.timestamp() * 1000 == pytest.approx(newest["updated_at"], abs=1)
+    assert user.deleted_at is None and user.is_active
+    assert WebhookEvent.objects.filter(status="processed").count() == 20
+    assert UserProvisioning.objects.filter(user=user).count() == 1
+    assert len(welcome_emails_to(mailoutbox, email)) == 1
+    assert len(mailoutbox) == 1
+    assert provisioned_signals == [(base["id"], "webhook")]
+
+
+@pytest.mark.postgres(
+    reason="two users racing for the same derived username rely on INSERT … ON CONFLICT DO NOTHING "
+    "waiting on the other transaction's uncommitted row, which needs PostgreSQL"
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_users_with_the_same_name_get_distinct_usernames(mailoutbox, provisioned_signals):
+    users = [ClerkUserDataFactory(first_name="John", last_name="", username=None, email=None) for _ in range(2)]
+    deliveries = [Delivery(user_event("user.created", data), new_msg_id()) for data in users for _ in range(10)]
+    random.Random(3).shuffle(deliveries)
+
+    answers = deliver_concurrently(deliveries)
+
+    assert not [answer for answer in answers if answer.status >= 500], answers
+    assert [answer.status for answer in answers] == [200] * 20, answers
+    rows = list(User.objects.filter(clerk_id__isnull=False).order_by("clerk_id"))
+    assert [row.clerk_id for row in rows] == sorted(data["id"] for data in users)
+    usernames = {row.username for row in rows}
+    assert len(usernames) == 2
+    assert "john" in usernames  # the first one takes the derived name, the other a unique variant
+    assert all(row.email == "" for row in rows)
+    assert sorted(provisioned_signals) == sorted((data["id"], "webhook") for data in users)
+    assert mailoutbox == []  # no address, no welcome email
+
+
+@pytest.mark.postgres(
+    reason="deletes racing the create of a never-seen user converge through row locks and "
+    "ON CONFLICT inserts waiting on concurrent transactions, which needs PostgreSQL"
+)
+@pytest.mark.django_db(transaction=True)
+def test_deletes_racing_the_create_of_an_unseen_user_leave_one_tombstone(mailoutbox, provisioned_signals):
+    data = ClerkUserDataFactory()
+    deliveries = [Delivery(user_deleted_event(data["id"]), new_msg_id()) for _ in range(20)]
+    deliveries.append(Delivery(user_event("user.created", data), new_msg_id()))
+    random.Random(5).shuffle(deliveries)
+
+    answers = deliver_concurrently(deliveries)
+
+    assert not [answer for answer in answers if answer.status >= 500], answers
+    assert [answer.status for answer in answers] == [200] * 21, answers
+    user = User.objects.get(clerk_id=data["id"])
+    assert User.objects.filter(clerk_id__isnull=False).count() == 1
+    assert user.deleted_at is not None
+    assert user.is_active is False
+    assert WebhookEvent.objects.filter(status="processed").count() == 21
+    # Provisioned (and greeted) only if the create came first, and then only once.
+    assert len(provisioned_signals) <= 1
+    assert len(mailoutbox) <= 1
+    assert len(mailoutbox) == len(provisioned_signals) == UserProvisioning.objects.filter(user=user).count()
+
+
+@pytest.mark.postgres(
+    reason="holds one transaction's uncommitted user row while others block on it in "
+    "INSERT … ON CONFLICT DO NOTHING, observed through pg_stat_activity: PostgreSQL only"
+)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("leader_type", "racer_type"),
+    [("user.created", "user.deleted"), ("user.deleted", "user.created")],
+    ids=["create-first", "delete-first"],
+)
+def test_insert_losing_to_an_uncommitted_one_converges_on_the_winner(
+    leader_type, racer_type, mailoutbox, provisioned_signals
+):
+    """Forces the interleaving the stress test above only hits by chance.
+
+    The leader inserts the user row and holds its transaction open until all
+    five racers are blocked inserting the same clerk_id; then it commits and
+    every racer must take the "a concurrent transaction created it first"
+    path and converge on the leader's row: one tombstoned user either way.
+    """
+    data = ClerkUserDataFactory()
+    email = data["email_addresses"][0]["email_address"]
+    payloads = {"user.created": user_event("user.created", data), "user.deleted": user_deleted_event(data["id"])}
+    racers = 5
+    deliveries = [Delivery(payloads[leader_type], new_msg_id())]
+    deliveries += [Delivery(payloads[racer_type], new_msg_id()) for _ in range(racers)]
+    leader_inserted = threading.Event()
+    racer_pids: list[int] = []
+    lock = threading.Lock()
+    inserts: list[str] = []
+    hold_errors: list[str] = []
+
+    def hold_after_user_insert(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not inserts and sql.lstrip().startswith('INSERT INTO "accounts_user"'):
+            inserts.append(sql)
+            leader_inserted.set()
+            try:
+                wait_until_waiting_on_locks(racer_pids, racers)
+            except AssertionError:  # the view would turn it into a 500; keep the reason
+                hold_errors.append(traceback.format_exc())
+                raise
+        return result
+
+    @contextmanager
+    def racer():
+        with lock:
+            racer_pids.append(connection.connection.info.backend_pid)
+        assert leader_inserted.wait(timeout=BARRIER_TIMEOUT), "the leader never inserted the user"
+        yield
+
+    answers = deliver_concurrently(
+        deliveries, around=lambda index: connection.execute_wrapper(hold_after_user_insert) if index == 0 else racer()
+    )
+
+    assert not hold_errors, hold_errors[0]
+    assert inserts, "the leader never inserted the user"
+    assert [answer.status for answer in answers] == [200] * (racers + 1), answers
+    user = User.objects.get(clerk_id=data["id"])
+    assert User.objects.filter(clerk_id__isnull=False).count() == 1
+    assert user.deleted_at is not None and user.is_active is False
+    assert WebhookEvent.objects.filter(status="processed").count() == racers + 1
+    if leader_type == "user.created":  # provisioned by the create, once, then tombstoned
+        assert provisioned_signals == [(data["id"], "webhook")]
+        assert len(welcome_emails_to(mailoutbox, email)) == len(mailoutbox) == 1
+    else:  # a create that loses to a tombstone changes nothing and provisions nothing
+        assert provisioned_signals == []
+        assert mailoutbox == []
+        assert UserProvisioning.objects.filter(user=user).count() == 0
