@@ -8,13 +8,17 @@ REQUIRE_POSTGRES=1 (CI) any skip is a failure, so CI cannot pass by skipping.
 import datetime as dt
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from svix.webhooks import Webhook
@@ -52,6 +56,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 @pytest.fixture(autouse=True)
 def _clerk_settings(settings):
     settings.CLERK_WEBHOOK_SECRET = TEST_WEBHOOK_SECRET
+    # No test reaches the real Clerk: anything not pointed at the stand-in fails fast.
+    settings.CLERK_API_URL = "http://127.0.0.1:9"
+    settings.CLERK_SECRET_KEY = ""
+    settings.CLERK_JWT_KEY = ""
+    settings.CLERK_AUTHORIZED_PARTIES = []
+
+
+@pytest.fixture(autouse=True)
+def _signing_keys_forgotten():
+    """The JWKS cache lives for the process; each test starts without it."""
+    from accounts.tokens import signing_keys
+
+    signing_keys.reset()
+    yield
+    signing_keys.reset()
 
 
 def load_fixture(name: str) -> dict[str, Any]:
@@ -110,3 +129,80 @@ def statements_at_most(limit: int) -> Iterator[list[str]]:
         if query["sql"].strip().upper() not in ("BEGIN", "COMMIT", "ROLLBACK")
     )
     assert len(statements) <= limit, f"{len(statements)} statements, budget {limit}:\n" + "\n".join(statements)
+
+
+# --- Clerk session tokens and the Backend API stand-in ----------------------------------------
+
+CLERK_KID = "ins_test_key_1"
+
+
+@pytest.fixture(scope="session")
+def rsa_private_key():
+    """The instance's signing key, made for the test run."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def foreign_private_key():
+    """A key that is not Clerk's."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def public_pem(private_key) -> str:
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def jwk_of(private_key, kid: str = CLERK_KID) -> dict:
+    """A JWK as Clerk's /v1/jwks lists it: {use, kty, kid, alg, n, e}."""
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private_key.public_key()))
+    return {"use": "sig", "kty": "RSA", "kid": kid, "alg": "RS256", "n": jwk["n"], "e": jwk["e"]}
+
+
+@pytest.fixture
+def make_token(rsa_private_key):
+    """make_token(sub, version=1|2, key=…, kid=…, **claims overriding the defaults) -> a session token."""
+
+    def _make(sub: str, *, version: int = 1, key=None, kid: str | None = CLERK_KID, **claims) -> str:
+        now = int(time.time())
+        payload = {
+            "sub": sub,
+            "sid": "sess_test",
+            "iss": "https://clerk.example.test",
+            "azp": "http://localhost:3000",
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + 60,
+            "jti": uuid.uuid4().hex[:20],
+        }
+        if version == 2:
+            payload |= {"v": 2, "fva": [0, -1], "pla": "u:free", "fea": "", "sts": "active"}
+        payload |= claims
+        payload = {name: value for name, value in payload.items() if value is not None}
+        headers = {"kid": kid, "typ": "JWT", "cat": "cl_B7d4PD111AAA"} if kid else {"typ": "JWT"}
+        return jwt.encode(payload, key or rsa_private_key, algorithm="RS256", headers=headers)
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def _clerk_server():
+    from accounts.tests.clerk_stand_in import ClerkStandIn
+
+    server = ClerkStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clerk_api(_clerk_server, settings, rsa_private_key):
+    """Clerk's Backend API as a local HTTP server, with the instance's JWKS; settings point at it."""
+    _clerk_server.reset()
+    _clerk_server.jwks = {"keys": [jwk_of(rsa_private_key)]}
+    settings.CLERK_API_URL = _clerk_server.url
+    settings.CLERK_SECRET_KEY = _clerk_server.secret_key
+    yield _clerk_server
+    _clerk_server.reset()

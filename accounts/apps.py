@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
         # Clerk is a webhook source whose handlers live here, next to the users they sync.
         from webhooks.registry import register_source
 
+        from . import schema  # noqa: F401  (registers the OpenAPI auth extension)
         from .webhook_handlers import clerk_source
 
         register_source(clerk_source)

@@ -16,6 +16,7 @@ import enum
 import logging
 import re
 import secrets
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -27,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .clerk_api import ClerkAPIError, clerk_client
 from .clerk_data import NAME_MAX_LENGTH, ClerkUser
 from .db import insert_ignoring_conflicts
 from .models import User, UserProvisioning
@@ -80,6 +82,38 @@ def user_upsert_from_clerk(
         # A concurrent transaction created it first: converge on its row.
         user = _user_locked(clerk_user.clerk_id)
     return _user_apply(user, clerk_user)
+
+
+def get_or_create_from_clerk(clerk_id: str) -> User:
+    """The local user for a Clerk user id, created just in time when it is not local yet.
+
+    A known user costs one indexed lookup and no call to Clerk (so it is
+    served during a Clerk outage). An unknown one is fetched from Clerk's
+    Backend API and created through the same upsert and provisioning as the
+    webhook path (`created_via='jit'`); a webhook creating it at the same
+    moment is converged on, never duplicated. May return a tombstoned user:
+    the caller decides what that means.
+    Raises ClerkUserNotFound, ClerkUnavailable/ClerkAPIError, or
+    ImproperlyConfigured when CLERK_SECRET_KEY is not set.
+    """
+    user = User.objects.filter(clerk_id=clerk_id).first()
+    if user is not None:
+        return user
+    clock = time.perf_counter()
+    data = clerk_client().user_get(clerk_id)
+    if data.get("id") != clerk_id:
+        raise ClerkAPIError("Clerk answered a different user than the one asked for")
+    result = user_upsert_from_clerk(data, created_via=User.CreatedVia.JIT)
+    log = logger.warning if result.outcome == SyncOutcome.CREATED else logger.info
+    # A just-in-time creation means the user.created webhook was not processed first: a few
+    # right after sign-up are normal, many mean the webhook endpoint is misconfigured.
+    log(
+        "jit user clerk_id=%s outcome=%s duration_ms=%d",
+        clerk_id,
+        result.outcome,
+        (time.perf_counter() - clock) * 1000,
+    )
+    return result.user
 
 
 @transaction.atomic(savepoint=False)

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "accounts",
     "webhooks",
 ]
@@ -51,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.authentication.ClerkAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -120,6 +122,23 @@ CLERK_SECRET_KEY = env.str("CLERK_SECRET_KEY", default="")
 CLERK_API_URL = env.str("CLERK_API_URL", default="https://api.clerk.com").rstrip("/")
 CLERK_JWT_KEY = env.str("CLERK_JWT_KEY", multiline=True, default="")
 CLERK_AUTHORIZED_PARTIES = env.list("CLERK_AUTHORIZED_PARTIES", default=[])
+# Clerk's SDKs treat a v2 token of a session with pending tasks (sts="pending") as signed out.
+CLERK_TREAT_PENDING_AS_SIGNED_OUT = env.bool("CLERK_TREAT_PENDING_AS_SIGNED_OUT", default=True)
+
+# --- API --------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ClerkSessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "clerk-sync API",
+    "DESCRIPTION": "Authenticate with a Clerk session token (Authorization: Bearer, or the __session cookie).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 
 # --- Webhooks ---------------------------------------------------------------
 

@@ -1,0 +1,116 @@
+"""A stand-in for Clerk's Backend API: a real HTTP server on 127.0.0.1 serving users and the JWKS.
+
+It answers like Clerk (bare JSON arrays, `{"errors": [...]}` bodies, 404 for
+a missing user, 429 with Retry-After) and counts every request, so tests can
+assert how often the app called Clerk.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+class ClerkStandIn:
+    def __init__(self) -> None:
+        self.secret_key = "sk_test_stand_in"
+        self.users: dict[str, dict[str, Any]] = {}
+        self.jwks: dict[str, Any] = {"keys": []}
+        # path prefix -> (status, headers): answered instead of the real thing, e.g. ("/v1/users", 503)
+        self.failures: dict[str, tuple[int, dict[str, str]]] = {}
+        self.calls: Counter[str] = Counter()
+        self.authorizations: list[str] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="clerk-stand-in", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ClerkStandIn:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.users.clear()
+            self.failures.clear()
+            self.calls.clear()
+            self.authorizations.clear()
+            self.jwks = {"keys": []}
+
+    def add_user(self, data: dict[str, Any]) -> dict[str, Any]:
+        self.users[data["id"]] = data
+        return data
+
+    def fail(self, path_prefix: str, status: int, headers: dict[str, str] | None = None) -> None:
+        self.failures[path_prefix] = (status, headers or {})
+
+    def _handler_class(self):
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                with stand_in._lock:
+                    stand_in.calls[_route(url.path)] += 1
+                    stand_in.authorizations.append(self.headers.get("Authorization", ""))
+                if self.headers.get("Authorization") != f"Bearer {stand_in.secret_key}":
+                    return self._errors(401, "authentication_invalid", "Invalid secret key")
+                for prefix, (status, headers) in list(stand_in.failures.items()):
+                    if url.path.startswith(prefix):
+                        return self._errors(status, "stand_in_failure", "failure requested by the test", headers)
+                if url.path == "/v1/jwks":
+                    return self._json(200, stand_in.jwks)
+                if url.path == "/v1/users":
+                    return self._json(200, self._user_page(parse_qs(url.query)))
+                if url.path.startswith("/v1/users/"):
+                    user = stand_in.users.get(url.path.removeprefix("/v1/users/"))
+                    if user is None:
+                        return self._errors(404, "resource_not_found", "not found")
+                    return self._json(200, user)
+                return self._errors(404, "resource_not_found", "no such route")
+
+            def _user_page(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+                users = sorted(stand_in.users.values(), key=lambda user: (user.get("created_at") or 0, user["id"]))
+                limit = int(query.get("limit", ["10"])[0])
+                if "starting_after" in query:
+                    ids = [user["id"] for user in users]
+                    users = users[ids.index(query["starting_after"][0]) + 1 :]
+                offset = int(query.get("offset", ["0"])[0])
+                return users[offset : offset + limit]
+
+            def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _errors(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+                error = {"code": code, "message": message, "long_message": message}
+                self._json(status, {"errors": [error]}, headers)
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+                pass
+
+        return Handler
+
+
+def _route(path: str) -> str:
+    """Count /v1/users/<id> under one name."""
+    return "/v1/users/{id}" if path.startswith("/v1/users/") else path
