@@ -11,6 +11,7 @@ https://clerk.com/docs/reference/backend-api
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from requests.adapters import HTTPAdapter
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 3600  # a longer or nonsensical Retry-After is read as this
 USER_LIST_MAX_LIMIT = 500  # Clerk's maximum page size
 
 
@@ -95,7 +97,10 @@ class ClerkClient:
             yield from page
             if len(page) < page_size:
                 return
-            cursor = page[-1]["id"]
+            last = page[-1]
+            if not isinstance(last, dict) or not isinstance(last.get("id"), str):
+                raise ClerkAPIError("Clerk answered a user list whose last entry has no id")
+            cursor = last["id"]
 
     def jwks_get(self) -> dict[str, Any]:
         """The instance's JSON Web Key Set."""
@@ -155,9 +160,12 @@ def _session() -> requests.Session:
 def _retry_after(response: requests.Response, *, default: float) -> float:
     value = response.headers.get("Retry-After", "")
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
+        return default  # absent, or an HTTP date: back off as usual
+    if math.isnan(seconds):
         return default
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def _error_message(response: requests.Response) -> str:
