@@ -119,24 +119,39 @@ def _authorized_party_check(claims: Mapping[str, Any]) -> None:
 
 
 class SigningKeys:
-    """The keys session tokens are checked against, cached for the process."""
+    """The keys session tokens are checked against, cached for the process.
+
+    A request whose key is cached never waits for the network: a fresh key is
+    returned at once, and a stale one (older than an hour) is refreshed by
+    whichever request gets the lock first while the others keep using it.
+    Only a token naming a key we do not have waits for a fetch, and fetches
+    happen at most once per JWKS_REFETCH_INTERVAL_SECONDS, counted from the
+    end of the previous one, so a hanging Clerk cannot be hit back to back.
+    """
 
     def __init__(self, clock=time.monotonic) -> None:
         self.clock = clock
         self._lock = threading.Lock()
-        self._keys: dict[str, Any] = {}
+        self._keys: dict[str, Any] = {}  # replaced whole, never mutated: safe to read without the lock
         self._fetched_at: float | None = None
         self._next_fetch_at = 0.0
 
     def get(self, kid: Any) -> Any:
         if settings.CLERK_JWT_KEY:
             return _pem_public_key(settings.CLERK_JWT_KEY)
-        with self._lock:
-            now = self.clock()
-            fresh = self._fetched_at is not None and now - self._fetched_at < JWKS_MAX_AGE_SECONDS
-            if (not fresh or self._find(kid) is None) and now >= self._next_fetch_at:
-                self._fetch(now)
+        key = self._find(kid)
+        if key is not None:
+            if not self._is_fresh() and self._lock.acquire(blocking=False):
+                try:
+                    self._fetch_if_due()
+                finally:
+                    self._lock.release()
+            return self._find(kid) or key
+        with self._lock:  # an unknown key: wait for the fetch (one at a time)
             key = self._find(kid)
+            if key is None:
+                self._fetch_if_due()
+                key = self._find(kid)
             if key is None and not self._keys:
                 raise SigningKeysUnavailable("Clerk's signing keys cannot be fetched")
         if key is None:
@@ -148,22 +163,30 @@ class SigningKeys:
         with self._lock:
             self._keys, self._fetched_at, self._next_fetch_at = {}, None, 0.0
 
-    def _find(self, kid: Any) -> Any:
-        if kid is None and len(self._keys) == 1:
-            return next(iter(self._keys.values()))
-        return self._keys.get(kid) if isinstance(kid, str) else None
+    def _is_fresh(self) -> bool:
+        return self._fetched_at is not None and self.clock() - self._fetched_at < JWKS_MAX_AGE_SECONDS
 
-    def _fetch(self, now: float) -> None:
-        self._next_fetch_at = now + JWKS_REFETCH_INTERVAL_SECONDS
+    def _find(self, kid: Any) -> Any:
+        keys = self._keys
+        if kid is None and len(keys) == 1:
+            return next(iter(keys.values()))
+        return keys.get(kid) if isinstance(kid, str) else None
+
+    def _fetch_if_due(self) -> None:
+        """Fetch the JWKS unless one was tried too recently. Call with the lock held."""
+        if self.clock() < self._next_fetch_at:
+            return
         try:
             jwks = clerk_client().jwks_get()
-        except (ClerkAPIError, ImproperlyConfigured) as exc:
-            if isinstance(exc, ImproperlyConfigured):
-                raise ImproperlyConfigured(
-                    "Set CLERK_JWT_KEY or CLERK_SECRET_KEY: session tokens cannot be verified without a key."
-                ) from None
+        except ImproperlyConfigured:
+            raise ImproperlyConfigured(
+                "Set CLERK_JWT_KEY or CLERK_SECRET_KEY: session tokens cannot be verified without a key."
+            ) from None
+        except ClerkAPIError as exc:
             logger.warning("Clerk JWKS could not be fetched (%s); keeping %d cached keys", exc, len(self._keys))
             return
+        finally:
+            self._next_fetch_at = self.clock() + JWKS_REFETCH_INTERVAL_SECONDS
         keys = {}
         for jwk in jwks["keys"]:
             try:
@@ -171,7 +194,7 @@ class SigningKeys:
                     keys[jwk.get("kid")] = jwt.PyJWK(jwk, algorithm="RS256").key
             except jwt.PyJWTError:
                 logger.warning("ignoring an unusable key in Clerk's JWKS (kid=%s)", jwk.get("kid"))
-        self._keys, self._fetched_at = keys, now
+        self._keys, self._fetched_at = keys, self.clock()
         logger.info("Clerk JWKS fetched: %d keys", len(keys))
 
 

@@ -1,0 +1,396 @@
+"""Just-in-time creation racing the user.created webhook, against a real PostgreSQL server.
+
+A new Clerk user's first API requests and Clerk's webhook for the same user
+arrive together: every request must be answered with that one user, the
+local row must exist once, and the user must be provisioned (signal and
+welcome email) exactly once, whichever path inserted the row.
+
+Real threads, each with its own test client and database connection, are
+released together by a barrier; the JWKS and the user come from the Clerk
+stand-in over real HTTP. No sleeps as synchronisation: every wait is on a
+barrier or an Event and is bounded, and every test asserts that all its
+threads finished without raising. SQLite serialises writers and has no row
+locks, so these tests are skipped there (and fail under REQUIRE_POSTGRES=1).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from django.db import connection
+from django.http import HttpResponse
+from django.test import Client
+
+from accounts import tokens
+from accounts.authentication import SESSION_COOKIE
+from accounts.models import User, UserProvisioning
+from accounts.signals import user_provisioned
+from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
+from conftest import deliver_to
+from webhooks.models import WebhookAttempt, WebhookEvent
+
+# Bounds for waits that only trip when something hangs (a deadlock, a lost thread).
+BARRIER_TIMEOUT = 20
+JOIN_TIMEOUT = 30
+
+ME = "/api/me/"
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    name: str
+    status: int
+    body: dict
+
+
+# A job sends one request with the client it is given and returns the response.
+Job = tuple[str, Callable[[Client], HttpResponse]]
+
+
+def run_concurrently(
+    jobs: Sequence[Job],
+    *,
+    around: Callable[[int], AbstractContextManager] = lambda index: nullcontext(),
+) -> list[Answer]:
+    """Run every job in its own thread, all released by one barrier; answers in input order.
+
+    Each thread has its own Client and database connection (opened before the
+    barrier so the requests, not the connects, race) and closes the
+    connection when done. `around(index)` is a context manager entered in
+    thread `index` just before its request (to order the threads). Any
+    exception in a thread, or a thread still running after JOIN_TIMEOUT,
+    fails the test.
+    """
+    barrier = threading.Barrier(len(jobs))
+    answers: list[Answer | None] = [None] * len(jobs)
+    errors: list[str] = []
+    errors_lock = threading.Lock()
+
+    def worker(index: int, name: str, send: Callable[[Client], HttpResponse]) -> None:
+        try:
+            client = Client()
+            connection.ensure_connection()
+            barrier.wait(timeout=BARRIER_TIMEOUT)
+            with around(index):
+                response = send(client)
+            answers[index] = Answer(name, response.status_code, json.loads(response.content or b"{}"))
+        except BaseException:
+            barrier.abort()  # free the others instead of letting them wait out the timeout
+            with errors_lock:
+                errors.append(f"thread {index} ({name}):\n{traceback.format_exc()}")
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=worker, args=(index, name, send), name=f"{name}-{index}", daemon=True)
+        for index, (name, send) in enumerate(jobs)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=JOIN_TIMEOUT)
+    alive = [thread.name for thread in threads if thread.is_alive()]
+    assert not alive, f"threads still running after {JOIN_TIMEOUT}s (deadlock?): {alive}"
+    assert not errors, "\n".join(errors)
+    assert all(answer is not None for answer in answers)
+    return answers  # type: ignore[return-value]
+
+
+def me_with_header(token: str) -> Job:
+    return "me-header", lambda client: client.get(ME, headers={"Authorization": f"Bearer {token}"})
+
+
+def me_with_cookie(token: str) -> Job:
+    def send(client: Client) -> HttpResponse:
+        client.cookies[SESSION_COOKIE] = token
+        return client.get(ME)
+
+    return "me-cookie", send
+
+
+def webhook(payload: dict, msg_id: str) -> Job:
+    return "webhook", lambda client: deliver_to(client, payload, msg_id=msg_id)
+
+
+def new_msg_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def provisioned_signals():
+    """Every `user_provisioned` sent during the test, as (clerk_id, created_via); thread-safe."""
+    calls: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def receiver(sender, user, created_via, **kwargs):
+        with lock:
+            calls.append((user.clerk_id, created_via))
+
+    uid = f"test-jit-concurrency-{uuid.uuid4().hex}"
+    user_provisioned.connect(receiver, weak=False, dispatch_uid=uid)
+    try:
+        yield calls
+    finally:
+        user_provisioned.disconnect(dispatch_uid=uid)
+
+
+def wait_until_waiting_on_locks(backend_pids: list[int], count: int) -> None:
+    """Return once `count` backends are listed and each waits on a lock; fail after BARRIER_TIMEOUT.
+
+    Polls pg_stat_activity on a connection of our own: the only way to know
+    another transaction is blocked, and a condition, not a guessed delay.
+    """
+    params = connection.settings_dict
+    deadline = time.monotonic() + BARRIER_TIMEOUT
+    with psycopg.connect(
+        host=params["HOST"] or "127.0.0.1",
+        port=params["PORT"] or 5432,
+        dbname=params["NAME"],
+        user=params["USER"],
+        password=params["PASSWORD"] or None,
+        autocommit=True,  # pg_stat_activity is a snapshot per transaction
+    ) as direct:
+        while True:
+            pids = list(backend_pids)
+            waiting = direct.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s) AND wait_event_type = 'Lock'", [pids]
+            ).fetchone()[0]
+            if len(pids) == count and waiting == count:
+                return
+            assert time.monotonic() < deadline, f"{waiting} of {count} backends waiting on a lock"
+            time.sleep(0.005)
+
+
+def assert_one_user_provisioned_once(data: dict, mailoutbox, provisioned_signals) -> User:
+    """One row for the Clerk id, provisioned once, by the path that inserted it; returns the row."""
+    clerk_id, email = data["id"], data["email_addresses"][0]["email_address"]
+    assert User.objects.filter(clerk_id=clerk_id).count() == 1
+    user = User.objects.get(clerk_id=clerk_id)
+    assert (user.email, user.first_name, user.last_name) == (email, data["first_name"], data["last_name"])
+    assert user.deleted_at is None and user.is_active
+
+    # Whichever path won the insert, it and only it provisioned the user.
+    assert user.created_via in (User.CreatedVia.JIT, User.CreatedVia.WEBHOOK)
+    provisioning = UserProvisioning.objects.get(user=user)
+    assert UserProvisioning.objects.count() == 1
+    assert provisioning.created_via == user.created_via
+    assert provisioning.welcome_email_sent_at is not None
+    assert provisioned_signals == [(clerk_id, user.created_via)]
+
+    assert [message.to for message in mailoutbox] == [[email]]
+    return user
+
+
+# --- tests -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres(
+    reason="20 first API requests creating the user just in time race its user.created webhook; "
+    "converging on one row provisioned once relies on INSERT … ON CONFLICT waiting on concurrent "
+    "transactions and on row locks, which need PostgreSQL"
+)
+@pytest.mark.django_db(transaction=True)
+def test_first_requests_racing_the_created_webhook_make_one_user_provisioned_once(
+    clerk_api, make_token, mailoutbox, provisioned_signals
+):
+    data = clerk_api.add_user(ClerkUserDataFactory(email="jit-race@example.com"))
+    token = make_token(data["id"])
+    msg_id = new_msg_id()
+    jobs = [me_with_header(token) for _ in range(20)] + [webhook(user_event("user.created", data), msg_id)]
+
+    answers = run_concurrently(jobs)
+
+    me_answers = [answer for answer in answers if answer.name.startswith("me")]
+    assert [(answer.status, answer.body.get("clerk_id")) for answer in me_answers] == [(200, data["id"])] * 20, (
+        me_answers
+    )
+    [hook] = [answer for answer in answers if answer.name == "webhook"]
+    assert (hook.status, hook.body.get("outcome")) == (200, "processed"), hook
+
+    user = assert_one_user_provisioned_once(data, mailoutbox, provisioned_signals)
+    assert {answer.body["id"] for answer in me_answers} == {user.pk}
+    event = WebhookEvent.objects.get()
+    assert (event.event_id, event.status, event.attempts) == (msg_id, "processed", 1)
+    # The signing keys were fetched once for all 20 requests; the user at most once per request.
+    assert clerk_api.calls["/v1/jwks"] == 1
+    assert clerk_api.calls["/v1/users/{id}"] <= 20
+
+
+@pytest.mark.postgres(
+    reason="header and cookie tokens (v1 and v2) creating the user just in time race two deliveries "
+    "of its user.created webhook; converging needs PostgreSQL's row locks and concurrent transactions"
+)
+@pytest.mark.django_db(transaction=True)
+def test_mixed_tokens_racing_a_redelivered_created_webhook_make_one_user_provisioned_once(
+    clerk_api, make_token, mailoutbox, provisioned_signals
+):
+    data = clerk_api.add_user(ClerkUserDataFactory(email="jit-mixed-race@example.com"))
+    msg_id = new_msg_id()
+    payload = user_event("user.created", data)
+    jobs: list[Job] = []
+    for index in range(20):
+        token = make_token(data["id"], version=1 + index % 2)
+        jobs.append(me_with_header(token) if index % 4 < 2 else me_with_cookie(token))
+    # The same delivery twice (Svix retrying), placed among the requests.
+    jobs.insert(7, webhook(payload, msg_id))
+    jobs.insert(15, webhook(payload, msg_id))
+    assert Counter(name for name, _ in jobs) == {"me-header": 10, "me-cookie": 10, "webhook": 2}
+
+    answers = run_concurrently(jobs)
+
+    me_answers = [answer for answer in answers if answer.name.startswith("me")]
+    assert [(answer.status, answer.body.get("clerk_id")) for answer in me_answers] == [(200, data["id"])] * 20, (
+        me_answers
+    )
+    hooks = [answer for answer in answers if answer.name == "webhook"]
+    # The deliveries queue on the event's row lock: one processes it, the other finds it done.
+    assert sorted((answer.status, answer.body.get("outcome")) for answer in hooks) == [
+        (200, "processed"),
+        (202, "duplicate"),
+    ], hooks
+
+    user = assert_one_user_provisioned_once(data, mailoutbox, provisioned_signals)
+    assert {answer.body["id"] for answer in me_answers} == {user.pk}
+    event = WebhookEvent.objects.get()
+    assert (event.event_id, event.status, event.attempts) == (msg_id, "processed", 2)
+    assert Counter(WebhookAttempt.objects.filter(event=event).values_list("outcome", "http_status")) == {
+        ("processed", 200): 1,
+        ("duplicate", 202): 1,
+    }
+    assert clerk_api.calls["/v1/jwks"] == 1
+    assert clerk_api.calls["/v1/users/{id}"] <= 20
+
+
+@pytest.mark.postgres(
+    reason="runs 20 authenticated requests in parallel threads, each on its own database connection; "
+    "the concurrency suite runs only on PostgreSQL (SQLite serialises the connections)"
+)
+@pytest.mark.django_db(transaction=True)
+def test_cold_signing_key_cache_is_fetched_once_by_20_concurrent_requests(clerk_api, make_token, monkeypatch):
+    """All 20 threads are inside the key lookup before the first fetch may finish.
+
+    The first thread to fetch is held in the JWKS call until every thread has
+    entered `signing_keys.get` with the cache still cold; then it goes on.
+    Only then do the others see the cache; none of them may fetch again.
+    """
+    users = [UserFactory() for _ in range(20)]
+    threads_count = len(users)
+    entered = 0
+    entered_lock = threading.Lock()
+    all_entered = threading.Event()
+    real_get = tokens.signing_keys.get
+    real_clerk_client = tokens.clerk_client
+
+    def counting_get(kid):
+        nonlocal entered
+        with entered_lock:
+            entered += 1
+            if entered == threads_count:
+                all_entered.set()
+        return real_get(kid)
+
+    class HeldClient:
+        """The real client, whose JWKS call waits until every request is after the keys."""
+
+        def __init__(self) -> None:
+            self._client = real_clerk_client()
+
+        def jwks_get(self):
+            assert all_entered.wait(timeout=BARRIER_TIMEOUT), f"only {entered} of {threads_count} threads got in"
+            return self._client.jwks_get()
+
+    monkeypatch.setattr(tokens.signing_keys, "get", counting_get)
+    monkeypatch.setattr(tokens, "clerk_client", HeldClient)
+    jobs = [
+        me_with_header(make_token(user.clerk_id, version=1 + index % 2)) for index, user in enumerate(users)
+    ]
+
+    answers = run_concurrently(jobs)
+
+    assert [(answer.status, answer.body.get("clerk_id")) for answer in answers] == [
+        (200, user.clerk_id) for user in users
+    ], answers
+    assert all_entered.is_set()
+    assert clerk_api.calls["/v1/jwks"] == 1
+    assert clerk_api.calls == {"/v1/jwks": 1}  # known users: no user fetched from Clerk
+
+
+@pytest.mark.postgres(
+    reason="holds one path's uncommitted user row while the other path's requests block on it in "
+    "INSERT … ON CONFLICT DO NOTHING, observed through pg_stat_activity: PostgreSQL only"
+)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("leader", ["jit", "webhook"], ids=["jit-first", "webhook-first"])
+def test_path_losing_to_an_uncommitted_insert_converges_on_the_winner(
+    leader, clerk_api, make_token, mailoutbox, provisioned_signals
+):
+    """Forces each winner the races above only pick by timing.
+
+    The leader (a first /api/me/ request, or the webhook) inserts the user row
+    and holds its transaction open until every racer (five /api/me/ requests
+    and, when a request leads, the webhook) is blocked inserting the same
+    clerk_id; then it commits. Every racer must converge on the leader's row,
+    and only the leader's path provisions the user.
+    """
+    data = clerk_api.add_user(ClerkUserDataFactory(email=f"jit-{leader}-first@example.com"))
+    msg_id = new_msg_id()
+    hook = webhook(user_event("user.created", data), msg_id)
+    requests = [me_with_header(make_token(data["id"], version=1 + index % 2)) for index in range(6)]
+    jobs = [hook, *requests[:5]] if leader == "webhook" else [*requests, hook]
+    racers = len(jobs) - 1
+    leader_inserted = threading.Event()
+    racer_pids: list[int] = []
+    lock = threading.Lock()
+    inserts: list[str] = []
+    hold_errors: list[str] = []
+
+    def hold_after_user_insert(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not inserts and sql.lstrip().startswith('INSERT INTO "accounts_user"'):
+            inserts.append(sql)
+            leader_inserted.set()
+            try:
+                wait_until_waiting_on_locks(racer_pids, racers)
+            except AssertionError:  # the view would turn it into a 500 or 503; keep the reason
+                hold_errors.append(traceback.format_exc())
+                raise
+        return result
+
+    @contextmanager
+    def racer():
+        with lock:
+            racer_pids.append(connection.connection.info.backend_pid)
+        assert leader_inserted.wait(timeout=BARRIER_TIMEOUT), "the leader never inserted the user"
+        yield
+
+    answers = run_concurrently(
+        jobs, around=lambda index: connection.execute_wrapper(hold_after_user_insert) if index == 0 else racer()
+    )
+
+    assert not hold_errors, hold_errors[0]
+    assert inserts, "the leader never inserted the user"
+    me_answers = [answer for answer in answers if answer.name.startswith("me")]
+    assert [(answer.status, answer.body.get("clerk_id")) for answer in me_answers] == [(200, data["id"])] * len(
+        me_answers
+    ), me_answers
+    [hook_answer] = [answer for answer in answers if answer.name == "webhook"]
+    assert (hook_answer.status, hook_answer.body.get("outcome")) == (200, "processed"), hook_answer
+
+    user = assert_one_user_provisioned_once(data, mailoutbox, provisioned_signals)
+    assert user.created_via == leader
+    assert {answer.body["id"] for answer in me_answers} == {user.pk}
+    assert WebhookEvent.objects.get().status == "processed"
+    assert clerk_api.calls["/v1/jwks"] == 1

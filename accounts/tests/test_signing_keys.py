@@ -1,0 +1,122 @@
+"""The per-process JWKS cache when Clerk is slow: cached keys never wait for the network."""
+import threading
+
+import pytest
+
+from accounts import tokens
+from accounts.clerk_api import ClerkUnavailable
+from conftest import CLERK_KID, jwk_of
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class BlockingClerk:
+    """Stands in for clerk_client(): jwks_get blocks until released, then answers or fails."""
+
+    def __init__(self, jwks: dict) -> None:
+        self.jwks = jwks
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.fail = False
+        self.calls = 0
+
+    def jwks_get(self) -> dict:
+        self.calls += 1
+        self.entered.set()
+        assert self.release.wait(10), "the test never released the fetch"
+        if self.fail:
+            raise ClerkUnavailable("hanging")
+        return self.jwks
+
+
+@pytest.fixture
+def keys(monkeypatch, rsa_private_key):
+    """A fresh SigningKeys with a fake clock and a Clerk whose JWKS fetch the test controls."""
+    clerk = BlockingClerk({"keys": [jwk_of(rsa_private_key)]})
+    monkeypatch.setattr(tokens, "clerk_client", lambda: clerk)
+    store = tokens.SigningKeys(clock=FakeClock())
+    clerk.release.set()
+    store.get(CLERK_KID)  # warm: one fetch
+    clerk.release.clear()
+    clerk.entered.clear()
+    return store, clerk
+
+
+def in_thread(target, *args) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    thread.start()
+    return thread
+
+
+def returns_while_fetch_is_held(store, kid):
+    """Call store.get(kid) in a thread and report whether it returned while the fetch is still held."""
+    result = {}
+    done = threading.Event()
+
+    def call():
+        result["key"] = store.get(kid)
+        done.set()
+
+    in_thread(call)
+    return done.wait(5), result
+
+
+def swallow(call, *args):
+    try:
+        call(*args)
+    except tokens.InvalidSessionToken:
+        pass
+
+
+def test_known_key_is_served_while_an_unknown_kid_waits_for_clerk(keys):
+    store, clerk = keys
+    store.clock.now += tokens.JWKS_REFETCH_INTERVAL_SECONDS
+    waiting = in_thread(swallow, store.get, "ins_unknown")
+    assert clerk.entered.wait(5)
+
+    returned, result = returns_while_fetch_is_held(store, CLERK_KID)
+
+    clerk.release.set()
+    assert returned, "a request with a cached key waited for another request's fetch"
+    assert result["key"] is not None
+    waiting.join(5)
+    assert not waiting.is_alive()
+
+
+def test_stale_key_is_served_while_another_request_refreshes_it(keys):
+    store, clerk = keys
+    store.clock.now += tokens.JWKS_MAX_AGE_SECONDS + 1
+    refreshing = in_thread(store.get, CLERK_KID)
+    assert clerk.entered.wait(5)
+
+    returned, result = returns_while_fetch_is_held(store, CLERK_KID)
+
+    clerk.release.set()
+    assert returned, "a stale key was not served while another request refreshed it"
+    assert result["key"] is not None
+    refreshing.join(5)
+    assert clerk.calls == 2
+
+
+def test_next_fetch_waits_an_interval_counted_from_the_end_of_a_slow_failed_one(keys, monkeypatch):
+    store, clerk = keys
+    clerk.fail = True
+    clerk.release.set()
+    store.clock.now += tokens.JWKS_REFETCH_INTERVAL_SECONDS
+
+    def slow_fetch():
+        store.clock.now += 10  # the read timeout went by
+        return BlockingClerk.jwks_get(clerk)
+
+    monkeypatch.setattr(clerk, "jwks_get", slow_fetch)
+    for _ in range(3):
+        with pytest.raises(tokens.InvalidSessionToken):
+            store.get("ins_unknown")
+
+    assert clerk.calls == 2  # the warm-up, and one failed refetch: not one per request
