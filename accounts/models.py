@@ -2,6 +2,7 @@
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Upper
 
 
 class User(AbstractUser):
@@ -47,6 +48,8 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+        # Staff look users up by email case-insensitively (email__iexact is UPPER() = UPPER()).
+        indexes = [models.Index(Upper("email"), name="accounts_user_email_upper_idx")]
 
     def __str__(self) -> str:
         return self.username

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -105,6 +106,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves static files (the admin's) from the app itself, also with DEBUG=0 under
+# gunicorn: from STATIC_ROOT after `collectstatic`, or straight from the apps when it was not run.
+WHITENOISE_USE_FINDERS = True
 
 # --- Email ------------------------------------------------------------------
 

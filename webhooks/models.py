@@ -35,7 +35,13 @@ class WebhookEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "event_id"], name="webhooks_event_unique_per_source"),
         ]
-        indexes = [models.Index(fields=["received_at"], name="webhooks_event_received_idx")]
+        # The admin lists newest first, filtered by status or type, and looks up ids exactly.
+        indexes = [
+            models.Index(fields=["received_at"], name="webhooks_event_received_idx"),
+            models.Index(fields=["status", "-received_at"], name="webhooks_event_status_idx"),
+            models.Index(fields=["event_type", "-received_at"], name="webhooks_event_type_idx"),
+            models.Index(fields=["event_id"], name="webhooks_event_id_idx"),
+        ]
         permissions = [("replay_webhookevent", "Can replay webhook events")]
 
     def __str__(self) -> str:
@@ -75,6 +81,10 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["started_at", "pk"]
+        indexes = [
+            models.Index(fields=["kind", "-started_at"], name="webhooks_attempt_kind_idx"),
+            models.Index(fields=["outcome", "-started_at"], name="webhooks_attempt_outcome_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M:%S}"

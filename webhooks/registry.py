@@ -45,3 +45,8 @@ def register_source(source: WebhookSource) -> None:
 
 def get_source(name: str) -> WebhookSource | None:
     return _sources.get(name)
+
+
+def registered_sources() -> dict[str, WebhookSource]:
+    """Every registered source by name, in registration order."""
+    return dict(_sources)

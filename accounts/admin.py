@@ -1,0 +1,59 @@
+"""Users in the admin: Clerk's fields shown read-only (Clerk is the source of truth), with their events."""
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .models import User
+
+# Fields Clerk owns on a Clerk user; a local staff account (no clerk_id) keeps them editable.
+CLERK_OWNED_FIELDS = ("email", "first_name", "last_name", "image_url")
+CLERK_BOOKKEEPING_FIELDS = ("clerk_id", "created_via", "clerk_updated_at", "deleted_at", "webhook_events")
+
+
+class DeletedInClerkFilter(admin.SimpleListFilter):
+    title = "deleted in Clerk"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(deleted_at__isnull=True)
+        return queryset
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "email", "clerk_id", "created_via", "deleted_in_clerk", "is_active", "date_joined"]
+    list_filter = ["created_via", DeletedInClerkFilter, "is_active", "is_staff", "is_superuser"]
+    search_fields = ["username", "email", "clerk_id", "first_name", "last_name"]
+    ordering = ["-date_joined"]
+    show_full_result_count = False
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        ("Clerk", {"fields": list(CLERK_BOOKKEEPING_FIELDS)}),
+        ("Profile (from Clerk)", {"fields": list(CLERK_OWNED_FIELDS)}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Important dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = [*super().get_readonly_fields(request, obj), *CLERK_BOOKKEEPING_FIELDS]
+        if obj is not None and obj.clerk_id:
+            readonly += [*CLERK_OWNED_FIELDS, "username"]
+        return readonly
+
+    @admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
+    def deleted_in_clerk(self, user: User) -> bool:
+        return user.deleted_at is not None
+
+    @admin.display(description="webhook events")
+    def webhook_events(self, user: User) -> str:
+        if not user.clerk_id:
+            return "—"
+        url = reverse("admin:webhooks_webhookevent_changelist")
+        return format_html('<a href="{}?q={}">Events about {}</a>', url, user.clerk_id, user.clerk_id)

@@ -1,0 +1,275 @@
+"""The ledger in Django admin: browse events, read what happened to each, replay, see sync health.
+
+Read-only by design: staff change nothing here except by replaying an event,
+which runs the same service as a delivery.
+"""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+
+from accounts.models import User
+
+from .charts import STATUS_COLOURS, hourly_chart_svg
+from .json_html import json_to_html
+from .models import WebhookAttempt, WebhookEvent, WebhookRejection
+from .registry import registered_sources
+from .selectors import JIT_SHARE_WARNING, sync_health
+from .services import DeliveryResult, webhook_event_replay
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most COUNT_CAP rows, so a million-row ledger is never counted whole.
+
+    The count is a `SELECT COUNT(*)` over a `LIMIT COUNT_CAP + 1` subquery;
+    beyond the cap the pages are not listed (narrow with the filters or dates).
+    """
+
+    COUNT_CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.COUNT_CAP + 1].count()
+
+
+class SourceFilter(admin.SimpleListFilter):
+    title = "source"
+    parameter_name = "source"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in registered_sources()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(source=self.value()) if self.value() else queryset
+
+
+class EventTypeFilter(admin.SimpleListFilter):
+    """Handled types by name, the rest as one choice: no DISTINCT over the whole ledger."""
+
+    title = "event type"
+    parameter_name = "type"
+    OTHER = "__other__"
+
+    def handled_types(self) -> list[str]:
+        return sorted({event_type for source in registered_sources().values() for event_type in source.handlers})
+
+    def lookups(self, request, model_admin):
+        return [(event_type, event_type) for event_type in self.handled_types()] + [
+            (self.OTHER, "Other (no handler)")
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.OTHER:
+            return queryset.exclude(event_type__in=self.handled_types())
+        return queryset.filter(event_type=self.value()) if self.value() else queryset
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ["started_at", "kind", "outcome_badge", "http_status", "duration_ms", "error_text"]
+    readonly_fields = fields
+    ordering = ["started_at", "pk"]
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Attempts, oldest first"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="outcome")
+    def outcome_badge(self, attempt: WebhookAttempt) -> str:
+        return badge(attempt.outcome, attempt.get_outcome_display())
+
+    @admin.display(description="error")
+    def error_text(self, attempt: WebhookAttempt) -> str:
+        return format_html('<pre class="attempt-error">{}</pre>', attempt.error) if attempt.error else "—"
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "received_at",
+        "source",
+        "event_type",
+        "status_badge",
+        "attempts",
+        "event_id",
+        "subject",
+    ]
+    list_display_links = ["received_at", "event_id"]
+    list_filter = [SourceFilter, EventTypeFilter, "status"]
+    date_hierarchy = "received_at"
+    search_fields = ["event_id"]  # shows the search box; the search itself is exact, see get_search_results
+    search_help_text = "An event id (svix-id), a Clerk user id (user_…), or a local user's email, exactly."
+    ordering = ["-received_at", "-pk"]
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    list_per_page = 50
+    actions = ["replay_events"]
+    fields = [
+        "source",
+        "event_id",
+        "event_type",
+        "subject",
+        "status_badge",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "last_error_text",
+        "payload_html",
+    ]
+    readonly_fields = fields
+    inlines = [WebhookAttemptInline]
+    change_form_template = "admin/webhooks/webhookevent/change_form.html"
+    change_list_template = "admin/webhooks/webhookevent/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEvent]:
+        # The local user each event concerns, in the same query: no per-row lookups.
+        local_user = User.objects.filter(clerk_id=OuterRef("subject_id")).values("pk")[:1]
+        return super().get_queryset(request).annotate(local_user_pk=Subquery(local_user))
+
+    def get_search_results(self, request, queryset, search_term):
+        """Exact matches only, each served by an index (a substring search would scan the ledger)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        matches = Q(event_id=term) | Q(subject_id=term)
+        if "@" in term:
+            clerk_ids = User.objects.filter(email__iexact=term, clerk_id__isnull=False).values("clerk_id")
+            matches |= Q(subject_id__in=clerk_ids)
+        return queryset.filter(matches), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # retention is prune_webhook_events' job
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("webhooks.replay_webhookevent")
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("health/", self.admin_site.admin_view(self.health_view), name="%s_%s_health" % info),
+            path(
+                "<path:object_id>/replay/",
+                self.admin_site.admin_view(self.replay_view),
+                name="%s_%s_replay" % info,
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_replay": self.has_replay_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "count_cap": CappedCountPaginator.COUNT_CAP}
+        return super().changelist_view(request, extra_context)
+
+    # --- views ---------------------------------------------------------------------------------
+
+    def replay_view(self, request: HttpRequest, object_id: str):
+        """The detail page's Replay button: a CSRF-protected POST, with the replay permission."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_replay_permission(request):
+            raise PermissionDenied
+        event = get_object_or_404(WebhookEvent, pk=object_id)
+        self._report(request, event, webhook_event_replay(event.pk))
+        return HttpResponseRedirect(reverse("admin:webhooks_webhookevent_change", args=[event.pk]))
+
+    def health_view(self, request: HttpRequest):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        health = sync_health()
+        rejections = WebhookRejection.objects.filter(hour__gte=health.since).order_by("-hour")[:20]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Clerk sync health",
+            "health": health,
+            "chart": hourly_chart_svg(health.hourly),
+            "legend": [(status.label, colour) for status, colour in STATUS_COLOURS.items()],
+            "jit_share_warning": JIT_SHARE_WARNING,
+            "rejections": rejections,
+        }
+        return TemplateResponse(request, "admin/webhooks/health.html", context)
+
+    # --- actions -------------------------------------------------------------------------------
+
+    @admin.action(description="Replay selected events", permissions=["replay"])
+    def replay_events(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        for pk in queryset.order_by("received_at", "pk").values_list("pk", flat=True):
+            self._report(request, WebhookEvent.objects.get(pk=pk), webhook_event_replay(pk))
+
+    def _report(self, request: HttpRequest, event: WebhookEvent, result: DeliveryResult) -> None:
+        if result.outcome == WebhookAttempt.Outcome.FAILED:
+            self.message_user(request, f"{event}: replay failed: {result.error}", messages.ERROR)
+        else:
+            self.message_user(request, f"{event}: replayed, {result.outcome}.", messages.SUCCESS)
+
+    # --- columns -------------------------------------------------------------------------------
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, event: WebhookEvent) -> str:
+        return badge(event.status, event.get_status_display())
+
+    @admin.display(description="concerns")
+    def subject(self, event: WebhookEvent) -> str:
+        if not event.subject_id:
+            return "—"
+        user_pk = getattr(event, "local_user_pk", None)
+        if user_pk is None:
+            return event.subject_id
+        url = reverse("admin:accounts_user_change", args=[user_pk])
+        return format_html('<a href="{}">{}</a>', url, event.subject_id)
+
+    @admin.display(description="last error")
+    def last_error_text(self, event: WebhookEvent) -> str:
+        return format_html('<pre class="attempt-error">{}</pre>', event.last_error) if event.last_error else "—"
+
+    @admin.display(description="payload")
+    def payload_html(self, event: WebhookEvent) -> str:
+        return json_to_html(event.payload)
+
+
+@admin.register(WebhookRejection)
+class WebhookRejectionAdmin(admin.ModelAdmin):
+    """Refused deliveries, counted per hour: a wall of bad_signature means a secret is out of date."""
+
+    list_display = ["hour", "source", "reason", "count", "last_seen_at", "last_event_id", "last_detail"]
+    list_filter = ["source", "reason"]
+    date_hierarchy = "hour"
+    ordering = ["-hour", "reason"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def badge(status: str, label: str) -> str:
+    colour = {**{str(k): v for k, v in STATUS_COLOURS.items()}, "duplicate": "#6d4c41"}.get(status, "#555")
+    return format_html(
+        '<span class="status-badge" style="background:{};color:#fff;padding:1px 7px;border-radius:8px;'
+        'font-size:11px;white-space:nowrap">{}</span>',
+        colour,
+        label,
+    )
