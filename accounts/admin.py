@@ -1,6 +1,7 @@
 """Users in the admin: Clerk's fields shown read-only (Clerk is the source of truth), with their events."""
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -33,6 +34,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["username", "email", "clerk_id", "first_name", "last_name"]
     ordering = ["-date_joined"]
     show_full_result_count = False
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
         ("Clerk", {"fields": list(CLERK_BOOKKEEPING_FIELDS)}),

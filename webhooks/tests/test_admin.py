@@ -1,0 +1,328 @@
+"""The ledger admin through the Django test client: list, filter, search, read, replay, health."""
+import datetime as dt
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory, UserFactory, user_event
+from conftest import deliver_to, statements_at_most
+from webhooks.models import WebhookAttempt, WebhookEvent
+from webhooks.registry import WebhookSource, register_source
+from webhooks.tests.factories import WebhookEventFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/webhooks/webhookevent/"
+HEALTH = "/admin/webhooks/webhookevent/health/"
+
+
+def detail_url(event: WebhookEvent) -> str:
+    return f"/admin/webhooks/webhookevent/{event.pk}/change/"
+
+
+def replay_url(event: WebhookEvent) -> str:
+    return f"/admin/webhooks/webhookevent/{event.pk}/replay/"
+
+
+def listed_event_ids(response) -> list[str]:
+    return re.findall(r'class="field-event_id"><a href="[^"]+">([^<]+)</a>', response.content.decode())
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+@pytest.fixture
+def staff_client(db):
+    """A staff member who may view the ledger but not replay."""
+    user = UserFactory(clerk_id=None, username="viewer", is_staff=True, created_via="local")
+    user.user_permissions.add(Permission.objects.get(codename="view_webhookevent"))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def flaky_handler():
+    """A source whose handler fails while `state['fail']` is true."""
+    state = {"fail": True}
+
+    def handler(event):
+        if state["fail"]:
+            raise RuntimeError("downstream is down")
+
+    register_source(WebhookSource(name="flaky", secret_setting="CLERK_WEBHOOK_SECRET", handlers={"thing.done": handler}))
+    yield state
+    from webhooks import registry
+
+    registry._sources.pop("flaky")
+
+
+class TestAccess:
+    @pytest.mark.parametrize("url", [CHANGELIST, HEALTH, "/admin/webhooks/webhookevent/1/change/"])
+    def test_anonymous_visitor_is_sent_to_login(self, client, url):
+        response = client.get(url)
+
+        assert response.status_code == 302
+        assert response.url.startswith("/admin/login/")
+
+    def test_anonymous_replay_post_is_sent_to_login(self, client):
+        event = WebhookEventFactory()
+
+        response = client.post(replay_url(event))
+
+        assert response.status_code == 302 and response.url.startswith("/admin/login/")
+        event.refresh_from_db()
+        assert event.attempts == 1
+
+    def test_ledger_is_read_only(self, admin_client):
+        event = WebhookEventFactory()
+
+        assert admin_client.get("/admin/webhooks/webhookevent/add/").status_code == 403
+        response = admin_client.get(detail_url(event))
+        assert 'name="_save"' not in response.content.decode()
+        assert admin_client.post(f"/admin/webhooks/webhookevent/{event.pk}/delete/").status_code == 403
+
+
+class TestChangelist:
+    def test_lists_newest_first_with_ids_badges_and_the_user_each_concerns(self, admin_client):
+        known = UserFactory(clerk_id="user_known")
+        old = WebhookEventFactory(event_id="msg_old", received_at=timezone.now() - dt.timedelta(hours=2))
+        new = WebhookEventFactory(
+            event_id="msg_new",
+            subject_id="user_known",
+            status="failed",
+            payload=ClerkEventFactory(data=ClerkUserDataFactory(id="user_known")),
+        )
+
+        response = admin_client.get(CHANGELIST)
+
+        html = response.content.decode()
+        assert listed_event_ids(response) == ["msg_new", "msg_old"]
+        assert 'class="status-badge"' in html and ">Failed<" in html
+        assert f'href="/admin/accounts/user/{known.pk}/change/">user_known</a>' in html
+        assert old.subject_id in html  # shown, unlinked: no local user
+        assert new.attempts == 1
+
+    @pytest.mark.parametrize(
+        "query, expected",
+        [
+            ("status__exact=failed", ["msg_failed"]),
+            ("type=user.deleted", ["msg_deleted"]),
+            ("type=__other__", ["msg_session"]),
+            ("source=clerk", ["msg_session", "msg_deleted", "msg_failed"]),
+        ],
+    )
+    def test_filters(self, admin_client, query, expected):
+        now = timezone.now()
+        WebhookEventFactory(event_id="msg_failed", status="failed", received_at=now - dt.timedelta(minutes=3))
+        WebhookEventFactory(
+            event_id="msg_deleted",
+            payload=ClerkEventFactory(type="user.deleted", data={"id": "user_x"}),
+            received_at=now - dt.timedelta(minutes=2),
+        )
+        WebhookEventFactory(
+            event_id="msg_session",
+            payload={"type": "session.created", "data": {"id": "sess_1"}},
+            status="ignored",
+            received_at=now - dt.timedelta(minutes=1),
+        )
+
+        assert listed_event_ids(admin_client.get(f"{CHANGELIST}?{query}")) == expected
+
+    def test_date_hierarchy_narrows_to_a_day(self, admin_client):
+        WebhookEventFactory(event_id="msg_2025", received_at=dt.datetime(2025, 3, 4, 12, tzinfo=dt.timezone.utc))
+        WebhookEventFactory(event_id="msg_2026", received_at=dt.datetime(2026, 1, 2, 12, tzinfo=dt.timezone.utc))
+
+        response = admin_client.get(f"{CHANGELIST}?received_at__year=2025&received_at__month=3&received_at__day=4")
+
+        assert listed_event_ids(response) == ["msg_2025"]
+
+    @pytest.mark.parametrize("term", ["msg_target", "user_target", "Target@Example.com", "  msg_target  "])
+    def test_search_by_event_id_clerk_id_or_email(self, admin_client, term):
+        UserFactory(clerk_id="user_target", email="target@example.com")
+        WebhookEventFactory(event_id="msg_target", subject_id="user_target")
+        WebhookEventFactory(event_id="msg_other", subject_id="user_other")
+
+        assert listed_event_ids(admin_client.get(CHANGELIST, {"q": term})) == ["msg_target"]
+
+    def test_search_matches_exactly_not_substrings(self, admin_client):
+        WebhookEventFactory(event_id="msg_target")
+
+        assert listed_event_ids(admin_client.get(CHANGELIST, {"q": "msg_tar"})) == []
+
+    def test_a_hundred_thousand_events_render_in_a_bounded_number_of_queries(self, admin_client):
+        """Seeded with bulk inserts; the page must not count or look up per row."""
+        UserFactory(clerk_id="user_seeded")
+        now = timezone.now()
+        payload = {"type": "user.updated", "data": {"id": "user_seeded"}}
+        WebhookEvent.objects.bulk_create(
+            (
+                WebhookEvent(
+                    source="clerk",
+                    event_id=f"msg_seed_{n}",
+                    event_type="user.updated",
+                    subject_id="user_seeded",
+                    payload=payload,
+                    status="processed" if n % 50 else "failed",
+                    attempts=1,
+                    received_at=now - dt.timedelta(seconds=n),
+                )
+                for n in range(100_000)
+            ),
+            batch_size=5_000,
+        )
+        admin_client.get(CHANGELIST)  # session and content types warmed
+
+        for query in ("", "?status__exact=failed", "?q=user_seeded"):
+            with statements_at_most(12) as statements:
+                response = admin_client.get(CHANGELIST + query)
+            assert response.status_code == 200
+            assert len(listed_event_ids(response)) == 50
+            counts = [sql for sql in statements if "COUNT(" in sql and "webhooks_webhookevent" in sql]
+            assert counts and all("LIMIT 10001" in sql for sql in counts), counts
+        assert "more than 10000" in response.content.decode()
+
+
+class TestDetail:
+    def test_payload_pretty_printed_and_attempts_in_order(self, admin_client, client):
+        payload = user_event("user.created", ClerkUserDataFactory(first_name="Zoë <script>"))
+        deliver_to(client, payload, msg_id="msg_detail")
+        deliver_to(client, payload, msg_id="msg_detail")
+        event = WebhookEvent.objects.get(event_id="msg_detail")
+
+        html = admin_client.get(detail_url(event)).content.decode()
+
+        assert '<pre class="json">' in html
+        assert '<span class="json-key">&quot;first_name&quot;</span>' in html
+        assert "Zoë &lt;script&gt;" in html and "<script>\"" not in html
+        outcomes = re.findall(r'class="field-outcome_badge">\s*<p><span class="status-badge"[^>]*>([^<]+)</span>', html)
+        assert outcomes == ["Processed", "Duplicate (already done, nothing ran)"]
+        assert 'id="replay-button"' in html
+
+    def test_no_external_assets(self, admin_client):
+        html = admin_client.get(detail_url(WebhookEventFactory())).content.decode()
+
+        assert not re.search(r'(src|href)="https?://', html)
+
+
+class TestReplay:
+    def test_button_replays_through_the_service_and_says_what_happened(self, admin_client, client):
+        deliver_to(client, user_event("user.created", ClerkUserDataFactory()), msg_id="msg_replay")
+        event = WebhookEvent.objects.get(event_id="msg_replay")
+
+        response = admin_client.post(replay_url(event), follow=True)
+
+        assert response.status_code == 200
+        assert any("replayed, processed" in message for message in messages_of(response))
+        event.refresh_from_db()
+        assert event.attempts == 2
+        replay = event.attempt_log.get(kind="replay")
+        assert (replay.outcome, replay.http_status) == ("processed", None)
+        assert User.objects.filter(clerk_id__isnull=False).count() == 1
+
+    def test_replay_is_post_only(self, admin_client):
+        event = WebhookEventFactory()
+
+        assert admin_client.get(replay_url(event)).status_code == 405
+
+    def test_replay_is_csrf_protected(self, admin_user):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(admin_user)
+        event = WebhookEventFactory()
+
+        assert client.post(replay_url(event)).status_code == 403
+        event.refresh_from_db()
+        assert event.attempts == 1
+
+    def test_failing_replay_marks_the_event_failed_and_the_page_says_so(self, admin_client, flaky_handler):
+        event = WebhookEventFactory(source="flaky", payload={"type": "thing.done", "data": {}}, status="processed")
+
+        response = admin_client.post(replay_url(event), follow=True)
+
+        assert response.status_code == 200
+        assert any("replay failed: RuntimeError: downstream is down" in m for m in messages_of(response))
+        event.refresh_from_db()
+        assert (event.status, event.last_error) == ("failed", "RuntimeError: downstream is down")
+
+    def test_bulk_action_replays_each_and_reports_each(self, admin_client, flaky_handler):
+        good = WebhookEventFactory(event_id="msg_good", status="failed")
+        bad = WebhookEventFactory(event_id="msg_bad", source="flaky", payload={"type": "thing.done", "data": {}})
+
+        response = admin_client.post(
+            CHANGELIST, {"action": "replay_events", "_selected_action": [good.pk, bad.pk]}, follow=True
+        )
+
+        reported = messages_of(response)
+        assert any("msg_good: replayed, processed" in m for m in reported)
+        assert any("msg_bad: replay failed" in m for m in reported)
+        assert WebhookAttempt.objects.filter(kind="replay").count() == 2
+
+    def test_replaying_a_processed_event_sends_nothing_twice(self, admin_client, client, mailoutbox, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            deliver_to(client, user_event("user.created", ClerkUserDataFactory()), msg_id="msg_once")
+        event = WebhookEvent.objects.get(event_id="msg_once")
+
+        with django_capture_on_commit_callbacks(execute=True):
+            admin_client.post(CHANGELIST, {"action": "replay_events", "_selected_action": [event.pk]})
+            admin_client.post(replay_url(event))
+
+        assert len(mailoutbox) == 1
+        assert User.objects.filter(clerk_id__isnull=False).count() == 1
+
+    def test_staff_without_replay_permission_sees_no_button_and_gets_403(self, staff_client):
+        event = WebhookEventFactory()
+
+        page = staff_client.get(detail_url(event))
+        assert page.status_code == 200
+        assert 'id="replay-button"' not in page.content.decode()
+        assert staff_client.post(replay_url(event)).status_code == 403
+        listing = staff_client.get(CHANGELIST).content.decode()
+        assert "replay_events" not in listing
+        staff_client.post(CHANGELIST, {"action": "replay_events", "_selected_action": [event.pk]})
+        event.refresh_from_db()
+        assert event.attempts == 1
+
+
+class TestHealth:
+    def test_health_page_shows_chart_failures_last_delivery_and_jit_share(self, admin_client, client, flaky_handler):
+        for _ in range(3):
+            deliver_to(client, ClerkEventFactory())
+        deliver_to(client, {"type": "thing.done", "data": {}}, path="/webhooks/flaky/")
+        UserFactory.create_batch(2, created_via="jit")
+
+        response = admin_client.get(HEALTH)
+
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "<svg" in html and html.count("<rect") >= 2
+        assert re.search(r'id="failed-last-hour">.*?class="figure">1<', html, re.S)
+        assert re.search(r'id="last-delivery">.*?class="figure">0\xa0minutes ago<', html, re.S)
+        assert re.search(r'id="jit-share">.*?class="figure">40%<', html, re.S)
+        assert "webhooks are probably not reaching this app" in html
+
+    def test_low_jit_share_is_not_flagged(self, admin_client):
+        UserFactory.create_batch(19, created_via="webhook")
+        UserFactory(created_via="jit")
+
+        html = admin_client.get(HEALTH).content.decode()
+
+        assert re.search(r'id="jit-share">.*?class="figure">5%<', html, re.S)
+        assert "probably not reaching" not in html
+
+    def test_health_page_is_linked_from_the_index(self, admin_client):
+        assert HEALTH in admin_client.get("/admin/").content.decode()
+
+    def test_health_page_cost_does_not_grow_with_the_ledger(self, admin_client):
+        WebhookEventFactory.create_batch(30)
+        with statements_at_most(10) as few:
+            admin_client.get(HEALTH)
+        WebhookEventFactory.create_batch(300)
+        with statements_at_most(10) as many:
+            admin_client.get(HEALTH)
+
+        assert len(few) == len(many)
