@@ -21,7 +21,7 @@ class SyncHealth:
     since: dt.datetime
     until: dt.datetime
     hourly: dict[dt.datetime, dict[str, int]]  # hour -> status -> events received
-    failed_last_hour: int  # events with a failed attempt (delivery or replay) in the last hour
+    failed_last_hour: int  # events still failed whose delivery or replay failed in the last hour
     last_delivery_at: dt.datetime | None
     users_by_path: dict[str, int]  # created_via -> Clerk users
 
@@ -52,8 +52,12 @@ def sync_health(*, days: int = 3, now: dt.datetime | None = None) -> SyncHealth:
     for row in rows:
         hourly.setdefault(row["hour"], {})[row["status"]] = row["events"]
     failed_last_hour = (
-        WebhookAttempt.objects.filter(outcome=WebhookAttempt.Outcome.FAILED, started_at__gte=now - dt.timedelta(hours=1))
-        .values("event_id")
+        WebhookEvent.objects.filter(
+            status=WebhookEvent.Status.FAILED,
+            attempt_log__outcome=WebhookAttempt.Outcome.FAILED,
+            attempt_log__started_at__gte=now - dt.timedelta(hours=1),
+        )
+        .values("pk")
         .distinct()
         .count()
     )
