@@ -3,6 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
+from .views import healthz
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("accounts.urls")),
@@ -12,4 +14,5 @@ urlpatterns = [
         name="schema",
     ),
     path("webhooks/", include("webhooks.urls")),
+    path("healthz", healthz, name="healthz"),
 ]
