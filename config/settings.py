@@ -147,6 +147,10 @@ SPECTACULAR_SETTINGS = {
 # --- Webhooks ---------------------------------------------------------------
 
 WEBHOOKS_MAX_BODY_BYTES = env.int("WEBHOOKS_MAX_BODY_BYTES", default=1024 * 1024)
+# prune_webhook_events deletes processed/ignored events older than this (payloads hold personal data).
+WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
+# sync_clerk_users greets backfilled users only if their Clerk account is younger than this.
+CLERK_SYNC_WELCOME_WINDOW_DAYS = env.int("CLERK_SYNC_WELCOME_WINDOW_DAYS", default=7)
 
 # --- Logging ----------------------------------------------------------------
 

@@ -20,8 +20,8 @@ class ClerkStandIn:
         self.secret_key = "sk_test_stand_in"
         self.users: dict[str, dict[str, Any]] = {}
         self.jwks: dict[str, Any] = {"keys": []}
-        # path prefix -> (status, headers): answered instead of the real thing, e.g. ("/v1/users", 503)
-        self.failures: dict[str, tuple[int, dict[str, str]]] = {}
+        # path prefix -> [status, headers, times left (None: always)]: answered instead of the real thing
+        self.failures: dict[str, list] = {}
         self.calls: Counter[str] = Counter()
         self.authorizations: list[str] = []
         self._lock = threading.Lock()
@@ -54,8 +54,9 @@ class ClerkStandIn:
         self.users[data["id"]] = data
         return data
 
-    def fail(self, path_prefix: str, status: int, headers: dict[str, str] | None = None) -> None:
-        self.failures[path_prefix] = (status, headers or {})
+    def fail(self, path_prefix: str, status: int, headers: dict[str, str] | None = None, *, times=None) -> None:
+        """Answer `status` for paths under `path_prefix`, always or the next `times` requests."""
+        self.failures[path_prefix] = [status, headers or {}, times]
 
     def _handler_class(self):
         stand_in = self
@@ -68,8 +69,10 @@ class ClerkStandIn:
                     stand_in.authorizations.append(self.headers.get("Authorization", ""))
                 if self.headers.get("Authorization") != f"Bearer {stand_in.secret_key}":
                     return self._errors(401, "authentication_invalid", "Invalid secret key")
-                for prefix, (status, headers) in list(stand_in.failures.items()):
-                    if url.path.startswith(prefix):
+                for prefix, failure in list(stand_in.failures.items()):
+                    status, headers, times = failure
+                    if url.path.startswith(prefix) and times != 0:
+                        failure[2] = None if times is None else times - 1
                         return self._errors(status, "stand_in_failure", "failure requested by the test", headers)
                 if url.path == "/v1/jwks":
                     return self._json(200, stand_in.jwks)

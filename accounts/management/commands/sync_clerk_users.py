@@ -1,0 +1,65 @@
+"""Reconcile every Clerk user into the local table: the backfill for webhooks never sent."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.backfill import BackfillReport, users_backfill_from_clerk
+from accounts.clerk_api import ClerkAPIError, ClerkClient
+
+SUMMARY_ORDER = ("created", "updated", "unchanged", "skipped")
+
+
+class Command(BaseCommand):
+    help = (
+        "Walk Clerk's user list (starting_after cursor) and create or update every user locally, like the "
+        "webhooks would. Safe to run again; an interrupted run can simply be restarted."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
+        parser.add_argument(
+            "--prune", action="store_true", help="tombstone local users Clerk no longer has (default: only report)"
+        )
+        parser.add_argument(
+            "--welcome-window-days",
+            type=int,
+            default=None,
+            help="greet new users whose Clerk account is younger than this (default CLERK_SYNC_WELCOME_WINDOW_DAYS)",
+        )
+        parser.add_argument("--page-size", type=int, default=500, help="users per request, 1-500 (default 500)")
+
+    def handle(self, *args, dry_run, prune, welcome_window_days, page_size, **options):
+        if not 1 <= page_size <= 500:
+            raise CommandError("--page-size must be between 1 and 500")
+        days = settings.CLERK_SYNC_WELCOME_WINDOW_DAYS if welcome_window_days is None else welcome_window_days
+        # A batch job can afford to wait out Clerk's rate limit (Retry-After) a few times.
+        client = ClerkClient(max_retries=5, max_wait=60.0)
+        try:
+            report = users_backfill_from_clerk(
+                client,
+                welcome_window=dt.timedelta(days=days),
+                dry_run=dry_run,
+                prune=prune,
+                page_size=page_size,
+                on_progress=self._progress,
+            )
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        except ClerkAPIError as exc:
+            raise CommandError(f"Clerk's API failed: {exc}. Nothing is lost: run the command again.") from None
+        self.stderr.write("")
+        prefix = "dry run, nothing written: " if dry_run else ""
+        summary = ", ".join(f"{report.counts.get(name, 0)} {name}" for name in SUMMARY_ORDER)
+        self.stdout.write(f"{prefix}{report.seen} Clerk users: {summary}")
+        if report.missing_in_clerk:
+            sample = ", ".join(report.missing_in_clerk[:10])
+            more = "…" if len(report.missing_in_clerk) > 10 else ""
+            action = f"tombstoned {report.pruned}" if prune and not dry_run else "run with --prune to tombstone them"
+            self.stdout.write(f"{len(report.missing_in_clerk)} local users are not in Clerk ({sample}{more}): {action}")
+
+    def _progress(self, report: BackfillReport) -> None:
+        counts = " ".join(f"{name}={report.counts.get(name, 0)}" for name in SUMMARY_ORDER)
+        self.stderr.write(f"\rsynced {report.seen} users  {counts}", ending="")

@@ -1,0 +1,176 @@
+"""sync_clerk_users and send_clerk_webhook, against the Clerk stand-in and a live server."""
+
+import io
+import time
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import User, UserProvisioning
+from accounts.signals import user_provisioned
+from accounts.tests.factories import ClerkUserDataFactory, UserFactory
+from webhooks.models import WebhookEvent
+
+DAY_MS = 24 * 3600 * 1000
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture
+def provisioned():
+    seen = []
+
+    def receiver(sender, user, created_via, **kwargs):
+        seen.append((user.clerk_id, created_via))
+
+    user_provisioned.connect(receiver)
+    yield seen
+    user_provisioned.disconnect(receiver)
+
+
+@pytest.mark.django_db(transaction=True)
+class TestSyncClerkUsers:
+    @pytest.fixture
+    def clerk_users(self, clerk_api):
+        now = int(time.time() * 1000)
+        old = [clerk_api.add_user(ClerkUserDataFactory(created_at=now - 400 * DAY_MS - n)) for n in range(3)]
+        new = [clerk_api.add_user(ClerkUserDataFactory(created_at=now - DAY_MS + n)) for n in range(2)]
+        return old, new
+
+    def test_backfill_creates_everyone_and_greets_only_recent_sign_ups(
+        self, clerk_api, clerk_users, mailoutbox, provisioned
+    ):
+        old, new = clerk_users
+
+        output = run("sync_clerk_users", "--page-size", "2")
+
+        assert "5 Clerk users: 5 created, 0 updated, 0 unchanged, 0 skipped" in output
+        assert set(User.objects.values_list("clerk_id", flat=True)) == {u["id"] for u in old + new}
+        assert set(User.objects.values_list("created_via", flat=True)) == {"sync"}
+        assert sorted(m.to[0] for m in mailoutbox) == sorted(u["email_addresses"][0]["email_address"] for u in new)
+        assert sorted(provisioned) == sorted((u["id"], "sync") for u in old + new)  # signal fires for all, once
+        assert clerk_api.calls["/v1/users"] == 3  # 2 + 2 + 1, walked with starting_after
+
+    def test_second_run_changes_nothing(self, clerk_api, clerk_users, mailoutbox, provisioned):
+        run("sync_clerk_users")
+        before = list(User.objects.order_by("pk").values())
+        sent, announced = len(mailoutbox), len(provisioned)
+
+        output = run("sync_clerk_users")
+
+        assert "5 Clerk users: 0 created, 0 updated, 5 unchanged, 0 skipped" in output
+        assert list(User.objects.order_by("pk").values()) == before
+        assert (len(mailoutbox), len(provisioned)) == (sent, announced)
+
+    def test_updates_and_skips_are_reported(self, clerk_api, clerk_users):
+        old, new = clerk_users
+        run("sync_clerk_users")
+        clerk_api.users[old[0]["id"]] = old[0] | {"first_name": "Renamed", "updated_at": old[0]["updated_at"] + 1}
+        User.objects.filter(clerk_id=new[0]["id"]).update(deleted_at="2026-01-01T00:00:00Z", is_active=False)
+
+        output = run("sync_clerk_users")
+
+        assert "0 created, 1 updated, 3 unchanged, 1 skipped" in output
+        assert User.objects.get(clerk_id=old[0]["id"]).first_name == "Renamed"
+
+    def test_dry_run_writes_nothing_and_sends_nothing(self, clerk_api, clerk_users, mailoutbox, provisioned):
+        output = run("sync_clerk_users", "--dry-run")
+
+        assert "dry run, nothing written: 5 Clerk users: 5 created" in output
+        assert not User.objects.exists() and not UserProvisioning.objects.exists()
+        assert mailoutbox == [] and provisioned == []
+
+    def test_local_users_clerk_no_longer_has_are_reported_then_pruned_on_request(self, clerk_api, clerk_users):
+        UserFactory(clerk_id="user_gone_from_clerk")
+        UserFactory(clerk_id=None, username="staff", created_via="local")
+
+        report = run("sync_clerk_users")
+        assert "1 local users are not in Clerk (user_gone_from_clerk): run with --prune" in report
+        assert User.objects.get(clerk_id="user_gone_from_clerk").deleted_at is None
+
+        pruned = run("sync_clerk_users", "--prune")
+        assert "tombstoned 1" in pruned
+        assert User.objects.get(clerk_id="user_gone_from_clerk").deleted_at is not None
+        assert User.objects.get(username="staff").is_active
+
+    def test_rate_limit_is_waited_out(self, clerk_api, clerk_users):
+        clerk_api.fail("/v1/users", 429, {"Retry-After": "0"}, times=2)
+
+        assert "5 created" in run("sync_clerk_users")
+
+    def test_clerk_unreachable_is_a_one_line_error(self, clerk_api, settings):
+        settings.CLERK_API_URL = "http://127.0.0.1:9"
+
+        with pytest.raises(CommandError, match="Clerk's API failed: .*run the command again"):
+            run("sync_clerk_users")
+
+    def test_no_secret_key_is_a_one_line_error(self, settings):
+        with pytest.raises(CommandError, match="CLERK_SECRET_KEY is not set"):
+            run("sync_clerk_users")
+
+    def test_interrupted_run_can_simply_be_run_again(self, clerk_api, clerk_users):
+        clerk_api.fail("/v1/users", 503, {"Retry-After": "0"}, times=10)  # the first page fails, retries exhausted
+        with pytest.raises(CommandError):
+            run("sync_clerk_users", "--page-size", "2")
+        clerk_api.failures.clear()
+
+        assert "5 created" in run("sync_clerk_users", "--page-size", "2")
+
+
+@pytest.mark.django_db(transaction=True)
+class TestSendClerkWebhook:
+    def url(self, live_server) -> str:
+        return f"{live_server.url}/webhooks/clerk/"
+
+    def test_created_event_makes_a_user_appear(self, live_server, mailoutbox):
+        output = run(
+            "send_clerk_webhook",
+            "user.created",
+            "--url",
+            self.url(live_server),
+            "--user-id",
+            "user_simulated",
+            "--email",
+            "sim@example.com",
+            "--first-name",
+            "Sim",
+        )
+
+        assert ": 200 " in output
+        user = User.objects.get(clerk_id="user_simulated")
+        assert (user.email, user.first_name, user.created_via) == ("sim@example.com", "Sim", "webhook")
+        assert WebhookEvent.objects.get().status == "processed"
+
+    def test_repeat_sends_the_same_delivery_again(self, live_server):
+        output = run("send_clerk_webhook", "user.created", "--url", self.url(live_server), "--repeat", "3")
+
+        assert output.count(": 200 ") == 1 and output.count(": 202 ") == 2
+        assert User.objects.count() == 1
+        assert WebhookEvent.objects.get().attempts == 3
+
+    def test_updated_then_deleted(self, live_server):
+        url = self.url(live_server)
+        run("send_clerk_webhook", "user.created", "--url", url, "--user-id", "user_x1")
+        run("send_clerk_webhook", "user.updated", "--url", url, "--user-id", "user_x1", "--first-name", "Grace")
+        run("send_clerk_webhook", "user.deleted", "--url", url, "--user-id", "user_x1")
+
+        user = User.objects.get(clerk_id="user_x1")
+        assert user.first_name == "Grace" and user.deleted_at is not None
+
+    def test_no_secret_is_a_one_line_error(self, settings):
+        settings.CLERK_WEBHOOK_SECRET = ""
+
+        with pytest.raises(CommandError, match="CLERK_WEBHOOK_SECRET is not set"):
+            run("send_clerk_webhook", "user.created")
+
+    def test_server_not_running_is_a_one_line_error(self):
+        with pytest.raises(CommandError, match="cannot reach .*is the server running"):
+            run("send_clerk_webhook", "user.created", "--url", "http://127.0.0.1:9/webhooks/clerk/")
+
+    def test_refused_delivery_fails_the_command(self, live_server):
+        with pytest.raises(CommandError, match="did not accept"):
+            run("send_clerk_webhook", "user.created", "--url", f"{live_server.url}/webhooks/nobody/")
