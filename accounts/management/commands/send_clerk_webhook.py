@@ -7,7 +7,6 @@ import time
 import uuid
 
 import requests
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from svix.webhooks import Webhook
 
