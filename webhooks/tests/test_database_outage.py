@@ -178,3 +178,22 @@ def test_connection_cut_between_requests_is_replaced_by_the_health_check(db_behi
     assert (status, body.get("outcome")) == (200, "processed"), body
     assert connection.connection is not dead, "the dead connection was not replaced"
     assert WebhookEvent.objects.get(event_id=msg_id).attempts == 1
+
+
+@pytest.mark.postgres(
+    reason="a database outage is simulated by cutting a TCP proxy in front of the PostgreSQL server"
+)
+@pytest.mark.django_db(transaction=True)
+def test_healthz_follows_the_database(db_behind_proxy):
+    proxy = db_behind_proxy
+    port = proxy.port
+    client = Client()
+    assert client.get("/healthz").status_code == 200
+
+    proxy.stop()
+    down = client.get("/healthz")
+    proxy.start(port)
+
+    assert down.status_code == 503
+    assert down.json() == {"status": "unavailable", "database": "unreachable"}
+    assert client.get("/healthz").status_code == 200

@@ -426,3 +426,16 @@ class TestQueryBudgets:
         assert response.status_code == 200
         # event upsert, user lookup, user insert, provisioning insert, event status, attempt
         assert len(statements) == 6
+
+
+def test_every_delivery_is_logged_with_id_type_outcome_and_duration(deliver, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="webhooks.services"):
+        deliver(ClerkEventFactory(), msg_id="msg_logged")
+        deliver(ClerkEventFactory(), msg_id="msg_logged")
+
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("webhook delivery")]
+    assert len(lines) == 2
+    assert "event_id=msg_logged type=user.created outcome=processed status=200 duration_ms=" in lines[0]
+    assert "outcome=duplicate status=202" in lines[1]
