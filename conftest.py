@@ -8,6 +8,7 @@ REQUIRE_POSTGRES=1 (CI) any skip is a failure, so CI cannot pass by skipping.
 import datetime as dt
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,9 @@ from svix.webhooks import Webhook
 TEST_WEBHOOK_SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWNsZXJrLXN5bmMh"
 ROTATED_WEBHOOK_SECRET = "whsec_cm90YXRlZC1zZWNyZXQtZm9yLWNsZXJrLXN5bmM="
 UNKNOWN_WEBHOOK_SECRET = "whsec_bm90LW91ci1zZWNyZXQtYXQtYWxsLWNsZXJrISE="
+
+# The shared concurrency helpers assert; have pytest explain their failures as in a test module.
+pytest.register_assert_rewrite("webhooks.tests.concurrency")
 
 FIXTURES = Path(__file__).parent / "webhooks" / "tests" / "fixtures"
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES", "") not in ("", "0")
@@ -111,6 +115,26 @@ def deliver(client):
         return deliver_to(client, payload, **kwargs)
 
     return _deliver
+
+
+@pytest.fixture
+def provisioned():
+    """Every `user_provisioned` sent during the test, in order, as (clerk_id, created_via); thread-safe."""
+    from accounts.signals import user_provisioned
+
+    calls: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def receiver(sender, user, created_via, **kwargs):
+        with lock:
+            calls.append((user.clerk_id, created_via))
+
+    uid = f"test-provisioned-{uuid.uuid4().hex}"
+    user_provisioned.connect(receiver, weak=False, dispatch_uid=uid)
+    try:
+        yield calls
+    finally:
+        user_provisioned.disconnect(dispatch_uid=uid)
 
 
 @contextmanager

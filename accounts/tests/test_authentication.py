@@ -16,7 +16,6 @@ import jwt
 import pytest
 
 from accounts.models import User, UserProvisioning
-from accounts.signals import user_provisioned
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_deleted_event
 from conftest import CLERK_KID, deliver_to, jwk_of, public_pem, statements_at_most
 
@@ -53,18 +52,6 @@ def get_me(client, transport, django_capture_on_commit_callbacks):
                 del client.cookies["__session"]
 
     return _get
-
-
-@pytest.fixture
-def provisioned():
-    seen = []
-
-    def receiver(sender, user, created_via, **kwargs):
-        seen.append((user.clerk_id, created_via))
-
-    user_provisioned.connect(receiver)
-    yield seen
-    user_provisioned.disconnect(receiver)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import User, UserProvisioning
-from accounts.signals import user_provisioned
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory
 from webhooks.models import WebhookEvent
 
@@ -18,18 +17,6 @@ def run(*args) -> str:
     out = io.StringIO()
     call_command(*args, stdout=out, stderr=io.StringIO())
     return out.getvalue()
-
-
-@pytest.fixture
-def provisioned():
-    seen = []
-
-    def receiver(sender, user, created_via, **kwargs):
-        seen.append((user.clerk_id, created_via))
-
-    user_provisioned.connect(receiver)
-    yield seen
-    user_provisioned.disconnect(receiver)
 
 
 @pytest.mark.django_db(transaction=True)

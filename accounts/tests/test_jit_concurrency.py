@@ -15,17 +15,11 @@ locks, so these tests are skipped there (and fail under REQUIRE_POSTGRES=1).
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 import traceback
-import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from contextlib import contextmanager
 
-import psycopg
 import pytest
 from django.db import connection
 from django.http import HttpResponse
@@ -34,79 +28,21 @@ from django.test import Client
 from accounts import tokens
 from accounts.authentication import SESSION_COOKIE
 from accounts.models import User, UserProvisioning
-from accounts.signals import user_provisioned
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
 from conftest import deliver_to
 from webhooks.models import WebhookAttempt, WebhookEvent
-
-# Bounds for waits that only trip when something hangs (a deadlock, a lost thread).
-BARRIER_TIMEOUT = 20
-JOIN_TIMEOUT = 30
+from webhooks.tests.concurrency import (
+    BARRIER_TIMEOUT,
+    Job,
+    new_msg_id,
+    run_concurrently,
+    wait_until_waiting_on_locks,
+)
 
 ME = "/api/me/"
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Answer:
-    name: str
-    status: int
-    body: dict
-
-
-# A job sends one request with the client it is given and returns the response.
-Job = tuple[str, Callable[[Client], HttpResponse]]
-
-
-def run_concurrently(
-    jobs: Sequence[Job],
-    *,
-    around: Callable[[int], AbstractContextManager] = lambda index: nullcontext(),
-) -> list[Answer]:
-    """Run every job in its own thread, all released by one barrier; answers in input order.
-
-    Each thread has its own Client and database connection (opened before the
-    barrier so the requests, not the connects, race) and closes the
-    connection when done. `around(index)` is a context manager entered in
-    thread `index` just before its request (to order the threads). Any
-    exception in a thread, or a thread still running after JOIN_TIMEOUT,
-    fails the test.
-    """
-    barrier = threading.Barrier(len(jobs))
-    answers: list[Answer | None] = [None] * len(jobs)
-    errors: list[str] = []
-    errors_lock = threading.Lock()
-
-    def worker(index: int, name: str, send: Callable[[Client], HttpResponse]) -> None:
-        try:
-            client = Client()
-            connection.ensure_connection()
-            barrier.wait(timeout=BARRIER_TIMEOUT)
-            with around(index):
-                response = send(client)
-            answers[index] = Answer(name, response.status_code, json.loads(response.content or b"{}"))
-        except BaseException:
-            barrier.abort()  # free the others instead of letting them wait out the timeout
-            with errors_lock:
-                errors.append(f"thread {index} ({name}):\n{traceback.format_exc()}")
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=worker, args=(index, name, send), name=f"{name}-{index}", daemon=True)
-        for index, (name, send) in enumerate(jobs)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_TIMEOUT)
-    alive = [thread.name for thread in threads if thread.is_alive()]
-    assert not alive, f"threads still running after {JOIN_TIMEOUT}s (deadlock?): {alive}"
-    assert not errors, "\n".join(errors)
-    assert all(answer is not None for answer in answers)
-    return answers  # type: ignore[return-value]
 
 
 def me_with_header(token: str) -> Job:
@@ -125,56 +61,7 @@ def webhook(payload: dict, msg_id: str) -> Job:
     return "webhook", lambda client: deliver_to(client, payload, msg_id=msg_id)
 
 
-def new_msg_id() -> str:
-    return f"msg_{uuid.uuid4().hex}"
-
-
-@pytest.fixture
-def provisioned_signals():
-    """Every `user_provisioned` sent during the test, as (clerk_id, created_via); thread-safe."""
-    calls: list[tuple[str, str]] = []
-    lock = threading.Lock()
-
-    def receiver(sender, user, created_via, **kwargs):
-        with lock:
-            calls.append((user.clerk_id, created_via))
-
-    uid = f"test-jit-concurrency-{uuid.uuid4().hex}"
-    user_provisioned.connect(receiver, weak=False, dispatch_uid=uid)
-    try:
-        yield calls
-    finally:
-        user_provisioned.disconnect(dispatch_uid=uid)
-
-
-def wait_until_waiting_on_locks(backend_pids: list[int], count: int) -> None:
-    """Return once `count` backends are listed and each waits on a lock; fail after BARRIER_TIMEOUT.
-
-    Polls pg_stat_activity on a connection of our own: the only way to know
-    another transaction is blocked, and a condition, not a guessed delay.
-    """
-    params = connection.settings_dict
-    deadline = time.monotonic() + BARRIER_TIMEOUT
-    with psycopg.connect(
-        host=params["HOST"] or "127.0.0.1",
-        port=params["PORT"] or 5432,
-        dbname=params["NAME"],
-        user=params["USER"],
-        password=params["PASSWORD"] or None,
-        autocommit=True,  # pg_stat_activity is a snapshot per transaction
-    ) as direct:
-        while True:
-            pids = list(backend_pids)
-            waiting = direct.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s) AND wait_event_type = 'Lock'", [pids]
-            ).fetchone()[0]
-            if len(pids) == count and waiting == count:
-                return
-            assert time.monotonic() < deadline, f"{waiting} of {count} backends waiting on a lock"
-            time.sleep(0.005)
-
-
-def assert_one_user_provisioned_once(data: dict, mailoutbox, provisioned_signals) -> User:
+def assert_one_user_provisioned_once(data: dict, mailoutbox, provisioned) -> User:
     """One row for the Clerk id, provisioned once, by the path that inserted it; returns the row."""
     clerk_id, email = data["id"], data["email_addresses"][0]["email_address"]
     assert User.objects.filter(clerk_id=clerk_id).count() == 1
@@ -188,7 +75,7 @@ def assert_one_user_provisioned_once(data: dict, mailoutbox, provisioned_signals
     assert UserProvisioning.objects.count() == 1
     assert provisioning.created_via == user.created_via
     assert provisioning.welcome_email_sent_at is not None
-    assert provisioned_signals == [(clerk_id, user.created_via)]
+    assert provisioned == [(clerk_id, user.created_via)]
 
     assert [message.to for message in mailoutbox] == [[email]]
     return user
@@ -204,7 +91,7 @@ def assert_one_user_provisioned_once(data: dict, mailoutbox, provisioned_signals
 )
 @pytest.mark.django_db(transaction=True)
 def test_first_requests_racing_the_created_webhook_make_one_user_provisioned_once(
-    clerk_api, make_token, mailoutbox, provisioned_signals
+    clerk_api, make_token, mailoutbox, provisioned
 ):
     data = clerk_api.add_user(ClerkUserDataFactory(email="jit-race@example.com"))
     token = make_token(data["id"])
@@ -220,7 +107,7 @@ def test_first_requests_racing_the_created_webhook_make_one_user_provisioned_onc
     [hook] = [answer for answer in answers if answer.name == "webhook"]
     assert (hook.status, hook.body.get("outcome")) == (200, "processed"), hook
 
-    user = assert_one_user_provisioned_once(data, mailoutbox, provisioned_signals)
+    user = assert_one_user_provisioned_once(data, mailoutbox, provisioned)
     assert {answer.body["id"] for answer in me_answers} == {user.pk}
     event = WebhookEvent.objects.get()
     assert (event.event_id, event.status, event.attempts) == (msg_id, "processed", 1)
@@ -235,7 +122,7 @@ def test_first_requests_racing_the_created_webhook_make_one_user_provisioned_onc
 )
 @pytest.mark.django_db(transaction=True)
 def test_mixed_tokens_racing_a_redelivered_created_webhook_make_one_user_provisioned_once(
-    clerk_api, make_token, mailoutbox, provisioned_signals
+    clerk_api, make_token, mailoutbox, provisioned
 ):
     data = clerk_api.add_user(ClerkUserDataFactory(email="jit-mixed-race@example.com"))
     msg_id = new_msg_id()
@@ -262,7 +149,7 @@ def test_mixed_tokens_racing_a_redelivered_created_webhook_make_one_user_provisi
         (202, "duplicate"),
     ], hooks
 
-    user = assert_one_user_provisioned_once(data, mailoutbox, provisioned_signals)
+    user = assert_one_user_provisioned_once(data, mailoutbox, provisioned)
     assert {answer.body["id"] for answer in me_answers} == {user.pk}
     event = WebhookEvent.objects.get()
     assert (event.event_id, event.status, event.attempts) == (msg_id, "processed", 2)
@@ -335,7 +222,7 @@ def test_cold_signing_key_cache_is_fetched_once_by_20_concurrent_requests(clerk_
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("leader", ["jit", "webhook"], ids=["jit-first", "webhook-first"])
 def test_path_losing_to_an_uncommitted_insert_converges_on_the_winner(
-    leader, clerk_api, make_token, mailoutbox, provisioned_signals
+    leader, clerk_api, make_token, mailoutbox, provisioned
 ):
     """Forces each winner the races above only pick by timing.
 
@@ -389,7 +276,7 @@ def test_path_losing_to_an_uncommitted_insert_converges_on_the_winner(
     [hook_answer] = [answer for answer in answers if answer.name == "webhook"]
     assert (hook_answer.status, hook_answer.body.get("outcome")) == (200, "processed"), hook_answer
 
-    user = assert_one_user_provisioned_once(data, mailoutbox, provisioned_signals)
+    user = assert_one_user_provisioned_once(data, mailoutbox, provisioned)
     assert user.created_via == leader
     assert {answer.body["id"] for answer in me_answers} == {user.pk}
     assert WebhookEvent.objects.get().status == "processed"

@@ -11,19 +11,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def provisioned():
-    """The users `user_provisioned` announced, in order."""
-    seen = []
-
-    def receiver(sender, user, created_via, **kwargs):
-        seen.append((user.clerk_id, created_via))
-
-    user_provisioned.connect(receiver)
-    yield seen
-    user_provisioned.disconnect(receiver)
-
-
-@pytest.fixture
 def deliver_now(deliver, django_capture_on_commit_callbacks):
     """Deliver and run on-commit side effects, as a real commit would."""
 

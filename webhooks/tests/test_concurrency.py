@@ -14,39 +14,33 @@ every wait is bounded, and every test asserts that all its threads finished.
 from __future__ import annotations
 
 import copy
-import json
 import random
 import threading
-import time
 import traceback
-import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-import psycopg
 import pytest
 from django.db import connection
-from django.test import Client
 
 from accounts.models import User, UserProvisioning
-from accounts.signals import user_provisioned
 from accounts.tests.factories import ClerkUserDataFactory, user_deleted_event, user_event
 from conftest import deliver_to
 from webhooks.models import WebhookAttempt, WebhookEvent
-
-# Bounds for waits that only trip when something hangs (a deadlock, a lost thread).
-BARRIER_TIMEOUT = 20
-JOIN_TIMEOUT = 30
-PROXY_TIMEOUT = 5
-
+from webhooks.tests.concurrency import (
+    BARRIER_TIMEOUT,
+    Answer,
+    Around,
+    Job,
+    new_msg_id,
+    no_around,
+    run_concurrently,
+    wait_until_waiting_on_locks,
+)
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def new_msg_id() -> str:
-    return f"msg_{uuid.uuid4().hex}"
 
 
 @dataclass
@@ -54,104 +48,18 @@ class Delivery:
     payload: dict
     msg_id: str
 
-
-@dataclass
-class Answer:
-    status: int
-    body: dict
+    def job(self) -> Job:
+        """POST this delivery, signed, with the thread's client; labelled by its svix-id."""
+        return self.msg_id, lambda client: deliver_to(client, self.payload, msg_id=self.msg_id)
 
 
-def deliver_concurrently(
-    deliveries: Sequence[Delivery],
-    *,
-    around: Callable[[int], AbstractContextManager] = lambda index: nullcontext(),
-) -> list[Answer]:
+def deliver_concurrently(deliveries: Sequence[Delivery], *, around: Around = no_around) -> list[Answer]:
     """POST every delivery from its own thread, all released together; answers in input order.
 
-    Each thread has its own Client and database connection (opened before the
-    barrier so the requests, not the connects, race) and closes the connection
-    when done. `around(index)` is a context manager entered in thread `index`
-    just before its request (to order the threads). Any exception in a thread,
-    or a thread still running after JOIN_TIMEOUT, fails the test.
+    See `run_concurrently`: own Client and connection per thread, `around(index)`
+    entered just before the request, any exception or hung thread fails the test.
     """
-    count = len(deliveries)
-    barrier = threading.Barrier(count)
-    answers: list[Answer | None] = [None] * count
-    errors: list[str] = []
-    errors_lock = threading.Lock()
-
-    def worker(index: int, delivery: Delivery) -> None:
-        try:
-            client = Client()
-            connection.ensure_connection()
-            barrier.wait(timeout=BARRIER_TIMEOUT)
-            with around(index):
-                response = deliver_to(client, delivery.payload, msg_id=delivery.msg_id)
-            answers[index] = Answer(response.status_code, json.loads(response.content or b"{}"))
-        except BaseException:
-            barrier.abort()  # free the others instead of letting them wait out the timeout
-            with errors_lock:
-                errors.append(f"thread {index} ({delivery.msg_id}):\n{traceback.format_exc()}")
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=worker, args=(index, delivery), name=f"delivery-{index}", daemon=True)
-        for index, delivery in enumerate(deliveries)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_TIMEOUT)
-    alive = [thread.name for thread in threads if thread.is_alive()]
-    assert not alive, f"threads still running after {JOIN_TIMEOUT}s (deadlock?): {alive}"
-    assert not errors, "\n".join(errors)
-    assert all(answer is not None for answer in answers)
-    return answers  # type: ignore[return-value]
-
-
-@pytest.fixture
-def provisioned_signals():
-    """Every `user_provisioned` sent during the test, as (clerk_id, created_via); thread-safe."""
-    calls: list[tuple[str, str]] = []
-    lock = threading.Lock()
-
-    def receiver(sender, user, created_via, **kwargs):
-        with lock:
-            calls.append((user.clerk_id, created_via))
-
-    uid = f"test-concurrency-{uuid.uuid4().hex}"
-    user_provisioned.connect(receiver, weak=False, dispatch_uid=uid)
-    try:
-        yield calls
-    finally:
-        user_provisioned.disconnect(dispatch_uid=uid)
-
-
-def wait_until_waiting_on_locks(backend_pids: list[int], count: int) -> None:
-    """Return once `count` backends are listed and each waits on a lock; fail after BARRIER_TIMEOUT.
-
-    Polls pg_stat_activity on a connection of our own: the only way to know
-    another transaction is blocked, and a condition, not a guessed delay.
-    """
-    params = connection.settings_dict
-    deadline = time.monotonic() + BARRIER_TIMEOUT
-    with psycopg.connect(
-        host=params["HOST"] or "127.0.0.1",
-        port=params["PORT"] or 5432,
-        dbname=params["NAME"],
-        user=params["USER"],
-        autocommit=True,  # pg_stat_activity is a snapshot per transaction
-    ) as direct:
-        while True:
-            pids = list(backend_pids)
-            waiting = direct.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s) AND wait_event_type = 'Lock'", [pids]
-            ).fetchone()[0]
-            if len(pids) == count and waiting == count:
-                return
-            assert time.monotonic() < deadline, f"{waiting} of {count} backends waiting on a lock"
-            time.sleep(0.005)
+    return run_concurrently([delivery.job() for delivery in deliveries], around=around)
 
 
 def welcome_emails_to(outbox, address: str) -> list:
@@ -166,7 +74,7 @@ def welcome_emails_to(outbox, address: str) -> list:
     "(INSERT … ON CONFLICT DO UPDATE), which needs PostgreSQL's row locks and concurrent transactions"
 )
 @pytest.mark.django_db(transaction=True)
-def test_same_event_delivered_by_20_threads_runs_once(mailoutbox, provisioned_signals):
+def test_same_event_delivered_by_20_threads_runs_once(mailoutbox, provisioned):
     data = ClerkUserDataFactory()
     email = data["email_addresses"][0]["email_address"]
     payload, msg_id = user_event("user.created", data), new_msg_id()
@@ -190,7 +98,7 @@ def test_same_event_delivered_by_20_threads_runs_once(mailoutbox, provisioned_si
 
     assert len(welcome_emails_to(mailoutbox, email)) == 1
     assert len(mailoutbox) == 1
-    assert provisioned_signals == [(data["id"], "webhook")]
+    assert provisioned == [(data["id"], "webhook")]
 
 
 @pytest.mark.postgres(
@@ -198,7 +106,7 @@ def test_same_event_delivered_by_20_threads_runs_once(mailoutbox, provisioned_si
     "one row with the newest state needs PostgreSQL's row locks and ON CONFLICT waiting on concurrent inserts"
 )
 @pytest.mark.django_db(transaction=True)
-def test_different_events_for_one_new_user_converge_on_the_newest(mailoutbox, provisioned_signals):
+def test_different_events_for_one_new_user_converge_on_the_newest(mailoutbox, provisioned):
     base = ClerkUserDataFactory(first_name="Created")
     email = base["email_addresses"][0]["email_address"]
     start = base["updated_at"]
@@ -224,7 +132,7 @@ def test_different_events_for_one_new_user_converge_on_the_newest(mailoutbox, pr
     assert UserProvisioning.objects.filter(user=user).count() == 1
     assert len(welcome_emails_to(mailoutbox, email)) == 1
     assert len(mailoutbox) == 1
-    assert provisioned_signals == [(base["id"], "webhook")]
+    assert provisioned == [(base["id"], "webhook")]
 
 
 @pytest.mark.postgres(
@@ -232,7 +140,7 @@ def test_different_events_for_one_new_user_converge_on_the_newest(mailoutbox, pr
     "waiting on the other transaction's uncommitted row, which needs PostgreSQL"
 )
 @pytest.mark.django_db(transaction=True)
-def test_two_users_with_the_same_name_get_distinct_usernames(mailoutbox, provisioned_signals):
+def test_two_users_with_the_same_name_get_distinct_usernames(mailoutbox, provisioned):
     users = [ClerkUserDataFactory(first_name="John", last_name="", username=None, email=None) for _ in range(2)]
     deliveries = [Delivery(user_event("user.created", data), new_msg_id()) for data in users for _ in range(10)]
     random.Random(3).shuffle(deliveries)
@@ -247,7 +155,7 @@ def test_two_users_with_the_same_name_get_distinct_usernames(mailoutbox, provisi
     assert len(usernames) == 2
     assert "john" in usernames  # the first one takes the derived name, the other a unique variant
     assert all(row.email == "" for row in rows)
-    assert sorted(provisioned_signals) == sorted((data["id"], "webhook") for data in users)
+    assert sorted(provisioned) == sorted((data["id"], "webhook") for data in users)
     assert mailoutbox == []  # no address, no welcome email
 
 
@@ -256,7 +164,7 @@ def test_two_users_with_the_same_name_get_distinct_usernames(mailoutbox, provisi
     "ON CONFLICT inserts waiting on concurrent transactions, which needs PostgreSQL"
 )
 @pytest.mark.django_db(transaction=True)
-def test_deletes_racing_the_create_of_an_unseen_user_leave_one_tombstone(mailoutbox, provisioned_signals):
+def test_deletes_racing_the_create_of_an_unseen_user_leave_one_tombstone(mailoutbox, provisioned):
     data = ClerkUserDataFactory()
     deliveries = [Delivery(user_deleted_event(data["id"]), new_msg_id()) for _ in range(20)]
     deliveries.append(Delivery(user_event("user.created", data), new_msg_id()))
@@ -272,9 +180,9 @@ def test_deletes_racing_the_create_of_an_unseen_user_leave_one_tombstone(mailout
     assert user.is_active is False
     assert WebhookEvent.objects.filter(status="processed").count() == 21
     # Provisioned (and greeted) only if the create came first, and then only once.
-    assert len(provisioned_signals) <= 1
+    assert len(provisioned) <= 1
     assert len(mailoutbox) <= 1
-    assert len(mailoutbox) == len(provisioned_signals) == UserProvisioning.objects.filter(user=user).count()
+    assert len(mailoutbox) == len(provisioned) == UserProvisioning.objects.filter(user=user).count()
 
 
 @pytest.mark.postgres(
@@ -288,7 +196,7 @@ def test_deletes_racing_the_create_of_an_unseen_user_leave_one_tombstone(mailout
     ids=["create-first", "delete-first"],
 )
 def test_insert_losing_to_an_uncommitted_one_converges_on_the_winner(
-    leader_type, racer_type, mailoutbox, provisioned_signals
+    leader_type, racer_type, mailoutbox, provisioned
 ):
     """Forces the interleaving the stress test above only hits by chance.
 
@@ -340,9 +248,9 @@ def test_insert_losing_to_an_uncommitted_one_converges_on_the_winner(
     assert user.deleted_at is not None and user.is_active is False
     assert WebhookEvent.objects.filter(status="processed").count() == racers + 1
     if leader_type == "user.created":  # provisioned by the create, once, then tombstoned
-        assert provisioned_signals == [(data["id"], "webhook")]
+        assert provisioned == [(data["id"], "webhook")]
         assert len(welcome_emails_to(mailoutbox, email)) == len(mailoutbox) == 1
     else:  # a create that loses to a tombstone changes nothing and provisions nothing
-        assert provisioned_signals == []
+        assert provisioned == []
         assert mailoutbox == []
         assert UserProvisioning.objects.filter(user=user).count() == 0

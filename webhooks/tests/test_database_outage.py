@@ -7,7 +7,6 @@ persistent connection the way a server restart does.
 from __future__ import annotations
 
 import json
-import uuid
 
 import psycopg
 import pytest
@@ -19,11 +18,8 @@ from accounts.models import User
 from accounts.tests.factories import ClerkUserDataFactory, user_event
 from conftest import deliver_to, svix_headers
 from webhooks.models import WebhookEvent
+from webhooks.tests.concurrency import new_msg_id
 from webhooks.tests.tcp_proxy import TcpProxy
-
-
-def new_msg_id() -> str:
-    return f"msg_{uuid.uuid4().hex}"
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import pytest
 from django.forms.models import model_to_dict
 
 from accounts.models import User
-from accounts.signals import user_provisioned
 from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory, user_event
 from accounts.webhook_handlers import clerk_source
 from webhooks import registry
@@ -32,19 +31,6 @@ pytestmark = pytest.mark.django_db
 Kind = WebhookAttempt.Kind
 Outcome = WebhookAttempt.Outcome
 Status = WebhookEvent.Status
-
-
-@pytest.fixture
-def provisioned_users():
-    """The users the `user_provisioned` signal announced, in order."""
-    announced: list[User] = []
-
-    def receiver(sender, user, created_via, **kwargs):
-        announced.append(user)
-
-    user_provisioned.connect(receiver, dispatch_uid="test_replay_receiver")
-    yield announced
-    user_provisioned.disconnect(dispatch_uid="test_replay_receiver")
 
 
 class HandlerBroke(RuntimeError):
@@ -79,7 +65,7 @@ def user_state(clerk_id: str) -> dict:
 
 
 def test_replaying_processed_user_created_changes_nothing_and_provisions_nothing(
-    django_capture_on_commit_callbacks, mailoutbox, provisioned_users
+    django_capture_on_commit_callbacks, mailoutbox, provisioned
 ):
     """The user row stays as it was; no second welcome email, no second user_provisioned."""
     payload = user_event("user.created", ClerkUserDataFactory(email="ada@example.com", first_name="Ada"))
@@ -88,7 +74,7 @@ def test_replaying_processed_user_created_changes_nothing_and_provisions_nothing
         delivered = webhook_event_deliver(clerk_source, event_id="msg_replay_a", payload=payload)
     assert delivered.outcome == Outcome.PROCESSED
     assert len(mailoutbox) == 1 and mailoutbox[0].to == ["ada@example.com"]
-    assert [u.clerk_id for u in provisioned_users] == [clerk_id]
+    assert [clerk for clerk, _created_via in provisioned] == [clerk_id]
     before = user_state(clerk_id)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -97,7 +83,7 @@ def test_replaying_processed_user_created_changes_nothing_and_provisions_nothing
     assert result.outcome == Outcome.PROCESSED
     assert callbacks == []
     assert len(mailoutbox) == 1
-    assert len(provisioned_users) == 1
+    assert len(provisioned) == 1
     assert user_state(clerk_id) == before
     assert User.objects.filter(clerk_id=clerk_id).count() == 1
     event = WebhookEvent.objects.get(pk=delivered.event_pk)
@@ -111,17 +97,17 @@ def test_replaying_processed_user_created_changes_nothing_and_provisions_nothing
 
 
 @pytest.mark.django_db(transaction=True)
-def test_replaying_processed_user_created_sends_nothing_after_real_commits(mailoutbox, provisioned_users):
+def test_replaying_processed_user_created_sends_nothing_after_real_commits(mailoutbox, provisioned):
     """The same with real commits: every on-commit callback that would go out does."""
     payload = user_event("user.created", ClerkUserDataFactory(email="grace@example.com"))
     delivered = webhook_event_deliver(clerk_source, event_id="msg_replay_a_commit", payload=payload)
-    assert len(mailoutbox) == 1 and len(provisioned_users) == 1
+    assert len(mailoutbox) == 1 and len(provisioned) == 1
 
     webhook_event_replay(delivered.event_pk)
     webhook_event_replay(delivered.event_pk)
 
     assert len(mailoutbox) == 1
-    assert len(provisioned_users) == 1
+    assert len(provisioned) == 1
     event = WebhookEvent.objects.get(pk=delivered.event_pk)
     assert (event.status, event.attempts) == (Status.PROCESSED, 3)
     assert [a.outcome for a in replay_attempts(event)] == [Outcome.PROCESSED, Outcome.PROCESSED]
@@ -130,7 +116,7 @@ def test_replaying_processed_user_created_sends_nothing_after_real_commits(mailo
 # --- (b) a failed event --------------------------------------------------------
 
 
-def test_replaying_failed_user_created_processes_it(django_capture_on_commit_callbacks, mailoutbox, provisioned_users):
+def test_replaying_failed_user_created_processes_it(django_capture_on_commit_callbacks, mailoutbox, provisioned):
     """An event stored failed is processed by replay: the user exists, the error is cleared."""
     stored = WebhookEventFactory(
         status=Status.FAILED,
@@ -155,7 +141,7 @@ def test_replaying_failed_user_created_processes_it(django_capture_on_commit_cal
         User.CreatedVia.WEBHOOK,
     )
     # First time this user is created, so it is provisioned now, once.
-    assert [u.clerk_id for u in provisioned_users] == [clerk_id]
+    assert [clerk for clerk, _created_via in provisioned] == [clerk_id]
     assert [m.to for m in mailoutbox] == [["lin@example.com"]]
     [attempt] = replay_attempts(stored)
     assert (attempt.outcome, attempt.http_status) == (Outcome.PROCESSED, None)
