@@ -13,6 +13,7 @@ all converge on the same rules:
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import re
 import secrets
@@ -24,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -64,14 +65,17 @@ def user_upsert_from_clerk(
     *,
     created_via: User.CreatedVia,
     send_welcome_email: bool | None = None,
+    likely_new: bool = False,
 ) -> UserSyncResult:
     """Create or update the local user from a Clerk User object.
 
     Raises ClerkDataError when `data` has no usable id. `send_welcome_email`
-    defaults to whether `created_via` greets new users.
+    defaults to whether `created_via` greets new users. With `likely_new`
+    (a user.created) the insert is tried first and the row locked only if it
+    exists: one statement less on the common path, the same result.
     """
     clerk_user = ClerkUser.from_payload(data)
-    user = _user_locked(clerk_user.clerk_id)
+    user = None if likely_new else _user_locked(clerk_user.clerk_id)
     if user is None:
         user = _user_insert(clerk_user, created_via=created_via)
         if user is not None:
@@ -96,7 +100,7 @@ def get_or_create_from_clerk(clerk_id: str) -> User:
     Raises ClerkUserNotFound, ClerkUnavailable/ClerkAPIError, or
     ImproperlyConfigured when CLERK_SECRET_KEY is not set.
     """
-    user = User.objects.filter(clerk_id=clerk_id).first()
+    user = _user_by_clerk_id(clerk_id)
     if user is not None:
         return user
     clock = time.perf_counter()
@@ -186,7 +190,52 @@ def _user_provisioned_send(user: User, created_via: str) -> None:
 
 
 def _user_locked(clerk_id: str) -> User | None:
-    return User.objects.select_for_update().filter(clerk_id=clerk_id).first()
+    return _user_by_clerk_id(clerk_id, lock=True)
+
+
+def _user_by_clerk_id(clerk_id: str, *, lock: bool = False) -> User | None:
+    """The user row by its unique clerk_id, optionally locked (FOR UPDATE; SQLite has no row locks).
+
+    The ORM's query compilation cost more than the database round trip on
+    every authenticated request (bench/), so the statement is built once per
+    process; values still pass through the backend's converters, as the ORM's do.
+    """
+    connection = connections[router.db_for_read(User)]
+    select = _user_select(connection.alias)
+    sql = select.sql + (" FOR UPDATE" if lock and connection.features.has_select_for_update else "")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [clerk_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for index, expression, converters in select.converters:
+        for convert in converters:
+            values[index] = convert(values[index], expression, connection)
+    return User.from_db(connection.alias, select.attnames, values)
+
+
+@dataclass(frozen=True)
+class _UserSelect:
+    sql: str
+    attnames: list[str]
+    converters: list[tuple[int, Any, list]]
+
+
+@functools.cache
+def _user_select(alias: str) -> _UserSelect:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fields = User._meta.concrete_fields
+    columns = ", ".join(quote(field.column) for field in fields)
+    sql = f"SELECT {columns} FROM {quote(User._meta.db_table)} WHERE {quote('clerk_id')} = %s LIMIT 1"
+    converters = []
+    for index, field in enumerate(fields):
+        expression = field.get_col(User._meta.db_table)
+        functions = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+        if functions:
+            converters.append((index, expression, functions))
+    return _UserSelect(sql, [field.attname for field in fields], converters)
 
 
 def _user_insert(clerk_user: ClerkUser, *, created_via: str, deleted_at=None) -> User | None:

@@ -78,13 +78,16 @@ def session_token_verify(token: str) -> SessionClaims:
     Raises InvalidSessionToken (401), SigningKeysUnavailable (503), or
     ImproperlyConfigured when neither CLERK_JWT_KEY nor CLERK_SECRET_KEY is set.
     """
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise InvalidSessionToken("malformed token") from None
-    if header.get("alg") not in ALGORITHMS:
-        raise InvalidSessionToken("token algorithm not allowed")
-    key = signing_keys.get(header.get("kid"))
+    if settings.CLERK_JWT_KEY:
+        key = signing_keys.get(None)  # one static key: no need to read the header twice
+    else:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidSessionToken("malformed token") from None
+        if header.get("alg") not in ALGORITHMS:
+            raise InvalidSessionToken("token algorithm not allowed")
+        key = signing_keys.get(header.get("kid"))
     try:
         claims = jwt.decode(
             token,
@@ -99,6 +102,10 @@ def session_token_verify(token: str) -> SessionClaims:
         raise InvalidSessionToken("token not yet valid") from None
     except jwt.InvalidSignatureError:
         raise InvalidSessionToken("token signature invalid") from None
+    except jwt.InvalidAlgorithmError:
+        raise InvalidSessionToken("token algorithm not allowed") from None
+    except jwt.DecodeError:
+        raise InvalidSessionToken("malformed token") from None
     except jwt.MissingRequiredClaimError as exc:
         raise InvalidSessionToken(f"token has no '{exc.claim}' claim") from None
     except jwt.PyJWTError:

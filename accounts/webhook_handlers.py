@@ -17,7 +17,11 @@ from .services import user_tombstone, user_upsert_from_clerk
 def user_upserted(event: WebhookEvent) -> None:
     """user.created and user.updated carry the full User object."""
     try:
-        user_upsert_from_clerk(event.payload["data"], created_via=User.CreatedVia.WEBHOOK)
+        user_upsert_from_clerk(
+            event.payload["data"],
+            created_via=User.CreatedVia.WEBHOOK,
+            likely_new=event.event_type == "user.created",
+        )
     except ClerkDataError as exc:
         raise InvalidPayload(str(exc)) from None
 

@@ -92,13 +92,16 @@ def webhook_event_deliver(source: WebhookSource, *, event_id: str, payload: dict
     started_at, clock = timezone.now(), time.perf_counter()
     try:
         with transaction.atomic():
-            event = webhook_event_record(source, event_id=event_id, payload=payload)
+            event, attempt_recorded = _event_upsert(
+                source, event_id=event_id, payload=payload, duplicate_started_at=started_at
+            )
             if event.is_done:
                 outcome = Outcome.DUPLICATE
             else:
                 outcome = webhook_event_process(source, event)
                 _event_finish(event, outcome)
-            _attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock)
+            if not attempt_recorded:
+                _attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock)
     except (InvalidPayload, *DATABASE_UNAVAILABLE):
         raise
     except Exception as exc:
@@ -150,31 +153,59 @@ def webhook_event_record(source: WebhookSource, *, event_id: str, payload: Mappi
     One statement, so concurrent deliveries of one id cannot both insert.
     Must run inside a transaction: the lock is held until it ends.
     """
-    now = timezone.now()
-    table = WebhookEvent._meta.db_table
-    payload_value = WebhookEvent._meta.get_field("payload").get_db_prep_save(payload, connection)
+    return _event_upsert(source, event_id=event_id, payload=payload)[0]
+
+
+_UPSERT = """
+    INSERT INTO {events}
+        (source, event_id, event_type, subject_id, payload, status, attempts, last_error, received_at)
+    VALUES (%s, %s, %s, %s, %s, %s, 1, '', %s)
+    ON CONFLICT (source, event_id) DO UPDATE SET attempts = {events}.attempts + 1
+    RETURNING id, status, attempts
+"""
+# PostgreSQL can write a redelivery's attempt row in the same statement (a data-modifying
+# CTE), so a duplicate costs one round trip; its duration is recorded as 0.
+_UPSERT_RECORDING_DUPLICATE = """
+    WITH event AS ({upsert}), duplicate AS (
+        INSERT INTO {attempts} (event_id, kind, outcome, http_status, started_at, duration_ms, error)
+        SELECT id, %s, %s, %s, %s, 0, '' FROM event WHERE status IN (%s, %s)
+    )
+    SELECT id, status, attempts FROM event
+"""
+
+
+def _event_upsert(
+    source: WebhookSource, *, event_id: str, payload: Mapping[str, Any], duplicate_started_at=None
+) -> tuple[WebhookEvent, bool]:
+    """webhook_event_record's statement; with `duplicate_started_at` on PostgreSQL it also records
+    the attempt of a redelivery of a finished event. Returns the event and whether it did."""
+    events = WebhookEvent._meta.db_table
+    sql = _UPSERT.format(events=events)
+    params = [
+        source.name,
+        event_id,
+        payload["type"],
+        _subject_id(source, payload),
+        WebhookEvent._meta.get_field("payload").get_db_prep_save(payload, connection),
+        Status.RECEIVED,
+        _as_db_datetime(WebhookEvent, "received_at", timezone.now()),
+    ]
+    records_duplicate = duplicate_started_at is not None and connection.vendor == "postgresql"
+    if records_duplicate:
+        sql = _UPSERT_RECORDING_DUPLICATE.format(upsert=sql, attempts=WebhookAttempt._meta.db_table)
+        params += [
+            WebhookAttempt.Kind.DELIVERY,
+            Outcome.DUPLICATE,
+            HTTP_STATUS[Outcome.DUPLICATE],
+            duplicate_started_at,
+            Status.PROCESSED,
+            Status.IGNORED,
+        ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table}
-                (source, event_id, event_type, subject_id, payload, status, attempts, last_error, received_at)
-            VALUES (%s, %s, %s, %s, %s, %s, 1, '', %s)
-            ON CONFLICT (source, event_id) DO UPDATE SET attempts = {table}.attempts + 1
-            RETURNING id, status, attempts
-            """,
-            [
-                source.name,
-                event_id,
-                payload["type"],
-                _subject_id(source, payload),
-                payload_value,
-                Status.RECEIVED,
-                now,
-            ],
-        )
+        cursor.execute(sql, params)
         pk, status, attempts = cursor.fetchone()
     # Svix resends a message id with the same body, so the delivered payload is the stored one.
-    return WebhookEvent(
+    event = WebhookEvent(
         pk=pk,
         source=source.name,
         event_id=event_id,
@@ -183,6 +214,7 @@ def webhook_event_record(source: WebhookSource, *, event_id: str, payload: Mappi
         status=status,
         attempts=attempts,
     )
+    return event, records_duplicate and event.is_done
 
 
 def webhook_event_process(source: WebhookSource, event: WebhookEvent) -> Outcome:
@@ -235,8 +267,8 @@ def webhook_rejection_count(source_name: str, reason: str, *, detail: str = "", 
                 [
                     source_name,
                     reason,
-                    now.replace(minute=0, second=0, microsecond=0),
-                    now,
+                    _as_db_datetime(WebhookRejection, "hour", now.replace(minute=0, second=0, microsecond=0)),
+                    _as_db_datetime(WebhookRejection, "last_seen_at", now),
                     detail[:1000],
                     event_id[:255],
                 ],
@@ -245,10 +277,24 @@ def webhook_rejection_count(source_name: str, reason: str, *, detail: str = "", 
         logger.exception("could not count a webhook rejection")
 
 
+# The two writes every delivery makes are hand-written: the ORM's per-call query building cost
+# more than the round trips themselves (bench/). Values are adapted by their model fields.
+
+
+def _as_db_datetime(model, field_name: str, value):
+    """A datetime as the backend stores it (raw SQL gets no adaptation from the ORM)."""
+    return model._meta.get_field(field_name).get_db_prep_save(value, connection)
+
+
 def _event_finish(event: WebhookEvent, outcome: Outcome) -> None:
     status = Status.IGNORED if outcome == Outcome.IGNORED else Status.PROCESSED
     now = timezone.now()
-    WebhookEvent.objects.filter(pk=event.pk).update(status=status, processed_at=now, last_error="")
+    processed_at = _as_db_datetime(WebhookEvent, "processed_at", now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {WebhookEvent._meta.db_table} SET status = %s, processed_at = %s, last_error = '' WHERE id = %s",
+            [status, processed_at, event.pk],
+        )
     event.status, event.processed_at, event.last_error = status, now, ""
 
 
@@ -268,15 +314,21 @@ def _event_fail(event: WebhookEvent, exc: BaseException, kind: str, started_at, 
 
 
 def _attempt_add(event: WebhookEvent, kind: str, outcome: Outcome, started_at, clock: float, error: str = "") -> None:
-    WebhookAttempt.objects.create(
-        event_id=event.pk,
-        kind=kind,
-        outcome=outcome,
-        http_status=HTTP_STATUS[outcome] if kind == WebhookAttempt.Kind.DELIVERY else None,
-        started_at=started_at,
-        duration_ms=round((time.perf_counter() - clock) * 1000),
-        error=error,
-    )
+    started = _as_db_datetime(WebhookAttempt, "started_at", started_at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {WebhookAttempt._meta.db_table}"
+            " (event_id, kind, outcome, http_status, started_at, duration_ms, error) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [
+                event.pk,
+                kind,
+                outcome,
+                HTTP_STATUS[outcome] if kind == WebhookAttempt.Kind.DELIVERY else None,
+                started,
+                round((time.perf_counter() - clock) * 1000),
+                error,
+            ],
+        )
 
 
 def _source_of(event: WebhookEvent) -> WebhookSource:
