@@ -11,7 +11,6 @@ the next delivery or replay runs it again.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
@@ -19,33 +18,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import WebhookAttempt, WebhookEvent, WebhookRejection
+from .models import WebhookAttempt, WebhookEvent
 from .registry import InvalidPayload, WebhookSource, get_source
+from .sql import db_datetime
 
 logger = logging.getLogger(__name__)
 
 Outcome = WebhookAttempt.Outcome
 Status = WebhookEvent.Status
-Reason = WebhookRejection.Reason
 
 # The answer each outcome gets; Svix retries anything but 2xx.
 HTTP_STATUS = {Outcome.PROCESSED: 200, Outcome.IGNORED: 200, Outcome.DUPLICATE: 202, Outcome.FAILED: 500}
 
 # A database that cannot be reached is an outage (503), not a handler failure.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
-
-
-class PayloadError(ValueError):
-    """A verified body that is not a usable event envelope."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -57,29 +47,6 @@ class DeliveryResult:
     @property
     def http_status(self) -> int:
         return HTTP_STATUS[self.outcome]
-
-
-def webhook_payload_parse(body: bytes) -> dict[str, Any]:
-    """The event envelope in `body`: a JSON object with a string `type` and a `data` member.
-
-    Raises PayloadError. Values PostgreSQL's jsonb cannot hold (NUL characters,
-    lone surrogates) are replaced rather than failing the insert later.
-    """
-    try:
-        text = body.decode("utf-8")
-        payload = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise PayloadError(Reason.NOT_JSON, f"body is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise PayloadError(Reason.NOT_JSON, "body is not a JSON object")
-    event_type = payload.get("type")
-    if not isinstance(event_type, str) or not event_type.strip() or len(event_type) > 128:
-        raise PayloadError(Reason.BAD_ENVELOPE, "event has no valid 'type'")
-    if "data" not in payload or payload["data"] is None:
-        raise PayloadError(Reason.BAD_ENVELOPE, "event has no 'data'")
-    if "\\u" in text:  # only escapes can smuggle in what jsonb refuses
-        payload = _jsonb_safe(payload)
-    return payload
 
 
 def webhook_event_deliver(source: WebhookSource, *, event_id: str, payload: dict[str, Any]) -> DeliveryResult:
@@ -188,7 +155,7 @@ def _event_upsert(
         _subject_id(source, payload),
         WebhookEvent._meta.get_field("payload").get_db_prep_save(payload, connection),
         Status.RECEIVED,
-        _as_db_datetime(WebhookEvent, "received_at", timezone.now()),
+        db_datetime(WebhookEvent, "received_at", timezone.now()),
     ]
     records_duplicate = duplicate_started_at is not None and connection.vendor == "postgresql"
     if records_duplicate:
@@ -228,68 +195,10 @@ def webhook_event_process(source: WebhookSource, event: WebhookEvent) -> Outcome
     return Outcome.PROCESSED
 
 
-def webhook_event_prune(*, received_before, statuses, batch_size: int = 1000) -> int:
-    """Delete events received before `received_before` in these statuses, with their attempts.
-
-    Batches of `batch_size`, each in its own short transaction, so the ledger
-    is never locked for long and an interrupted prune simply resumes. Returns
-    how many events were deleted.
-    """
-    deleted = 0
-    candidates = WebhookEvent.objects.filter(received_at__lt=received_before, status__in=statuses).order_by("pk")
-    while batch := list(candidates.values_list("pk", flat=True)[:batch_size]):
-        with transaction.atomic():
-            WebhookAttempt.objects.filter(event_id__in=batch).delete()
-            deleted += WebhookEvent.objects.filter(pk__in=batch).delete()[1].get(WebhookEvent._meta.label, 0)
-    return deleted
-
-
-def webhook_rejection_count(source_name: str, reason: str, *, detail: str = "", event_id: str = "") -> None:
-    """Count a refused delivery for staff (by source, reason and hour) and log it.
-
-    Never raises: an unavailable database must not turn a 400 into a 500.
-    """
-    logger.warning("webhook rejected source=%s reason=%s event_id=%s detail=%s", source_name, reason, event_id, detail)
-    now = timezone.now()
-    table = WebhookRejection._meta.db_table
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                INSERT INTO {table} (source, reason, hour, count, last_seen_at, last_detail, last_event_id)
-                VALUES (%s, %s, %s, 1, %s, %s, %s)
-                ON CONFLICT (source, reason, hour) DO UPDATE SET
-                    count = {table}.count + 1,
-                    last_seen_at = excluded.last_seen_at,
-                    last_detail = excluded.last_detail,
-                    last_event_id = excluded.last_event_id
-                """,
-                [
-                    source_name,
-                    reason,
-                    _as_db_datetime(WebhookRejection, "hour", now.replace(minute=0, second=0, microsecond=0)),
-                    _as_db_datetime(WebhookRejection, "last_seen_at", now),
-                    detail[:1000],
-                    event_id[:255],
-                ],
-            )
-    except DatabaseError:
-        logger.exception("could not count a webhook rejection")
-
-
-# The two writes every delivery makes are hand-written: the ORM's per-call query building cost
-# more than the round trips themselves (bench/). Values are adapted by their model fields.
-
-
-def _as_db_datetime(model, field_name: str, value):
-    """A datetime as the backend stores it (raw SQL gets no adaptation from the ORM)."""
-    return model._meta.get_field(field_name).get_db_prep_save(value, connection)
-
-
 def _event_finish(event: WebhookEvent, outcome: Outcome) -> None:
     status = Status.IGNORED if outcome == Outcome.IGNORED else Status.PROCESSED
     now = timezone.now()
-    processed_at = _as_db_datetime(WebhookEvent, "processed_at", now)
+    processed_at = db_datetime(WebhookEvent, "processed_at", now)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {WebhookEvent._meta.db_table} SET status = %s, processed_at = %s, last_error = '' WHERE id = %s",
@@ -314,7 +223,7 @@ def _event_fail(event: WebhookEvent, exc: BaseException, kind: str, started_at, 
 
 
 def _attempt_add(event: WebhookEvent, kind: str, outcome: Outcome, started_at, clock: float, error: str = "") -> None:
-    started = _as_db_datetime(WebhookAttempt, "started_at", started_at)
+    started = db_datetime(WebhookAttempt, "started_at", started_at)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {WebhookAttempt._meta.db_table}"
@@ -357,17 +266,3 @@ def _log(source_name: str, event_id: str, event_type: Any, result: DeliveryResul
         result.http_status if kind == "delivery" else "-",
         (time.perf_counter() - clock) * 1000,
     )
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _jsonb_safe(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-    if isinstance(value, dict):
-        return {_jsonb_safe(key): _jsonb_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_jsonb_safe(item) for item in value]
-    return value

@@ -9,15 +9,14 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from .models import WebhookRejection
+from .payloads import PayloadError, webhook_payload_parse
 from .registry import InvalidPayload, get_source
-from .services import (
-    PayloadError,
-    Reason,
-    webhook_event_deliver,
-    webhook_payload_parse,
-    webhook_rejection_count,
-)
+from .rejections import webhook_rejection_count
+from .services import webhook_event_deliver
 from .verification import SignatureError, signature_verify
+
+Reason = WebhookRejection.Reason
 
 logger = logging.getLogger(__name__)
 

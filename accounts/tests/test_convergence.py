@@ -34,10 +34,15 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from accounts.models import User, UserProvisioning
-from accounts.tests.factories import ClerkUserDataFactory, user_deleted_event, user_event
+from accounts.tests.factories import (
+    ClerkUserDataFactory,
+    user_deleted_event,
+    user_event,
+)
 from accounts.webhook_handlers import clerk_source
 from webhooks.models import WebhookAttempt, WebhookEvent
-from webhooks.services import webhook_event_deliver, webhook_payload_parse
+from webhooks.payloads import webhook_payload_parse
+from webhooks.services import webhook_event_deliver
 
 # Fields compared for every user; username only where Clerk's own username decides it.
 COMPARED_FIELDS = ("email", "first_name", "last_name", "image_url", "clerk_updated_at", "is_active")

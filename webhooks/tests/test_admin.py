@@ -8,7 +8,12 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory, UserFactory, user_event
+from accounts.tests.factories import (
+    ClerkEventFactory,
+    ClerkUserDataFactory,
+    UserFactory,
+    user_event,
+)
 from conftest import deliver_to, statements_at_most
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.registry import WebhookSource, register_source

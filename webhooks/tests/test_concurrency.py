@@ -26,7 +26,11 @@ import pytest
 from django.db import connection
 
 from accounts.models import User, UserProvisioning
-from accounts.tests.factories import ClerkUserDataFactory, user_deleted_event, user_event
+from accounts.tests.factories import (
+    ClerkUserDataFactory,
+    user_deleted_event,
+    user_event,
+)
 from conftest import deliver_to
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.tests.concurrency import (

@@ -7,7 +7,12 @@ import pytest
 from django.db import connection
 
 from accounts.models import User
-from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory, UserFactory, user_event
+from accounts.tests.factories import (
+    ClerkEventFactory,
+    ClerkUserDataFactory,
+    UserFactory,
+    user_event,
+)
 from conftest import (
     ROTATED_WEBHOOK_SECRET,
     TEST_WEBHOOK_SECRET,

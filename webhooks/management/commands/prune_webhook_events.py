@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from webhooks.durations import duration_parse
 from webhooks.models import WebhookEvent
-from webhooks.services import webhook_event_prune
+from webhooks.retention import webhook_event_prune
 
 Status = WebhookEvent.Status
 

@@ -1,0 +1,21 @@
+"""Retention for the ledger: payloads hold personal data and are kept no longer than needed."""
+
+from django.db import transaction
+
+from .models import WebhookAttempt, WebhookEvent
+
+
+def webhook_event_prune(*, received_before, statuses, batch_size: int = 1000) -> int:
+    """Delete events received before `received_before` in these statuses, with their attempts.
+
+    Batches of `batch_size`, each in its own short transaction, so the ledger
+    is never locked for long and an interrupted prune simply resumes. Returns
+    how many events were deleted.
+    """
+    deleted = 0
+    candidates = WebhookEvent.objects.filter(received_at__lt=received_before, status__in=statuses).order_by("pk")
+    while batch := list(candidates.values_list("pk", flat=True)[:batch_size]):
+        with transaction.atomic():
+            WebhookAttempt.objects.filter(event_id__in=batch).delete()
+            deleted += WebhookEvent.objects.filter(pk__in=batch).delete()[1].get(WebhookEvent._meta.label, 0)
+    return deleted
