@@ -107,7 +107,7 @@ def get_or_create_from_clerk(clerk_id: str) -> User:
     data = clerk_client().user_get(clerk_id)
     if data.get("id") != clerk_id:
         raise ClerkAPIError("Clerk answered a different user than the one asked for")
-    result = user_upsert_from_clerk(data, created_via=User.CreatedVia.JIT)
+    result = user_upsert_from_clerk(data, created_via=User.CreatedVia.JIT, likely_new=True)
     log = logger.warning if result.outcome == SyncOutcome.CREATED else logger.info
     # A just-in-time creation means the user.created webhook was not processed first: a few
     # right after sign-up are normal, many mean the webhook endpoint is misconfigured.
