@@ -445,3 +445,9 @@ def test_every_delivery_is_logged_with_id_type_outcome_and_duration(deliver, cap
     assert len(lines) == 2
     assert "event_id=msg_logged type=user.created outcome=processed status=200 duration_ms=" in lines[0]
     assert "outcome=duplicate status=202" in lines[1]
+
+
+def test_endpoint_without_trailing_slash_is_served_not_redirected(deliver):
+    response = deliver(ClerkEventFactory(), path="/webhooks/clerk")
+
+    assert response.status_code == 200
