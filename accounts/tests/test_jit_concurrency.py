@@ -16,12 +16,9 @@ locks, so these tests are skipped there (and fail under REQUIRE_POSTGRES=1).
 from __future__ import annotations
 
 import threading
-import traceback
 from collections import Counter
-from contextlib import contextmanager
 
 import pytest
-from django.db import connection
 from django.http import HttpResponse
 from django.test import Client
 
@@ -34,9 +31,9 @@ from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.tests.concurrency import (
     BARRIER_TIMEOUT,
     Job,
+    UserInsertHeld,
     new_msg_id,
     run_concurrently,
-    wait_until_waiting_on_locks,
 )
 
 ME = "/api/me/"
@@ -238,37 +235,9 @@ def test_path_losing_to_an_uncommitted_insert_converges_on_the_winner(
     requests = [me_with_header(make_token(data["id"], version=1 + index % 2)) for index in range(6)]
     jobs = [hook, *requests[:5]] if leader == "webhook" else [*requests, hook]
     racers = len(jobs) - 1
-    leader_inserted = threading.Event()
-    racer_pids: list[int] = []
-    lock = threading.Lock()
-    inserts: list[str] = []
-    hold_errors: list[str] = []
-
-    def hold_after_user_insert(execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
-        if not inserts and sql.lstrip().startswith('INSERT INTO "accounts_user"'):
-            inserts.append(sql)
-            leader_inserted.set()
-            try:
-                wait_until_waiting_on_locks(racer_pids, racers)
-            except AssertionError:  # the view would turn it into a 500 or 503; keep the reason
-                hold_errors.append(traceback.format_exc())
-                raise
-        return result
-
-    @contextmanager
-    def racer():
-        with lock:
-            racer_pids.append(connection.connection.info.backend_pid)
-        assert leader_inserted.wait(timeout=BARRIER_TIMEOUT), "the leader never inserted the user"
-        yield
-
-    answers = run_concurrently(
-        jobs, around=lambda index: connection.execute_wrapper(hold_after_user_insert) if index == 0 else racer()
-    )
-
-    assert not hold_errors, hold_errors[0]
-    assert inserts, "the leader never inserted the user"
+    hold = UserInsertHeld(racers)
+    answers = run_concurrently(jobs, around=hold.around)
+    hold.assert_happened()
     me_answers = [answer for answer in answers if answer.name.startswith("me")]
     assert [(answer.status, answer.body.get("clerk_id")) for answer in me_answers] == [(200, data["id"])] * len(
         me_answers

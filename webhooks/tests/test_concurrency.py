@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import copy
 import random
-import threading
-import traceback
 from collections import Counter
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
-from django.db import connection
 
 from accounts.models import User, UserProvisioning
 from accounts.tests.factories import (
@@ -34,14 +30,13 @@ from accounts.tests.factories import (
 from conftest import deliver_to
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.tests.concurrency import (
-    BARRIER_TIMEOUT,
     Answer,
     Around,
     Job,
+    UserInsertHeld,
     new_msg_id,
     no_around,
     run_concurrently,
-    wait_until_waiting_on_locks,
 )
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -215,37 +210,9 @@ def test_insert_losing_to_an_uncommitted_one_converges_on_the_winner(
     racers = 5
     deliveries = [Delivery(payloads[leader_type], new_msg_id())]
     deliveries += [Delivery(payloads[racer_type], new_msg_id()) for _ in range(racers)]
-    leader_inserted = threading.Event()
-    racer_pids: list[int] = []
-    lock = threading.Lock()
-    inserts: list[str] = []
-    hold_errors: list[str] = []
-
-    def hold_after_user_insert(execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
-        if not inserts and sql.lstrip().startswith('INSERT INTO "accounts_user"'):
-            inserts.append(sql)
-            leader_inserted.set()
-            try:
-                wait_until_waiting_on_locks(racer_pids, racers)
-            except AssertionError:  # the view would turn it into a 500; keep the reason
-                hold_errors.append(traceback.format_exc())
-                raise
-        return result
-
-    @contextmanager
-    def racer():
-        with lock:
-            racer_pids.append(connection.connection.info.backend_pid)
-        assert leader_inserted.wait(timeout=BARRIER_TIMEOUT), "the leader never inserted the user"
-        yield
-
-    answers = deliver_concurrently(
-        deliveries, around=lambda index: connection.execute_wrapper(hold_after_user_insert) if index == 0 else racer()
-    )
-
-    assert not hold_errors, hold_errors[0]
-    assert inserts, "the leader never inserted the user"
+    hold = UserInsertHeld(racers)
+    answers = deliver_concurrently(deliveries, around=hold.around)
+    hold.assert_happened()
     assert [answer.status for answer in answers] == [200] * (racers + 1), answers
     user = User.objects.get(clerk_id=data["id"])
     assert User.objects.filter(clerk_id__isnull=False).count() == 1
