@@ -99,16 +99,16 @@ class ClerkSessionAuthentication(BaseAuthentication):
         if found is None:
             return None
         token, source = found
-        cached = getattr(django_request, "clerk_auth", None)  # already done by the middleware
-        if cached is not None:
-            user, claims = cached
-        else:
-            try:
-                user, claims = user_from_session_token(token)
-            except InvalidSessionToken as exc:
-                raise exceptions.AuthenticationFailed(str(exc)) from None
-            except AuthenticationUnavailable as exc:
-                raise ClerkUnavailableError(str(exc), wait=exc.retry_after) from None
+        try:
+            # The middleware may have decided already, either way: don't verify (or call Clerk) twice.
+            outcome = getattr(django_request, "clerk_auth", None) or user_from_session_token(token)
+            if isinstance(outcome, InvalidSessionToken):
+                raise outcome
+            user, claims = outcome
+        except InvalidSessionToken as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from None
+        except AuthenticationUnavailable as exc:
+            raise ClerkUnavailableError(str(exc), wait=exc.retry_after) from None
         if source == "cookie":
             _csrf_enforce(django_request)
         return user, claims
@@ -141,10 +141,11 @@ class ClerkAuthenticationMiddleware:
         found = session_token_from_request(request)
         if found is not None and not request.user.is_authenticated:
             try:
-                request.user, claims = user_from_session_token(found[0])
-                request.clerk_auth = (request.user, claims)
+                request.clerk_auth = user_from_session_token(found[0])
+                request.user = request.clerk_auth[0]
             except InvalidSessionToken as exc:
                 logger.info("Clerk session token refused: %s", exc)
+                request.clerk_auth = exc  # the DRF class answers 401 with it, without a second try
             except AuthenticationUnavailable as exc:
                 return JsonResponse({"detail": str(exc)}, status=503, headers={"Retry-After": str(exc.retry_after)})
         return self.get_response(request)

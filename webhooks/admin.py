@@ -216,8 +216,8 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay selected events", permissions=["replay"])
     def replay_events(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
-        for pk in queryset.order_by("received_at", "pk").values_list("pk", flat=True):
-            self._report(request, WebhookEvent.objects.get(pk=pk), webhook_event_replay(pk))
+        for event in queryset.order_by("received_at", "pk"):
+            self._report(request, event, webhook_event_replay(event.pk))
 
     def _report(self, request: HttpRequest, event: WebhookEvent, result: DeliveryResult) -> None:
         if result.outcome == WebhookAttempt.Outcome.FAILED:

@@ -95,17 +95,14 @@ def webhook_event_replay(event_pk: int) -> DeliveryResult:
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
-            source = _source_of(event)
-            WebhookEvent.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1)
-            outcome = webhook_event_process(source, event)
-            _event_finish(event, outcome)
+            outcome = webhook_event_process(_source_of(event), event)
+            _event_finish(event, outcome, count_attempt=True)
             _attempt_add(event, WebhookAttempt.Kind.REPLAY, outcome, started_at, clock)
     except (WebhookEvent.DoesNotExist, LookupError, *DATABASE_UNAVAILABLE):
         raise
     except Exception as exc:
         with transaction.atomic():
             event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
-            WebhookEvent.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1)
             error = _event_fail(event, exc, WebhookAttempt.Kind.REPLAY, started_at, clock)
         result = DeliveryResult(event.pk, Outcome.FAILED, error)
     else:
@@ -164,7 +161,7 @@ def _event_upsert(
             WebhookAttempt.Kind.DELIVERY,
             Outcome.DUPLICATE,
             HTTP_STATUS[Outcome.DUPLICATE],
-            duplicate_started_at,
+            db_datetime(WebhookAttempt, "started_at", duplicate_started_at),
             Status.PROCESSED,
             Status.IGNORED,
         ]
@@ -195,14 +192,16 @@ def webhook_event_process(source: WebhookSource, event: WebhookEvent) -> Outcome
     return Outcome.PROCESSED
 
 
-def _event_finish(event: WebhookEvent, outcome: Outcome) -> None:
+def _event_finish(event: WebhookEvent, outcome: Outcome, *, count_attempt: bool = False) -> None:
+    """Store the outcome; `count_attempt` for a replay (a delivery was counted by its upsert)."""
     status = Status.IGNORED if outcome == Outcome.IGNORED else Status.PROCESSED
     now = timezone.now()
     processed_at = db_datetime(WebhookEvent, "processed_at", now)
+    table = WebhookEvent._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {WebhookEvent._meta.db_table} SET status = %s, processed_at = %s, last_error = '' WHERE id = %s",
-            [status, processed_at, event.pk],
+            f"UPDATE {table} SET status = %s, processed_at = %s, last_error = '', attempts = attempts + %s WHERE id = %s",
+            [status, processed_at, int(count_attempt), event.pk],
         )
     event.status, event.processed_at, event.last_error = status, now, ""
 
@@ -215,8 +214,12 @@ def _event_fail(event: WebhookEvent, exc: BaseException, kind: str, started_at, 
     always marks it, so staff see that the handler fails now.
     """
     error = f"{type(exc).__name__}: {exc}"
-    if kind == WebhookAttempt.Kind.REPLAY or not event.is_done:
-        WebhookEvent.objects.filter(pk=event.pk).update(status=Status.FAILED, last_error=error[:10_000])
+    replay = kind == WebhookAttempt.Kind.REPLAY
+    if replay or not event.is_done:
+        # A replay is counted here; a delivery was counted by its upsert.
+        WebhookEvent.objects.filter(pk=event.pk).update(
+            status=Status.FAILED, last_error=error[:10_000], attempts=F("attempts") + int(replay)
+        )
     details = "".join(traceback.format_exception(exc))[-10_000:]
     _attempt_add(event, kind, Outcome.FAILED, started_at, clock, error=details)
     return error

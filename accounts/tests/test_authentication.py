@@ -426,3 +426,11 @@ def test_openapi_schema_is_served(client):
     assert {"clerk_id", "email", "username", "first_name", "last_name", "image_url"} <= set(
         schema["components"]["schemas"]["User"]["properties"]
     )
+
+
+def test_a_refused_token_is_checked_once_per_request(client, clerk_api, make_token):
+    """The middleware and the DRF class share one verdict: one call to Clerk, not one each."""
+    response = client.get("/api/me/", headers={"Authorization": f"Bearer {make_token('user_ghost')}"})
+
+    assert response.status_code == 401
+    assert clerk_api.calls["/v1/users/{id}"] == 1
