@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from .models import WebhookRejection
 
 Reason = WebhookRejection.Reason
+
+# Deeper bodies are refused: Clerk's events nest a few levels, and every later reader
+# (the database's JSON, the admin's pretty-printer) must be able to walk what is stored.
+MAX_DEPTH = 100
 
 
 class PayloadError(ValueError):
@@ -22,16 +27,25 @@ class PayloadError(ValueError):
 def webhook_payload_parse(body: bytes) -> dict[str, Any]:
     """The event envelope in `body`: a JSON object with a string `type` and a `data` member.
 
-    Raises PayloadError. Values PostgreSQL's jsonb cannot hold (NUL characters,
-    lone surrogates) are replaced rather than failing the insert later.
+    Raises PayloadError: `not_json` for invalid JSON, non-finite numbers (NaN,
+    Infinity, 1e999, which neither jsonb nor SQLite's JSON can store) and
+    anything but an object; `too_deep` for nesting deeper than MAX_DEPTH;
+    `bad_envelope` without a usable `type` or `data`. Values PostgreSQL's
+    jsonb cannot hold (NUL characters, lone surrogates) are replaced rather
+    than failing the insert later.
     """
     try:
         text = body.decode("utf-8")
-        payload = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
+        payload = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        # The C parser counts its nesting against the recursion limit and stops cleanly.
+        raise PayloadError(Reason.TOO_DEEP, f"body nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
         raise PayloadError(Reason.NOT_JSON, f"body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise PayloadError(Reason.NOT_JSON, "body is not a JSON object")
+    if json_depth(payload) > MAX_DEPTH:
+        raise PayloadError(Reason.TOO_DEEP, f"body nests deeper than {MAX_DEPTH} levels")
     event_type = payload.get("type")
     if not isinstance(event_type, str) or not event_type.strip() or len(event_type) > 128:
         raise PayloadError(Reason.BAD_ENVELOPE, "event has no valid 'type'")
@@ -42,11 +56,35 @@ def webhook_payload_parse(body: bytes) -> dict[str, Any]:
     return payload
 
 
+def json_depth(value: Any) -> int:
+    """How many objects and arrays nest in `value` (0 for a scalar); an explicit stack, no recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a JSON number")
+    return value
+
+
 def _jsonb_safe(value: Any) -> Any:
+    # Recursive, but only ever called on payloads json_depth has bounded to MAX_DEPTH.
     if isinstance(value, str):
         return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, dict):
