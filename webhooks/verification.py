@@ -2,14 +2,18 @@
 
 Deliveries are verified with the svix library against the raw body bytes.
 The library raises WebhookVerificationError for missing headers, a stale or
-future timestamp and a wrong signature, and plain ValueError (binascii.Error
-included) for a malformed signature header, so both are caught here.
+future timestamp and a wrong signature, but a plain ValueError for the first
+malformed entry in the signature header, hiding any valid entry after it.
+Clerk's own `verifyWebhook` skips such entries, so malformed entries are
+dropped here before the library sees the header.
 https://docs.svix.com/receiving/verifying-payloads/how
 """
 
 from __future__ import annotations
 
+import binascii
 import re
+from base64 import b64decode
 from collections.abc import Mapping
 from functools import lru_cache
 
@@ -62,6 +66,15 @@ def signature_verify(body: bytes, headers: Mapping[str, str], *, setting_name: s
     if not secrets:
         raise ImproperlyConfigured(f"{setting_name} is not set: webhook deliveries cannot be verified.")
     wanted = {name: headers[name] for name in SIGNATURE_HEADERS if name in headers}
+    header = "svix-signature" if "svix-signature" in wanted else "webhook-signature"  # the one the library reads
+    well_formed = [entry for entry in wanted.get(header, "").split() if _well_formed(entry)]
+    all_malformed = bool(wanted.get(header)) and not well_formed
+    if all_malformed:
+        # The library still checks the other headers and the timestamp first;
+        # an empty v1 entry then simply matches nothing.
+        wanted[header] = "v1,"
+    elif well_formed:
+        wanted[header] = " ".join(well_formed)
     error = SignatureError(Reason.BAD_SIGNATURE, "no signature matched")
     for verifier in _verifiers(secrets):
         try:
@@ -69,11 +82,25 @@ def signature_verify(body: bytes, headers: Mapping[str, str], *, setting_name: s
             return
         except WebhookVerificationError as exc:
             error = _classify(str(exc))
-        except ValueError as exc:
-            raise SignatureError(Reason.MALFORMED_SIGNATURE, f"malformed signature header: {exc}") from None
+        except UnicodeDecodeError:  # the library verifies text
+            raise SignatureError(Reason.NOT_JSON, "body is not UTF-8 text") from None
         if error.reason != Reason.BAD_SIGNATURE:
             break  # headers and timestamp are the same for every secret
+    if error.reason == Reason.BAD_SIGNATURE and all_malformed:
+        raise SignatureError(Reason.MALFORMED_SIGNATURE, "malformed signature header: no well-formed entry")
     raise error
+
+
+def _well_formed(entry: str) -> bool:
+    """A `version,base64-signature` entry, as Svix sends one per signing secret."""
+    version, comma, signature = entry.partition(",")
+    if not (version and comma and signature) or "," in signature:
+        return False
+    try:
+        b64decode(signature, validate=True)
+    except binascii.Error:
+        return False
+    return True
 
 
 def _classify(message: str) -> SignatureError:
