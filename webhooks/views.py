@@ -5,10 +5,11 @@ import logging
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, transaction
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from .body import BodyTooLarge, BodyUnreadable, request_body_read
 from .models import WebhookRejection
 from .payloads import PayloadError, webhook_payload_parse
 from .registry import InvalidPayload, get_source
@@ -30,16 +31,19 @@ logger = logging.getLogger(__name__)
 def webhook_receive(request: HttpRequest, source_name: str) -> JsonResponse:
     source = get_source(source_name)
     if source is None:
-        raise Http404("unknown webhook source")
+        return JsonResponse({"error": f"unknown webhook source {source_name!r}"}, status=404)
     event_id = request.headers.get("svix-id") or request.headers.get("webhook-id") or ""
 
     limit = settings.WEBHOOKS_MAX_BODY_BYTES
-    declared = request.META.get("CONTENT_LENGTH") or ""
-    # Read at most one byte past the limit, whatever the declared length says.
-    too_large = declared.isdigit() and int(declared) > limit
-    body = b"" if too_large else request.read(limit + 1)
-    if too_large or len(body) > limit:
+    try:
+        body = request_body_read(request, limit=limit)
+    except BodyTooLarge:
         return _reject(source.name, Reason.TOO_LARGE, f"body over {limit} bytes", event_id, status=413)
+    except BodyUnreadable:
+        detail = "this server cannot read chunked bodies (Django's development server); send Content-Length"
+        response = _reject(source.name, Reason.CHUNKED_UNREADABLE, detail, event_id, status=411)
+        response["Connection"] = "close"  # the unread chunks must not be taken for the next request
+        return response
 
     try:
         signature_verify(body, request.headers, setting_name=source.secret_setting)
