@@ -141,8 +141,8 @@ def provisioned():
 def statements_at_most(limit: int) -> Iterator[list[str]]:
     """Assert the block sends at most `limit` SQL statements; yields the list of them.
 
-    Transaction control (BEGIN/COMMIT, which Django logs on SQLite but not on
-    PostgreSQL) is left out, so a budget means the same on both backends.
+    Transaction control (BEGIN [IMMEDIATE]/COMMIT, which Django logs on SQLite but not
+    on PostgreSQL) is left out, so a budget means the same on both backends.
     """
     statements: list[str] = []
     with CaptureQueriesContext(connection) as context:
@@ -150,7 +150,7 @@ def statements_at_most(limit: int) -> Iterator[list[str]]:
     statements.extend(
         query["sql"]
         for query in context.captured_queries
-        if query["sql"].strip().upper() not in ("BEGIN", "COMMIT", "ROLLBACK")
+        if query["sql"].strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
     )
     assert len(statements) <= limit, f"{len(statements)} statements, budget {limit}:\n" + "\n".join(statements)
 

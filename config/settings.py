@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.json_errors.JsonErrorsMiddleware",  # first: it sees every answer, Django's own included
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -88,6 +89,15 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+else:
+    # SQLite as a real embedded database for concurrent requests: transactions take the
+    # write lock when they begin (SQLite refuses at once to upgrade a reader to a writer),
+    # a writer waits for the lock instead of failing with "database is locked", and WAL
+    # lets readers run beside the writer. webhooks/checks.py refuses SQLite before 3.35.
+    _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _sqlite_options.setdefault("transaction_mode", "IMMEDIATE")
+    _sqlite_options.setdefault("timeout", 20)  # seconds a writer waits for the lock
+    _sqlite_options.setdefault("init_command", "PRAGMA journal_mode=WAL")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -6,11 +6,11 @@ which runs the same service as a delivery.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import cached_property
@@ -191,7 +191,10 @@ class WebhookEventAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not self.has_replay_permission(request):
             raise PermissionDenied
-        event = get_object_or_404(WebhookEvent, pk=object_id)
+        # get_object answers None for an id that is not a valid key (e.g. "abc"), as for a missing one.
+        event = self.get_object(request, unquote(object_id))
+        if event is None:
+            raise Http404("no such webhook event")
         self._report(request, event, webhook_event_replay(event.pk))
         return HttpResponseRedirect(reverse("admin:webhooks_webhookevent_change", args=[event.pk]))
 
