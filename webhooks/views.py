@@ -1,13 +1,13 @@
 """The webhook endpoint: size limit, Svix verification, parsing, then the ledger service."""
 
+import json
 import logging
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from .body import BodyTooLarge, BodyUnreadable, request_body_read
 from .models import WebhookRejection
@@ -27,11 +27,12 @@ logger = logging.getLogger(__name__)
 # the handler's writes together, and records a failure in a transaction of its own.
 @csrf_exempt
 @transaction.non_atomic_requests
-@require_POST
-def webhook_receive(request: HttpRequest, source_name: str) -> JsonResponse:
+def webhook_receive(request: HttpRequest, source_name: str) -> HttpResponse:
     source = get_source(source_name)
     if source is None:
         return JsonResponse({"error": f"unknown webhook source {source_name!r}"}, status=404)
+    if request.method != "POST":  # after the source: an unknown one is 404 whatever the method
+        return JsonResponse({"error": "method not allowed: POST only"}, status=405, headers={"Allow": "POST"})
     event_id = request.headers.get("svix-id") or request.headers.get("webhook-id") or ""
 
     limit = settings.WEBHOOKS_MAX_BODY_BYTES
@@ -41,9 +42,12 @@ def webhook_receive(request: HttpRequest, source_name: str) -> JsonResponse:
         return _reject(source.name, Reason.TOO_LARGE, f"body over {limit} bytes", event_id, status=413)
     except BodyUnreadable:
         detail = "this server cannot read chunked bodies (Django's development server); send Content-Length"
-        response = _reject(source.name, Reason.CHUNKED_UNREADABLE, detail, event_id, status=411)
-        response["Connection"] = "close"  # the unread chunks must not be taken for the next request
-        return response
+        webhook_rejection_count(source.name, Reason.CHUNKED_UNREADABLE, detail=detail, event_id=event_id)
+        # Streamed, so without Content-Length: the development server then closes the connection
+        # and the unread chunks cannot be taken for the next request (an app may not send
+        # `Connection: close` itself under WSGI).
+        content = json.dumps({"error": detail, "reason": Reason.CHUNKED_UNREADABLE})
+        return StreamingHttpResponse([content], status=411, content_type="application/json")
 
     try:
         signature_verify(body, request.headers, setting_name=source.secret_setting)
