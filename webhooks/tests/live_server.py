@@ -1,0 +1,117 @@
+"""The app served by a real server in a subprocess, on a SQLite file of its own.
+
+Used where the test client is not enough: chunked request bodies, and real
+concurrent requests against the embedded default. The database is SQLite
+whatever DATABASE_URL the test run itself uses, so these tests run in CI too.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from conftest import TEST_WEBHOOK_SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 60  # a readiness bound on a loaded 2-core machine, never a measurement
+ADMIN_PASSWORD = "live-admin-password"
+
+
+@dataclass
+class LiveApp:
+    url: str
+    database: Path
+    env: dict[str, str]
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Read the server's database directly (read-only; WAL lets this run beside its writers)."""
+        with closing(sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30)) as db:
+            return db.execute(sql, params).fetchall()
+
+    def manage(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def live_app(tmp_path: Path, server: str, **env: str) -> Iterator[LiveApp]:
+    """Migrate a SQLite file, make a superuser `admin`, and serve the app with `server`
+    (`runserver`: Django's threaded development server; `gunicorn`: one gthread worker)."""
+    database = tmp_path / "live.sqlite3"
+    full_env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")},
+        "DATABASE_URL": f"sqlite:///{database}",
+        "CLERK_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
+        "CLERK_API_URL": "http://127.0.0.1:9",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "TASKS_BACKEND": "immediate",
+        "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD,
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }
+    app = LiveApp(url="", database=database, env=full_env)
+    for command in (["migrate", "-v0"], ["createsuperuser", "--noinput", "--username", "admin", "--email", "a@x.test"]):
+        result = app.manage(*command)
+        assert result.returncode == 0, result.stderr
+    port = free_port()
+    if server == "runserver":
+        command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    else:
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        command = [gunicorn, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "6"]
+    log = (tmp_path / f"{server}.log").open("wb")
+    process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    app.url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                if requests.get(f"{app.url}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert process.poll() is None, (tmp_path / f"{server}.log").read_text()
+            assert time.monotonic() < deadline, f"{server} did not answer within {START_TIMEOUT} s"
+            time.sleep(0.1)
+        yield app
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def admin_session(app: LiveApp) -> requests.Session:
+    """A requests session logged in to the admin as `admin`, with its CSRF token at hand."""
+    session = requests.Session()
+    session.get(f"{app.url}/admin/login/", timeout=30)
+    token = session.cookies["csrftoken"]
+    response = session.post(
+        f"{app.url}/admin/login/",
+        data={"username": "admin", "password": ADMIN_PASSWORD, "csrfmiddlewaretoken": token, "next": "/admin/"},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, response.text[:500]
+    session.headers["X-CSRFToken"] = session.cookies["csrftoken"]
+    return session
