@@ -93,6 +93,8 @@ def webhook_event_replay(event_pk: int) -> DeliveryResult:
     """
     started_at, clock = timezone.now(), time.perf_counter()
     try:
+        # On SQLite FOR UPDATE is dropped; the transaction holds the database's write lock from
+        # BEGIN IMMEDIATE instead (config/settings.py), so this read can never need an upgrade.
         with transaction.atomic():
             event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
             outcome = webhook_event_process(_source_of(event), event)
