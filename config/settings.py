@@ -39,11 +39,11 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "webhooks",  # before staticfiles: its runserver (which also reads chunked bodies) wins
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
     "accounts",
-    "webhooks",
 ]
 
 MIDDLEWARE = [

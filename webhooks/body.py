@@ -10,7 +10,13 @@ class BodyTooLarge(Exception):
 
 
 class BodyUnreadable(Exception):
-    """A chunked body this server cannot decode (answered 411)."""
+    """A chunked body that cannot be read: 411 where the server does not decode chunked
+    bodies, 400 where its framing is broken."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
 
 
 def request_body_read(request: HttpRequest, *, limit: int) -> bytes:
@@ -18,9 +24,10 @@ def request_body_read(request: HttpRequest, *, limit: int) -> bytes:
 
     Django reads a WSGI body by its Content-Length, so a chunked body (no
     Content-Length) would read as empty. Servers that decode chunked bodies
-    say so with `wsgi.input_terminated` (gunicorn does); their `wsgi.input`
-    is then read to its end here. Django's development server does not decode
-    them: BodyUnreadable, rather than verifying an empty body.
+    say so with `wsgi.input_terminated` (gunicorn does, and so does runserver
+    with webhooks/devserver.py); their `wsgi.input` is then read to its end
+    here. Other servers (Django's test live server): BodyUnreadable, rather
+    than verifying an empty body.
     Raises BodyTooLarge beyond `limit`, reading at most one byte past it.
     """
     declared = request.META.get("CONTENT_LENGTH") or ""
@@ -30,8 +37,11 @@ def request_body_read(request: HttpRequest, *, limit: int) -> bytes:
         body = request.read(limit + 1)
     elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
         if not request.META.get("wsgi.input_terminated"):
-            raise BodyUnreadable
-        body = _read_to_end(request.META["wsgi.input"], limit + 1)
+            raise BodyUnreadable(411, "this server cannot read chunked bodies; send Content-Length")
+        try:
+            body = _read_to_end(request.META["wsgi.input"], limit + 1)
+        except Exception as exc:  # the server's own parse errors (gunicorn's are plain Exceptions)
+            raise BodyUnreadable(400, f"chunked body could not be read: {type(exc).__name__}") from None
     else:
         body = request.read(limit + 1)
     if len(body) > limit:

@@ -103,7 +103,7 @@ class WebhookRejection(models.Model):
         MALFORMED_SIGNATURE = "malformed_signature", "Malformed signature header"
         BAD_TIMESTAMP = "bad_timestamp", "Timestamp stale, in the future or malformed"
         TOO_LARGE = "too_large", "Body too large"
-        CHUNKED_UNREADABLE = "chunked_unreadable", "Chunked body on a server that cannot decode it"
+        CHUNKED_UNREADABLE = "chunked_unreadable", "Chunked body that could not be read"
         NOT_JSON = "not_json", "Body is not a JSON object"
         TOO_DEEP = "too_deep", "Body nests too deeply"
         BAD_ENVELOPE = "bad_envelope", "Missing or invalid type/data"

@@ -40,14 +40,13 @@ def webhook_receive(request: HttpRequest, source_name: str) -> HttpResponse:
         body = request_body_read(request, limit=limit)
     except BodyTooLarge:
         return _reject(source.name, Reason.TOO_LARGE, f"body over {limit} bytes", event_id, status=413)
-    except BodyUnreadable:
-        detail = "this server cannot read chunked bodies (Django's development server); send Content-Length"
-        webhook_rejection_count(source.name, Reason.CHUNKED_UNREADABLE, detail=detail, event_id=event_id)
-        # Streamed, so without Content-Length: the development server then closes the connection
+    except BodyUnreadable as exc:
+        webhook_rejection_count(source.name, Reason.CHUNKED_UNREADABLE, detail=exc.detail, event_id=event_id)
+        # Streamed, so without Content-Length: a wsgiref-based server then closes the connection
         # and the unread chunks cannot be taken for the next request (an app may not send
         # `Connection: close` itself under WSGI).
-        content = json.dumps({"error": detail, "reason": Reason.CHUNKED_UNREADABLE})
-        return StreamingHttpResponse([content], status=411, content_type="application/json")
+        content = json.dumps({"error": exc.detail, "reason": Reason.CHUNKED_UNREADABLE})
+        return StreamingHttpResponse([content], status=exc.status, content_type="application/json")
 
     try:
         signature_verify(body, request.headers, setting_name=source.secret_setting)

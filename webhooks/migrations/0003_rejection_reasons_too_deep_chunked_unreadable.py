@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='webhookrejection',
             name='reason',
-            field=models.CharField(choices=[('missing_signature', 'Missing svix headers'), ('bad_signature', 'Signature does not match'), ('malformed_signature', 'Malformed signature header'), ('bad_timestamp', 'Timestamp stale, in the future or malformed'), ('too_large', 'Body too large'), ('chunked_unreadable', 'Chunked body on a server that cannot decode it'), ('not_json', 'Body is not a JSON object'), ('too_deep', 'Body nests too deeply'), ('bad_envelope', 'Missing or invalid type/data'), ('bad_data', 'Data unusable for its event type'), ('not_configured', 'No signing secret configured')], max_length=32),
+            field=models.CharField(choices=[('missing_signature', 'Missing svix headers'), ('bad_signature', 'Signature does not match'), ('malformed_signature', 'Malformed signature header'), ('bad_timestamp', 'Timestamp stale, in the future or malformed'), ('too_large', 'Body too large'), ('chunked_unreadable', 'Chunked body that could not be read'), ('not_json', 'Body is not a JSON object'), ('too_deep', 'Body nests too deeply'), ('bad_envelope', 'Missing or invalid type/data'), ('bad_data', 'Data unusable for its event type'), ('not_configured', 'No signing secret configured')], max_length=32),
         ),
     ]
