@@ -39,9 +39,8 @@ class LiveApp:
             return db.execute(sql, params).fetchall()
 
     def manage(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
-        )
+        command = [sys.executable, "manage.py", *args]
+        return subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
 
 
 def free_port() -> int:

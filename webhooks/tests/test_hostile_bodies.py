@@ -116,7 +116,13 @@ CASES = [
         "bad_signature",
         headers=lambda body, headers: headers | {"svix-signature": f"v1,%%% {other_signature(body, headers)}"},
     ),
-    Case("only-malformed-entries", VALID, 400, "malformed_signature", headers=with_signature(lambda v: "v1,a,b garbage")),
+    Case(
+        "only-malformed-entries",
+        VALID,
+        400,
+        "malformed_signature",
+        headers=with_signature(lambda valid: "v1,a,b garbage"),
+    ),
     Case(
         "stale-timestamp-and-malformed-entry",
         VALID,

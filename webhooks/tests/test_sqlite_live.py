@@ -56,7 +56,8 @@ def test_five_senders_and_replays_on_sqlite_get_no_5xx_and_every_event_is_proces
                 done = 0
                 while not senders_done.is_set() or done < MIN_ADMIN_REPLAYS:
                     pk = pks[done % len(pks)]
-                    response = session.post(f"{app.url}/admin/webhooks/webhookevent/{pk}/replay/", allow_redirects=False)
+                    replay_url = f"{app.url}/admin/webhooks/webhookevent/{pk}/replay/"
+                    response = session.post(replay_url, allow_redirects=False)
                     record("admin replay", response)
                     if response.status_code == 302:
                         with lock:
