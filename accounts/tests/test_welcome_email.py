@@ -349,3 +349,27 @@ class TestReceivers:
 def test_db_worker_is_this_projects_command():
     """accounts is before django_tasks_db in INSTALLED_APPS, so its db_worker (outage-proof, sweeping) wins."""
     assert get_commands()["db_worker"] == "accounts"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_quick_start_shows_the_welcome_email_on_the_console(live_server, settings, capsys):
+    """A fresh clone: the immediate backend (DEBUG's default) and the console email backend, no worker."""
+    from django.core.management import call_command
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    assert settings.TASKS["default"]["BACKEND"] == "django_tasks.backends.immediate.ImmediateBackend"
+
+    call_command(
+        "send_clerk_webhook",
+        "user.created",
+        "--url",
+        f"{live_server.url}/webhooks/clerk/",
+        "--email",
+        "ada@example.com",
+        "--first-name",
+        "Ada",
+    )
+
+    printed = capsys.readouterr().out
+    assert "Subject: Welcome, Ada!" in printed
+    assert "To: ada@example.com" in printed
