@@ -78,6 +78,7 @@ def main() -> int:
         spec = {
             "port": port,
             "gunicorn_pid": gunicorn.pid,
+            "worker_pid": worker.pid,
             "workers": options.workers,
             "webhook_secret": webhook_secret,
             "private_key_pem": private_pem,
@@ -232,10 +233,11 @@ def _gunicorn_start(env: dict[str, str], port: int, workers: int, log: Path) -> 
 
 
 def _worker_start(env: dict[str, str], log: Path) -> subprocess.Popen:
-    """One db_worker, as production runs it next to the web processes."""
+    """One db_worker next to the web processes, at a lower CPU priority as the README advises:
+    during a burst the requests go first and the emails wait, then catch up."""
     with open(log, "wb") as output:
         return subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--no-reload"],
+            ["nice", "-n", "10", sys.executable, "manage.py", "db_worker", "--no-reload"],
             cwd=PROJECT,
             env=env,
             stdout=output,
