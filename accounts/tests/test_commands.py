@@ -65,6 +65,27 @@ class TestSyncClerkUsers:
         assert "0 created, 1 updated, 3 unchanged, 1 skipped" in output
         assert User.objects.get(clerk_id=old[0]["id"]).first_name == "Renamed"
 
+    def test_a_raising_receiver_stops_the_run_keeping_whole_pages_and_a_rerun_provisions_the_rest_once(
+        self, clerk_api, clerk_users, provisioned
+    ):
+        from accounts.signals import user_provisioned
+
+        def broken(sender, user, created_via, **kwargs):
+            if len(provisioned) == 3:  # the first user of the second page
+                raise RuntimeError("the workspace service is down")
+
+        user_provisioned.connect(broken, dispatch_uid="test-broken-receiver")
+        try:
+            with pytest.raises(CommandError, match="user_provisioned receiver failed .* run again"):
+                run("sync_clerk_users", "--page-size", "2")
+        finally:
+            user_provisioned.disconnect(dispatch_uid="test-broken-receiver")
+        assert User.objects.count() == UserProvisioning.objects.count() == 2  # the first page, whole
+
+        assert "3 created, 0 updated, 2 unchanged" in run("sync_clerk_users", "--page-size", "2")
+        assert User.objects.count() == UserProvisioning.objects.count() == 5
+        assert UserProvisioning.objects.values("user").distinct().count() == 5
+
     def test_dry_run_writes_nothing_and_sends_nothing(self, clerk_api, clerk_users, mailoutbox, workspaces):
         output = run("sync_clerk_users", "--dry-run")
 
