@@ -94,11 +94,10 @@ def welcome_email_deliver(provisioning_pk: int) -> Delivery:
     scheduled (or, past the retry window, as failed); it is not raised.
     Raises DatabaseError when the database cannot be reached.
     """
-    attempt = _claim(provisioning_pk)
-    if attempt is None:
+    provisioning = _claim(provisioning_pk)
+    if provisioning is None:
         return Delivery.NOT_CLAIMED
-    provisioning = UserProvisioning.objects.select_related("user").get(pk=provisioning_pk)
-    user = provisioning.user
+    user, attempt = provisioning.user, provisioning.welcome_email_attempts
     if user.deleted_at is not None or not user.is_active:
         return _record_skipped(provisioning_pk, attempt, "the user was deleted before the email went out")
     if not user.email:
@@ -221,10 +220,10 @@ def _unclaimed(now: dt.datetime) -> Q:
     return Q(welcome_email_claimed_until__isnull=True) | Q(welcome_email_claimed_until__lt=now)
 
 
-def _claim(provisioning_pk: int) -> int | None:
-    """Take the send with one conditional UPDATE; returns this claim's attempt number, or None.
+def _claim(provisioning_pk: int) -> UserProvisioning | None:
+    """Take the send with one conditional UPDATE; returns the claimed row with its user, or None.
 
-    The attempt number is the claim's token: whatever is recorded later is
+    Its attempt number is the claim's token: whatever is recorded later is
     conditional on it, so a worker whose lease expired cannot overwrite the
     claim that replaced its own.
     """
@@ -244,7 +243,7 @@ def _claim(provisioning_pk: int) -> int | None:
         )
         if not claimed:
             return None
-        return UserProvisioning.objects.values_list("welcome_email_attempts", flat=True).get(pk=provisioning_pk)
+        return UserProvisioning.objects.select_related("user").get(pk=provisioning_pk)
 
 
 def _claimed(provisioning_pk: int, attempt: int):

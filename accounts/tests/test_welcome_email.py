@@ -29,6 +29,7 @@ from accounts.welcome_email import (
     welcome_email_retry,
     welcome_emails_sweep,
 )
+from conftest import statements_at_most
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -143,6 +144,15 @@ class TestWithTheDatabaseBackend:
 
         assert UserProvisioning.objects.get().welcome_email == Status.NOT_WANTED
         assert not DBTaskResult.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction: no savepoints in the count
+def test_a_send_costs_three_statements(smtp, database_tasks):
+    """Claim (conditional UPDATE), the row with its user, the record of the send."""
+    provisioning = create_user()
+
+    with statements_at_most(3):
+        assert welcome_email_deliver(provisioning.pk) == Delivery.SENT
 
 
 class TestClaim:
