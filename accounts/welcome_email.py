@@ -68,8 +68,9 @@ def welcome_email_trigger(provisioning_pk: int, *, run_after: dt.datetime | None
     """Queue the task that sends this welcome email, at `run_after` (default: now).
 
     With the database backend the task row is written in the current
-    transaction. Other backends run it after the commit; they cannot defer,
-    so a later `run_after` is left to the sweep (or to staff's retry).
+    transaction. Other backends (immediate, for development) run it after
+    the commit; they cannot defer and have no worker to sweep, so a retry
+    there waits, pending and visible in the admin, for staff's retry action.
     """
     from django_tasks_db import DatabaseBackend
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
+from urllib.parse import quote
 
 from django.db import connection
 from django_tasks_db.management.commands import db_worker as library
@@ -61,9 +62,10 @@ class WorkerProcess:
     def __init__(self, *, port: int | None = None, **env: object) -> None:
         params = connection.settings_dict
         host, db_port = params["HOST"] or "127.0.0.1", port or params["PORT"] or 5432
+        user = quote(params["USER"]) + (f":{quote(params['PASSWORD'])}" if params["PASSWORD"] else "")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("CLERK_", "EMAIL_", "WELCOME_EMAIL_"))}
         self.env |= {
-            "DATABASE_URL": f"postgres://{params['USER']}@{host}:{db_port}/{params['NAME']}",
+            "DATABASE_URL": f"postgres://{user}@{host}:{db_port}/{params['NAME']}",
             "TASKS_BACKEND": "database",
             "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "EMAIL_HOST": "127.0.0.1",
