@@ -5,11 +5,14 @@ from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import User
+from .models import User, UserProvisioning
+from .provisioning_admin import welcome_email_badge
 
 # Fields Clerk owns on a Clerk user; a local staff account (no clerk_id) keeps them editable.
 CLERK_OWNED_FIELDS = ("email", "first_name", "last_name", "image_url")
-CLERK_BOOKKEEPING_FIELDS = ("clerk_id", "created_via", "clerk_updated_at", "deleted_at", "webhook_events")
+CLERK_BOOKKEEPING_FIELDS = (
+    "clerk_id", "created_via", "clerk_updated_at", "deleted_at", "webhook_events", "welcome_email"
+)  # fmt: skip
 
 
 class DeletedInClerkFilter(admin.SimpleListFilter):
@@ -59,3 +62,15 @@ class UserAdmin(DjangoUserAdmin):
             return "—"
         url = reverse("admin:webhooks_webhookevent_changelist")
         return format_html('<a href="{}?q={}">Events about {}</a>', url, user.clerk_id, user.clerk_id)
+
+    @admin.display(description="welcome email")
+    def welcome_email(self, user: User) -> str:
+        try:
+            provisioning = user.provisioning
+        except UserProvisioning.DoesNotExist:
+            return "— (not provisioned)"
+        url = reverse("admin:accounts_userprovisioning_change", args=[provisioning.pk])
+        details = f"{provisioning.welcome_email_attempts} attempt(s)"
+        if provisioning.welcome_email_last_error:
+            details += f", last error: {provisioning.welcome_email_last_error[:200]}"
+        return format_html('{} <a href="{}">{}</a>', welcome_email_badge(provisioning), url, details)

@@ -18,7 +18,7 @@ from rest_framework.authentication import BaseAuthentication, CSRFCheck
 
 from .clerk_api import ClerkAPIError, ClerkUnavailable, ClerkUserNotFound
 from .models import User
-from .services import get_or_create_from_clerk
+from .services import ProvisioningFailed, get_or_create_from_clerk
 from .tokens import InvalidSessionToken, SessionClaims, SigningKeysUnavailable, session_token_verify
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,10 @@ def user_from_session_token(token: str) -> tuple[User, SessionClaims]:
     except ImproperlyConfigured as exc:
         logger.error("Clerk authentication is not configured: %s", exc)
         raise AuthenticationUnavailable(str(exc)) from None
+    except ProvisioningFailed as exc:
+        # Nothing was kept (the creation rolled back); the client retries and it runs again.
+        logger.error("just-in-time creation failed: %s", exc, exc_info=exc)
+        raise AuthenticationUnavailable("the new user could not be set up; retry shortly") from None
     if user.deleted_at is not None or not user.is_active:
         raise InvalidSessionToken("user is deleted or inactive")
     return user, claims

@@ -60,20 +60,63 @@ class User(AbstractUser):
 
 
 class UserProvisioning(models.Model):
-    """The idempotency key for a user's one-time side effects.
+    """The idempotency key for a user's one-time side effects, and the durable record of the welcome email.
 
     A row exists once the user was provisioned (the `user_provisioned` signal
-    went out); `welcome_email_sent_at` is claimed at most once. Both are taken
-    with a unique constraint or a conditional UPDATE, never by asking whether a
-    row was "just created".
+    went out, in the transaction that created the user). The welcome email's
+    fields say what must happen and what has happened; a queued task is only
+    the trigger that makes a worker look at them (accounts/welcome_email.py).
+    Claims are taken with a unique constraint or a conditional UPDATE, never
+    by asking whether a row was "just created".
     """
+
+    class WelcomeEmail(models.TextChoices):
+        NOT_WANTED = "not_wanted", "Not wanted (no address, or an old account backfilled)"
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (retries exhausted)"
+        SKIPPED = "skipped", "Skipped (user deleted or address gone)"
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="provisioning")
     created_via = models.CharField(max_length=16, choices=User.CreatedVia.choices)
     provisioned_at = models.DateTimeField()
-    welcome_email_sent_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the welcome email was handed to the mail backend."
+    welcome_email = models.CharField(
+        max_length=16,
+        choices=WelcomeEmail.choices,
+        default=WelcomeEmail.NOT_WANTED,
+        help_text="Where the welcome email stands; pending ones are sent by a worker, retried with backoff.",
     )
+    welcome_email_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the mail server accepted the welcome email."
+    )
+    welcome_email_attempts = models.PositiveIntegerField(
+        default=0, help_text="Sends started (each claim counts one, also one whose worker died)."
+    )
+    welcome_email_next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a pending email is due to be tried (again)."
+    )
+    welcome_email_claimed_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A worker is sending it until then; after that the claim is dead and another worker may retry.",
+    )
+    welcome_email_triggered_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the last queued trigger was due to run; the sweep re-triggers what it left behind.",
+    )
+    welcome_email_last_error = models.TextField(blank=True, help_text="Why the last attempt failed or was skipped.")
+
+    class Meta:
+        permissions = [("retry_welcome_email", "Can retry welcome emails")]
+        indexes = [
+            # The sweep and the health page read only pending emails, by due time.
+            models.Index(
+                fields=["welcome_email_next_attempt_at"],
+                condition=models.Q(welcome_email="pending"),
+                name="accounts_prov_welcome_due_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"provisioning of {self.user_id}"

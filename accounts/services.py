@@ -7,7 +7,8 @@ all converge on the same rules:
 - rows are found by `clerk_id`, never by email;
 - an event older than the stored `clerk_updated_at` changes nothing;
 - a tombstone (`deleted_at`) is final;
-- a new user is provisioned once, guarded by the `UserProvisioning` row.
+- a new user is provisioned once, guarded by the `UserProvisioning` row, in the
+  transaction that creates it.
 """
 
 from __future__ import annotations
@@ -20,13 +21,9 @@ import secrets
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
-from django.db import IntegrityError, connections, router, transaction
-from django.template.loader import render_to_string
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, router, transaction
 from django.utils import timezone
 
 from .clerk_api import ClerkAPIError, clerk_client
@@ -34,6 +31,7 @@ from .clerk_data import NAME_MAX_LENGTH, ClerkUser
 from .db import insert_ignoring_conflicts
 from .models import User, UserProvisioning
 from .signals import user_provisioned
+from .welcome_email import welcome_email_trigger
 
 logger = logging.getLogger(__name__)
 
@@ -143,13 +141,20 @@ def user_tombstone(clerk_id: str, *, created_via: User.CreatedVia) -> UserSyncRe
     return UserSyncResult(user, SyncOutcome.DELETED)
 
 
+class ProvisioningFailed(Exception):
+    """A `user_provisioned` receiver raised: the user's creation is rolled back, to be tried again."""
+
+
 def user_provision(user: User, *, created_via: User.CreatedVia, send_welcome_email: bool) -> bool:
-    """Run a new user's one-time side effects, once ever per user.
+    """Run a new user's one-time side effects, once ever per user, in the transaction creating it.
 
     Claims the user's `UserProvisioning` row; only the caller that inserts it
-    sends the `user_provisioned` signal and (when asked, and the user has an
-    address) the welcome email, both after the surrounding transaction
-    commits. Returns whether this call provisioned the user.
+    sends the `user_provisioned` signal, right away, so the receivers'
+    database writes commit with the user or not at all, and (when asked, and
+    the user has an address) records the welcome email as pending and queues
+    its trigger (accounts/welcome_email.py). Returns whether this call
+    provisioned the user. Raises ProvisioningFailed when a receiver raises
+    (the caller's transaction must then roll back), and DatabaseError.
     """
     now = timezone.now()
     welcome = send_welcome_email and bool(user.email)
@@ -157,36 +162,21 @@ def user_provision(user: User, *, created_via: User.CreatedVia, send_welcome_ema
         user=user,
         created_via=created_via,
         provisioned_at=now,
-        welcome_email_sent_at=now if welcome else None,
+        welcome_email=UserProvisioning.WelcomeEmail.PENDING if welcome else UserProvisioning.WelcomeEmail.NOT_WANTED,
+        welcome_email_next_attempt_at=now if welcome else None,
+        welcome_email_triggered_at=now if welcome else None,
     )
     if not insert_ignoring_conflicts(provisioning):
         return False
-    transaction.on_commit(partial(_user_provisioned_send, user, created_via), robust=True)
+    try:
+        user_provisioned.send(sender=User, user=user, created_via=created_via)
+    except (OperationalError, InterfaceError):
+        raise  # the database is unreachable: an outage, not a receiver's bug
+    except Exception as exc:
+        raise ProvisioningFailed(f"a user_provisioned receiver failed for {user.clerk_id}: {exc!r}") from exc
     if welcome:
-        # At most once: the claim above is committed before the send, so a
-        # failing mail server costs this email (logged) rather than risking two.
-        transaction.on_commit(partial(user_welcome_email_send, user), robust=True)
+        welcome_email_trigger(provisioning.pk)
     return True
-
-
-def user_welcome_email_send(user: User) -> None:
-    """Render templates/accounts/email/welcome_* and send it through Django's email API."""
-    context = {"user": user}
-    subject = render_to_string("accounts/email/welcome_subject.txt", context).strip()
-    body = render_to_string("accounts/email/welcome_body.txt", context)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
-    logger.info("welcome email sent clerk_id=%s", user.clerk_id)
-
-
-def _user_provisioned_send(user: User, created_via: str) -> None:
-    for receiver, error in user_provisioned.send_robust(sender=User, user=user, created_via=created_via):
-        if isinstance(error, Exception):
-            logger.error(
-                "user_provisioned receiver %r failed clerk_id=%s",
-                receiver,
-                user.clerk_id,
-                exc_info=(type(error), error, error.__traceback__),
-            )
 
 
 def _user_locked(clerk_id: str) -> User | None:

@@ -147,8 +147,8 @@ def _proc_stat(pid: int) -> tuple[int, str, int] | None:
     return int(fields[1]), command, int(fields[11]) + int(fields[12])
 
 
-def cpu_snapshot(gunicorn_pid: int) -> dict[str, dict[int, int]]:
-    """CPU ticks used so far by gunicorn's workers (and master) and by PostgreSQL's processes."""
+def cpu_snapshot(gunicorn_pid: int, worker_pid: int = 0) -> dict[str, dict[int, int]]:
+    """CPU ticks used so far by the app (gunicorn's master and workers, the db_worker) and by PostgreSQL."""
     app, database = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -157,7 +157,7 @@ def cpu_snapshot(gunicorn_pid: int) -> dict[str, dict[int, int]]:
         if stat is None:
             continue
         parent, command, ticks = stat
-        if int(entry) == gunicorn_pid or parent == gunicorn_pid:
+        if int(entry) in (gunicorn_pid, worker_pid) or parent == gunicorn_pid:
             app[int(entry)] = ticks
         elif command.startswith("postgres"):
             database[int(entry)] = ticks
@@ -230,7 +230,8 @@ def drive(spec: dict, concurrency: int, requests: list[bytes], *, cycle: bool, d
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(concurrency)]
     for thread in threads:
         thread.start()
-    processes_before, usage_before = cpu_snapshot(spec["gunicorn_pid"]), resource.getrusage(resource.RUSAGE_SELF)
+    app_pids = spec["gunicorn_pid"], spec.get("worker_pid", 0)
+    processes_before, usage_before = cpu_snapshot(*app_pids), resource.getrusage(resource.RUSAGE_SELF)
     busy_before = _machine_busy_seconds()
     started = time.perf_counter()
     deadline[0] = started + duration
@@ -239,7 +240,7 @@ def drive(spec: dict, concurrency: int, requests: list[bytes], *, cycle: bool, d
         thread.join()
     elapsed = time.perf_counter() - started
     busy_after = _machine_busy_seconds()
-    usage_after, processes_after = resource.getrusage(resource.RUSAGE_SELF), cpu_snapshot(spec["gunicorn_pid"])
+    usage_after, processes_after = resource.getrusage(resource.RUSAGE_SELF), cpu_snapshot(*app_pids)
 
     latencies = list(itertools.chain.from_iterable(clocks))
     cpu = {
@@ -274,7 +275,7 @@ class Phase:
     p99_ms: float = 0.0
     connections: int = 0
     client_cpu_ms: float = 0.0  # per request: the load generator
-    app_cpu_ms: float = 0.0  # per request: gunicorn's workers
+    app_cpu_ms: float = 0.0  # per request: gunicorn's workers and the db_worker
     db_cpu_ms: float = 0.0  # per request: PostgreSQL's processes
     other_cores: float = 0.0  # cores kept busy by everything else on the machine meanwhile
     exhausted: bool = False

@@ -3,11 +3,12 @@
     .venv/bin/python bench/run.py
 
 Creates its own PostgreSQL database, migrates it, seeds known Clerk users,
-starts `gunicorn config.wsgi` (sync workers, DEBUG=0) on 127.0.0.1, drives it
+starts `gunicorn config.wsgi` (sync workers, DEBUG=0) on 127.0.0.1 and one
+`manage.py db_worker` (TASKS_BACKEND=database: the welcome emails), drives it
 from a separate process (load.py) with signed Svix deliveries (new
 user.created events and duplicates) and authenticated /api/me/ calls at
-several concurrencies, next to /healthz as the framework's floor, then stops
-gunicorn and drops the database. Prints the machine, a table per phase, the
+several concurrencies, next to /healthz as the framework's floor, waits for the
+worker to send every welcome email, then stops both and drops the database. Prints the machine, a table per phase, the
 SQL each request sends, and whether the throughput targets are met.
 See bench/README.md for what each column means.
 """
@@ -60,13 +61,14 @@ def main() -> int:
     env = _app_env(database_url, webhook_secret, public_pem)
 
     print(_machine(options), flush=True)
-    gunicorn = None
+    gunicorn = worker = None
     try:
         _database_recreate(options.db_name)
         _step("migrate", [sys.executable, "manage.py", "migrate", "--verbosity", "0"], env)
         _step("seed", [sys.executable, str(BENCH / "inprocess.py"), "seed", str(options.users)], env)
         port = options.port or _free_port()
         gunicorn = _gunicorn_start(env, port, options.workers, work / "gunicorn.log")
+        worker = _worker_start(env, work / "worker.log")
         print(
             f"setup done in {time.monotonic() - started:.1f}s: database {options.db_name}, {options.users} seeded users, "
             f"gunicorn pid {gunicorn.pid} with {options.workers} sync workers on 127.0.0.1:{port}",
@@ -76,6 +78,7 @@ def main() -> int:
         spec = {
             "port": port,
             "gunicorn_pid": gunicorn.pid,
+            "worker_pid": worker.pid,
             "workers": options.workers,
             "webhook_secret": webhook_secret,
             "private_key_pem": private_pem,
@@ -96,14 +99,17 @@ def main() -> int:
         if load.returncode != 0:
             raise RuntimeError(f"the load generator failed (exit {load.returncode})")
         results = json.loads((work / "results.json").read_text())
-        _gunicorn_stop(gunicorn)
+        _process_stop(gunicorn)
         gunicorn_log, gunicorn = (work / "gunicorn.log").read_text(), None
+        drained = _emails_drained(options.db_name)
+        _process_stop(worker)
+        worker_log, worker = (work / "worker.log").read_text(), None
 
         statements_env = env | {"BENCH_PRIVATE_KEY": private_pem}
         statements = json.loads(
             _step("statements", [sys.executable, str(BENCH / "inprocess.py"), "statements"], statements_env)
         )
-        checks = _verify(options.db_name, results, gunicorn_log)
+        checks = _verify(options.db_name, results, gunicorn_log + worker_log) + [drained]
         print()
         print(_table(results["phases"]))
         print()
@@ -118,8 +124,9 @@ def main() -> int:
             return 1
         return 2 if options.strict and any("NOT met" in line for line in verdict) else 0
     finally:
-        if gunicorn is not None:
-            _gunicorn_stop(gunicorn)
+        for process in (gunicorn, worker):
+            if process is not None:
+                _process_stop(process)
         _database_drop(options.db_name)
         shutil.rmtree(work, ignore_errors=True)
 
@@ -164,7 +171,8 @@ def _app_env(database_url: str, webhook_secret: str, public_pem: str) -> dict[st
     Every setting the app reads is given here, so neither the caller's environment nor a
     `.env` file (read by config/settings.py for what is not set) changes what is measured.
     """
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("CLERK_", "DJANGO_", "EMAIL_"))}
+    prefixes = ("CLERK_", "DJANGO_", "EMAIL_", "TASKS_", "WELCOME_EMAIL_")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
     return env | {
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": database_url,
@@ -182,6 +190,7 @@ def _app_env(database_url: str, webhook_secret: str, public_pem: str) -> dict[st
         "CLERK_API_URL": "http://127.0.0.1:9",
         "CLERK_AUTHORIZED_PARTIES": "",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",  # builds each message, sends nothing
+        "TASKS_BACKEND": "database",  # production's default: the email is a task row, sent by db_worker
         "DEFAULT_FROM_EMAIL": "webmaster@localhost",
         "WEBHOOKS_MAX_BODY_BYTES": "1048576",
         "LOG_LEVEL": "WARNING",
@@ -219,11 +228,44 @@ def _gunicorn_start(env: dict[str, str], port: int, workers: int, log: Path) -> 
                     return process
         except OSError:
             time.sleep(0.1)
-    _gunicorn_stop(process)
+    _process_stop(process)
     raise RuntimeError(f"gunicorn did not answer /healthz within 30s:\n{log.read_text()}")
 
 
-def _gunicorn_stop(process: subprocess.Popen) -> None:
+def _worker_start(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """One db_worker next to the web processes, at a lower CPU priority as the README advises:
+    during a burst the requests go first and the emails wait, then catch up."""
+    with open(log, "wb") as output:
+        return subprocess.Popen(
+            ["nice", "-n", "10", sys.executable, "manage.py", "db_worker", "--no-reload"],
+            cwd=PROJECT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _emails_drained(name: str, timeout: float = 300) -> str:
+    """Wait for the worker to send every pending welcome email; the check line for the report."""
+    started = time.monotonic()
+    with psycopg.connect(f"postgres://postgres@127.0.0.1:5432/{name}", autocommit=True) as db:
+        while True:
+            pending, sent = db.execute(
+                "SELECT count(*) FILTER (WHERE welcome_email = 'pending'), count(*) FILTER (WHERE welcome_email = 'sent')"
+                " FROM accounts_userprovisioning"
+            ).fetchone()
+            waited = time.monotonic() - started
+            if pending == 0 or waited > timeout:
+                break
+            time.sleep(0.5)
+    return (
+        f"{'ok  ' if pending == 0 else 'FAIL'} welcome emails: {sent} sent by the worker, {pending} pending "
+        f"{waited:.0f}s after the load ended"
+    )
+
+
+def _process_stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)  # graceful: the master stops its workers
         try:
@@ -315,7 +357,7 @@ def _machine(options: argparse.Namespace) -> str:
             f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
             f"software  : Python {platform.python_version()}, PostgreSQL {server}, "
             + ", ".join(f"{name} {version}" for name, version in packages.items()),
-            f"setup     : gunicorn {options.workers} sync workers, DEBUG=0, LOG_LEVEL=WARNING, locmem email, "
+            f"setup     : gunicorn {options.workers} sync workers and 1 db_worker, DEBUG=0, LOG_LEVEL=WARNING, locmem email, "
             f"{options.duration:g}s per scenario and concurrency in {options.rounds} interleaved slices, "
             f"concurrencies {' '.join(map(str, options.concurrency))}",
         ]

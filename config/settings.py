@@ -43,7 +43,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
-    "accounts",
+    "accounts",  # before django_tasks_db: its db_worker command replaces the library's
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -120,12 +122,39 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # gunicorn: from STATIC_ROOT after `collectstatic`, or straight from the apps when it was not run.
 WHITENOISE_USE_FINDERS = True
 
-# --- Email ------------------------------------------------------------------
+# --- Email and background work ----------------------------------------------
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 if "EMAIL_FILE_PATH" in env:
     EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Seconds per socket operation with the mail server: a hung server fails the send, never blocks a worker.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
+
+# Where background work (the welcome email) runs: "database" stores it in the same transaction
+# as the user and `manage.py db_worker` runs it; "immediate" runs it in the web process right
+# after the commit (development: the console shows the email with no second process).
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="immediate" if DEBUG else "database")
+_TASKS_BACKENDS = {
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+}
+if TASKS_BACKEND not in _TASKS_BACKENDS:
+    raise ImproperlyConfigured(f"TASKS_BACKEND must be 'database' or 'immediate', not {TASKS_BACKEND!r}.")
+TASKS = {"default": {"BACKEND": _TASKS_BACKENDS[TASKS_BACKEND]}}
+# A worker's claim on a send lasts this long; a worker that died is replaced after it expires.
+WELCOME_EMAIL_LEASE_SECONDS = env.float("WELCOME_EMAIL_LEASE_SECONDS", default=60)
+# How often each db_worker re-triggers sends that are due and have no live trigger.
+WELCOME_EMAIL_SWEEP_SECONDS = env.float("WELCOME_EMAIL_SWEEP_SECONDS", default=15)
+# Retries back off from this delay, doubling up to an hour apart, for at least 24 hours.
+WELCOME_EMAIL_RETRY_BASE_SECONDS = env.float("WELCOME_EMAIL_RETRY_BASE_SECONDS", default=30)
+WELCOME_EMAIL_RETRY_MAX_SECONDS = 3600
+WELCOME_EMAIL_RETRY_FOR_SECONDS = 24 * 3600
 
 # --- Clerk ------------------------------------------------------------------
 

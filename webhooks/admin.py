@@ -17,6 +17,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from accounts.models import User
+from accounts.welcome_email import WAITING_WARNING, welcome_email_queue
 
 from .charts import STATUS_COLOURS, hourly_chart_svg
 from .json_html import json_to_html
@@ -212,6 +213,8 @@ class WebhookEventAdmin(admin.ModelAdmin):
             "legend": [(status.label, colour) for status, colour in STATUS_COLOURS.items()],
             "jit_share_warning": JIT_SHARE_WARNING,
             "rejections": rejections,
+            "welcome_emails": welcome_email_queue(),
+            "waiting_warning_minutes": int(WAITING_WARNING.total_seconds() // 60),
         }
         return TemplateResponse(request, "admin/webhooks/health.html", context)
 

@@ -4,6 +4,7 @@ import io
 import time
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
 from accounts.models import User, UserProvisioning
@@ -64,12 +65,35 @@ class TestSyncClerkUsers:
         assert "0 created, 1 updated, 3 unchanged, 1 skipped" in output
         assert User.objects.get(clerk_id=old[0]["id"]).first_name == "Renamed"
 
-    def test_dry_run_writes_nothing_and_sends_nothing(self, clerk_api, clerk_users, mailoutbox, provisioned):
+    def test_a_raising_receiver_stops_the_run_keeping_whole_pages_and_a_rerun_provisions_the_rest_once(
+        self, clerk_api, clerk_users, provisioned
+    ):
+        from accounts.signals import user_provisioned
+
+        def broken(sender, user, created_via, **kwargs):
+            if len(provisioned) == 3:  # the first user of the second page
+                raise RuntimeError("the workspace service is down")
+
+        user_provisioned.connect(broken, dispatch_uid="test-broken-receiver")
+        try:
+            with pytest.raises(CommandError, match="user_provisioned receiver failed .* run again"):
+                run("sync_clerk_users", "--page-size", "2")
+        finally:
+            user_provisioned.disconnect(dispatch_uid="test-broken-receiver")
+        assert User.objects.count() == UserProvisioning.objects.count() == 2  # the first page, whole
+
+        assert "3 created, 0 updated, 2 unchanged" in run("sync_clerk_users", "--page-size", "2")
+        assert User.objects.count() == UserProvisioning.objects.count() == 5
+        assert UserProvisioning.objects.values("user").distinct().count() == 5
+
+    def test_dry_run_writes_nothing_and_sends_nothing(self, clerk_api, clerk_users, mailoutbox, workspaces):
         output = run("sync_clerk_users", "--dry-run")
 
         assert "dry run, nothing written: 5 Clerk users: 5 created" in output
         assert not User.objects.exists() and not UserProvisioning.objects.exists()
-        assert mailoutbox == [] and provisioned == []
+        assert mailoutbox == []
+        # The same code ran: user_provisioned's receivers too, and their writes were rolled back with it.
+        assert len(workspaces) == 5 and not Group.objects.exists()
 
     def test_local_users_clerk_no_longer_has_are_reported_then_pruned_on_request(self, clerk_api, clerk_users):
         UserFactory(clerk_id="user_gone_from_clerk")

@@ -268,9 +268,10 @@ class TestProvisioning:
         provisioning = UserProvisioning.objects.get()
         assert provisioning.created_via == "webhook" and provisioning.welcome_email_sent_at is not None
 
-    def test_nothing_is_sent_when_the_transaction_rolls_back(
-        self, provisioned, mailoutbox, django_capture_on_commit_callbacks
+    def test_nothing_is_kept_or_sent_when_the_transaction_rolls_back(
+        self, mailoutbox, workspaces, django_capture_on_commit_callbacks
     ):
+        from django.contrib.auth.models import Group
         from django.db import transaction
 
         with django_capture_on_commit_callbacks(execute=True):
@@ -278,21 +279,23 @@ class TestProvisioning:
                 user_upsert_from_clerk(ClerkUserDataFactory(), created_via=User.CreatedVia.WEBHOOK)
                 transaction.set_rollback(True)
 
-        assert provisioned == [] and mailoutbox == []
+        assert mailoutbox == []
         assert not UserProvisioning.objects.exists()
+        assert len(workspaces) == 1 and not Group.objects.exists()  # the receiver's row rolled back too
 
-    def test_failing_signal_receiver_does_not_fail_the_delivery(self, deliver_now, mailoutbox):
+    def test_failing_signal_receiver_fails_the_delivery_and_keeps_nothing(self, deliver, mailoutbox):
         def broken(**kwargs):
             raise RuntimeError("receiver bug")
 
         user_provisioned.connect(broken)
         try:
-            deliver_now(user_event("user.created", ClerkUserDataFactory()))
+            response = deliver(user_event("user.created", ClerkUserDataFactory()))
         finally:
             user_provisioned.disconnect(broken)
 
-        assert User.objects.count() == 1
-        assert len(mailoutbox) == 1
+        assert response.status_code == 500  # Svix retries
+        assert not User.objects.exists() and not UserProvisioning.objects.exists()
+        assert mailoutbox == []
 
     def test_welcome_email_is_rendered_from_templates(self, deliver_now, mailoutbox):
         deliver_now(user_event("user.created", ClerkUserDataFactory(first_name="Zoë", email="zoe@example.com")))

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.backfill import BackfillReport, users_backfill_from_clerk
 from accounts.clerk_api import ClerkAPIError, ClerkClient
+from accounts.services import ProvisioningFailed
 
 SUMMARY_ORDER = ("created", "updated", "unchanged", "skipped")
 
@@ -50,6 +51,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         except ClerkAPIError as exc:
             raise CommandError(f"Clerk's API failed: {exc}. Nothing is lost: run the command again.") from None
+        except ProvisioningFailed as exc:
+            raise CommandError(f"{exc}. The page it was on was rolled back: fix the receiver, run again.") from None
         self.stderr.write("")
         prefix = "dry run, nothing written: " if dry_run else ""
         summary = ", ".join(f"{report.counts.get(name, 0)} {name}" for name in SUMMARY_ORDER)

@@ -1,0 +1,138 @@
+"""Run background work stored in the database, through database outages, sweeping what was left behind.
+
+django-tasks-db's worker with two additions (it replaces that app's
+`db_worker`, being earlier in INSTALLED_APPS):
+
+- it survives the database going away: the library's loop raises on a
+  connection error (and leaves the task it was running `RUNNING` for good);
+  here the loop waits and starts again, and the task's own record (the
+  UserProvisioning row) is what counts, not the library's result row;
+- a sweeper thread re-triggers pending welcome emails that are due and have
+  no live trigger (a claim whose worker died, a lost trigger) every
+  WELCOME_EMAIL_SWEEP_SECONDS.
+
+Any number can run at once on any number of hosts: tasks are claimed with
+SELECT … FOR UPDATE SKIP LOCKED, sends with a lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
+from django_tasks_db.management.commands import db_worker as library
+
+from accounts.welcome_email import welcome_emails_sweep
+
+logger = logging.getLogger("accounts.worker")
+
+# Waits between reconnection attempts during a database outage.
+OUTAGE_WAITS = (1, 2, 5, 10)
+
+
+class Worker(library.Worker):
+    def run(self) -> None:
+        sweeper = Sweeper(settings.WELCOME_EMAIL_SWEEP_SECONDS)
+        sweeper.start()
+        failures = 0
+        try:
+            while self.running:
+                try:
+                    super().run()
+                    return  # stopped by a signal, --batch or --max-tasks
+                except (OperationalError, InterfaceError) as exc:
+                    wait = OUTAGE_WAITS[min(failures, len(OUTAGE_WAITS) - 1)]
+                    failures += 1
+                    logger.warning("database unavailable (%s); worker retrying in %ss", str(exc).strip(), wait)
+                    _close_quietly()
+                    time.sleep(wait)
+                    self.startup_delay = False
+        finally:
+            sweeper.stop()
+
+
+class Sweeper:
+    """A daemon thread running welcome_emails_sweep now and every `interval` seconds, until stopped."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="welcome-email-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=max(self.interval, 5))
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                welcome_emails_sweep()
+            except DatabaseError as exc:
+                logger.warning("welcome email sweep failed (%s); trying again in %ss", str(exc).strip(), self.interval)
+            except Exception:
+                logger.exception("welcome email sweep failed; trying again in %ss", self.interval)
+            finally:
+                _close_quietly()  # this thread's connection: reopened, health and all, next time
+            if self._stopped.wait(self.interval):
+                return
+
+
+def _close_quietly() -> None:
+    try:
+        connection.close()
+    except DatabaseError:
+        pass
+
+
+class Command(library.Command):
+    help = (
+        "Run background work (TASKS_BACKEND=database) until stopped; keeps running through a database outage. "
+        "Run as many as you like, on any hosts."
+    )
+
+    def handle(
+        self,
+        *,
+        verbosity: int,
+        queue_name: str,
+        interval: float,
+        batch: bool,
+        backend_name: str,
+        startup_delay: bool,
+        reload: bool,
+        max_tasks: int | None,
+        worker_id: str,
+        exclude_queues: str,
+        **options,
+    ) -> None:
+        # The library's handle(), building this module's Worker.
+        self.configure_logging(verbosity)
+        queue_names = queue_name.split(",")
+        excluded = exclude_queues.split(",") if exclude_queues else []
+        if excluded and "*" not in queue_names:
+            raise library.CommandError("--exclude-queues can only be used with --queue-name=*")
+        worker = Worker(
+            queue_names=queue_names,
+            interval=interval,
+            batch=batch,
+            backend_name=backend_name,
+            startup_delay=startup_delay,
+            max_tasks=max_tasks,
+            worker_id=worker_id,
+            excluded_queue_names=excluded,
+        )
+        if reload and not batch:
+            if os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":
+                worker.configure_signals()  # only the reloader's child handles signals
+            run_with_reloader(worker.run)
+        else:
+            worker.configure_signals()
+            worker.run()

@@ -1,0 +1,385 @@
+"""The welcome email as background work, in process: its record, claim, retries, sweep, and receivers.
+
+Real SMTP conversations with a local server (accounts/tests/smtp_server.py);
+the database task backend's queue is run in this process with
+django-tasks-db's own loop. The tests with real worker processes are in
+test_welcome_email_workers.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import get_commands
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from accounts.models import User, UserProvisioning
+from accounts.services import ProvisioningFailed, user_tombstone, user_upsert_from_clerk
+from accounts.signals import user_provisioned
+from accounts.tests.factories import ClerkUserDataFactory, user_event
+from accounts.tests.smtp_server import Mode
+from accounts.tests.workers import run_queued_tasks
+from accounts.welcome_email import (
+    Delivery,
+    retry_delay,
+    welcome_email_deliver,
+    welcome_email_retry,
+    welcome_emails_sweep,
+)
+from conftest import statements_at_most
+from webhooks.models import WebhookEvent
+
+pytestmark = pytest.mark.django_db
+Status = UserProvisioning.WelcomeEmail
+
+
+def create_user(email: str = "ada@example.com", **data) -> UserProvisioning:
+    user = user_upsert_from_clerk(ClerkUserDataFactory(email=email, **data), created_via=User.CreatedVia.WEBHOOK).user
+    return UserProvisioning.objects.get(user=user)
+
+
+def make_due_now(provisioning: UserProvisioning) -> None:
+    """Time passes: the scheduled retry (record and queued trigger) is due now."""
+    now = timezone.now()
+    UserProvisioning.objects.filter(pk=provisioning.pk).update(welcome_email_next_attempt_at=now)
+    DBTaskResult.objects.filter(status="READY").update(run_after=now)
+
+
+class TestWithTheImmediateBackend:
+    """TASKS_BACKEND=immediate (development): sent in the web process right after the commit."""
+
+    def test_delivery_sends_the_email_after_the_commit_with_an_unescaped_subject(
+        self, deliver, smtp, django_capture_on_commit_callbacks
+    ):
+        data = ClerkUserDataFactory(first_name="Siobhán O'Brien & Co", email="siobhan@example.com")
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            response = deliver(user_event("user.created", data))
+        assert response.status_code == 200
+        assert smtp.connections == 0  # nothing was sent inside the transaction
+
+        for callback in callbacks:
+            callback()
+
+        [message] = smtp.messages_to("siobhan@example.com")
+        assert message.subject == "Welcome, Siobhán O'Brien & Co!"
+        provisioning = UserProvisioning.objects.get(user__clerk_id=data["id"])
+        assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.SENT, 1)
+        assert provisioning.welcome_email_sent_at is not None
+
+    def test_a_refusing_mail_server_does_not_change_the_answer(self, deliver, smtp, django_capture_on_commit_callbacks):
+        smtp.set_mode(Mode.REFUSE)
+        data = ClerkUserDataFactory(email="refused@example.com")
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = deliver(user_event("user.created", data))
+
+        assert response.status_code == 200, response.content
+        assert WebhookEvent.objects.get().status == "processed"
+        provisioning = UserProvisioning.objects.get(user__clerk_id=data["id"])
+        assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.PENDING, 1)
+        assert "ConnectionRefusedError" in provisioning.welcome_email_last_error
+
+
+class TestWithTheDatabaseBackend:
+    def test_the_request_stores_the_email_and_its_trigger_and_sends_nothing(self, deliver, smtp, database_tasks):
+        data = ClerkUserDataFactory(email="queued@example.com")
+
+        response = deliver(user_event("user.created", data))
+
+        assert response.status_code == 200
+        assert smtp.connections == 0
+        provisioning = UserProvisioning.objects.get(user__clerk_id=data["id"])
+        assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.PENDING, 0)
+        [task] = DBTaskResult.objects.all()
+        assert task.task_path == "accounts.tasks.welcome_email_send"
+        assert task.args_kwargs == {"args": [provisioning.pk], "kwargs": {}}
+
+        run_queued_tasks()
+
+        assert [m.recipients for m in smtp.messages] == [("queued@example.com",)]
+        provisioning.refresh_from_db()
+        assert provisioning.welcome_email == Status.SENT
+
+    @pytest.mark.parametrize("mode", [Mode.REFUSE, Mode.TEMPFAIL, Mode.HANG])
+    def test_a_failing_mail_server_is_retried_until_it_recovers_and_sends_once(self, mode, smtp, database_tasks, settings):
+        settings.EMAIL_TIMEOUT = 0.5  # the hung server costs half a second, not ten
+        provisioning = create_user("retry@example.com")
+        smtp.set_mode(mode)
+
+        run_queued_tasks()
+
+        provisioning.refresh_from_db()
+        assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.PENDING, 1)
+        assert provisioning.welcome_email_last_error
+        retry_in = provisioning.welcome_email_next_attempt_at - timezone.now()
+        assert dt.timedelta(0) < retry_in <= dt.timedelta(seconds=60)
+        [retry] = DBTaskResult.objects.filter(status="READY")
+        assert retry.run_after == provisioning.welcome_email_next_attempt_at
+
+        smtp.set_mode(Mode.ACCEPT)
+        make_due_now(provisioning)
+        run_queued_tasks()
+        run_queued_tasks()  # nothing left to do
+
+        provisioning.refresh_from_db()
+        assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.SENT, 2)
+        assert len(smtp.messages_to("retry@example.com")) == 1
+
+    def test_a_user_deleted_before_the_email_went_out_is_skipped_with_the_reason(self, smtp, database_tasks):
+        provisioning = create_user("gone@example.com")
+        user_tombstone(provisioning.user.clerk_id, created_via=User.CreatedVia.WEBHOOK)
+
+        run_queued_tasks()
+
+        provisioning.refresh_from_db()
+        assert provisioning.welcome_email == Status.SKIPPED
+        assert "deleted" in provisioning.welcome_email_last_error
+        assert smtp.connections == 0
+
+    def test_no_address_means_no_email_and_nothing_queued(self, deliver, database_tasks):
+        deliver(user_event("user.created", ClerkUserDataFactory(email=None)))
+
+        assert UserProvisioning.objects.get().welcome_email == Status.NOT_WANTED
+        assert not DBTaskResult.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction: no savepoints in the count
+def test_a_send_costs_three_statements(smtp, database_tasks):
+    """Claim (conditional UPDATE), the row with its user, the record of the send."""
+    provisioning = create_user()
+
+    with statements_at_most(3):
+        assert welcome_email_deliver(provisioning.pk) == Delivery.SENT
+
+
+class TestClaim:
+    def test_a_live_claim_cannot_be_taken_and_an_expired_one_can(self, smtp, database_tasks, settings):
+        provisioning = create_user()
+        UserProvisioning.objects.filter(pk=provisioning.pk).update(
+            welcome_email_claimed_until=timezone.now() + dt.timedelta(seconds=30)
+        )
+        assert welcome_email_deliver(provisioning.pk) == Delivery.NOT_CLAIMED
+
+        UserProvisioning.objects.filter(pk=provisioning.pk).update(
+            welcome_email_claimed_until=timezone.now() - dt.timedelta(seconds=1)
+        )
+        assert welcome_email_deliver(provisioning.pk) == Delivery.SENT
+        assert welcome_email_deliver(provisioning.pk) == Delivery.NOT_CLAIMED
+        assert len(smtp.messages) == 1
+
+    def test_a_retry_is_not_taken_before_it_is_due(self, smtp, database_tasks):
+        provisioning = create_user()
+        UserProvisioning.objects.filter(pk=provisioning.pk).update(
+            welcome_email_next_attempt_at=timezone.now() + dt.timedelta(minutes=1)
+        )
+        assert welcome_email_deliver(provisioning.pk) == Delivery.NOT_CLAIMED
+        assert smtp.connections == 0
+
+    def test_a_worker_whose_claim_was_replaced_records_nothing(self, smtp, database_tasks):
+        """Worker A's lease expired mid-send and B claimed: A's outcome must not overwrite B's claim."""
+        provisioning = create_user()
+
+        def b_claims_meanwhile(*args, **kwargs):
+            UserProvisioning.objects.filter(pk=provisioning.pk).update(
+                welcome_email_attempts=provisioning.welcome_email_attempts + 2
+            )
+            raise ConnectionRefusedError("A's send failed")
+
+        from accounts import welcome_email
+
+        original = welcome_email.user_welcome_email_send
+        welcome_email.user_welcome_email_send = b_claims_meanwhile
+        try:
+            welcome_email_deliver(provisioning.pk)
+        finally:
+            welcome_email.user_welcome_email_send = original
+
+        provisioning.refresh_from_db()
+        assert provisioning.welcome_email_last_error == ""  # A's failure was not written over B's claim
+        assert provisioning.welcome_email_claimed_until is not None
+
+
+class TestRetrySchedule:
+    def test_first_retry_within_a_minute_then_backing_off_to_an_hour_for_at_least_a_day(self, settings):
+        settings.WELCOME_EMAIL_RETRY_BASE_SECONDS = 30
+        delays = []
+        attempts = 1
+        while (delay := retry_delay(attempts)) is not None:
+            delays.append(delay)
+            attempts += 1
+
+        assert delays[0] <= dt.timedelta(seconds=60)
+        assert delays == sorted(delays)
+        assert max(delays) == dt.timedelta(hours=1)
+        assert sum(delays, dt.timedelta()) >= dt.timedelta(hours=24)
+        assert sum(delays[:-1], dt.timedelta()) < dt.timedelta(hours=24)  # and not much longer
+
+    def test_the_last_failure_leaves_the_email_failed_and_visible(self, smtp, database_tasks, settings):
+        provisioning = create_user()
+        smtp.set_mode(Mode.TEMPFAIL)
+        attempts_in_a_day = next(n for n in range(1, 100) if retry_delay(n) is None)
+        UserProvisioning.objects.filter(pk=provisioning.pk).update(welcome_email_attempts=attempts_in_a_day - 1)
+
+        assert welcome_email_deliver(provisioning.pk) == Delivery.FAILED
+
+        provisioning.refresh_from_db()
+        assert provisioning.welcome_email == Status.FAILED
+        assert "451" in provisioning.welcome_email_last_error
+        assert DBTaskResult.objects.count() == 1  # its first trigger; no retry was queued
+
+
+class TestSweep:
+    def test_a_dead_claim_is_triggered_again_once_and_a_live_trigger_is_left_alone(self, database_tasks, settings):
+        settings.WELCOME_EMAIL_LEASE_SECONDS = 60
+        long_ago = timezone.now() - dt.timedelta(minutes=5)
+        dead = create_user("dead@example.com")
+        live = create_user("live@example.com")
+        sent = create_user("sent@example.com")
+        UserProvisioning.objects.filter(pk=dead.pk).update(
+            welcome_email_triggered_at=long_ago, welcome_email_claimed_until=long_ago, welcome_email_attempts=1
+        )
+        UserProvisioning.objects.filter(pk=sent.pk).update(welcome_email=Status.SENT, welcome_email_triggered_at=long_ago)
+        DBTaskResult.objects.all().delete()
+
+        assert welcome_emails_sweep() == 1
+        assert welcome_emails_sweep() == 0  # its new trigger is live now
+
+        [task] = DBTaskResult.objects.all()
+        assert task.args_kwargs["args"] == [dead.pk]
+        assert live.pk != dead.pk
+
+    def test_a_trigger_never_enqueued_is_found(self, database_tasks):
+        provisioning = create_user()
+        UserProvisioning.objects.filter(pk=provisioning.pk).update(welcome_email_triggered_at=None)
+        DBTaskResult.objects.all().delete()
+
+        assert welcome_emails_sweep() == 1
+
+
+class TestStaffRetry:
+    def test_a_failed_email_is_queued_again_with_a_fresh_schedule(self, smtp, database_tasks):
+        provisioning = create_user()
+        UserProvisioning.objects.filter(pk=provisioning.pk).update(
+            welcome_email=Status.FAILED, welcome_email_attempts=30, welcome_email_last_error="451"
+        )
+        DBTaskResult.objects.all().delete()
+
+        assert welcome_email_retry([provisioning.pk]) == [provisioning.pk]
+        run_queued_tasks()
+
+        provisioning.refresh_from_db()
+        assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.SENT, 1)
+        assert len(smtp.messages) == 1
+
+    def test_sent_and_claimed_emails_are_left_alone(self, database_tasks):
+        sent, claimed = create_user("a@example.com"), create_user("b@example.com")
+        UserProvisioning.objects.filter(pk=sent.pk).update(welcome_email=Status.SENT)
+        UserProvisioning.objects.filter(pk=claimed.pk).update(
+            welcome_email_claimed_until=timezone.now() + dt.timedelta(minutes=1)
+        )
+
+        assert welcome_email_retry([sent.pk, claimed.pk]) == []
+
+
+class TestReceivers:
+    """user_provisioned runs inside the creating transaction: all or nothing."""
+
+    @pytest.fixture
+    def failing_receiver(self):
+        calls = []
+
+        def receiver(sender, user, created_via, **kwargs):
+            calls.append(user.clerk_id)
+            if len(calls) == 1:
+                raise RuntimeError("the workspace service is down")
+
+        user_provisioned.connect(receiver, weak=False, dispatch_uid="test-failing-receiver")
+        yield calls
+        user_provisioned.disconnect(dispatch_uid="test-failing-receiver")
+
+    def test_a_raising_receiver_fails_the_delivery_keeps_nothing_and_the_redelivery_provisions_once(
+        self, deliver, database_tasks, workspaces, failing_receiver
+    ):
+        data = ClerkUserDataFactory(email="flaky@example.com")
+        payload = user_event("user.created", data)
+
+        response = deliver(payload, msg_id="msg_flaky")
+
+        assert response.status_code == 500
+        event = WebhookEvent.objects.get()
+        assert event.status == "failed" and "the workspace service is down" in event.last_error
+        assert not User.objects.exists() and not UserProvisioning.objects.exists()
+        assert not DBTaskResult.objects.exists() and not Group.objects.exists()
+
+        response = deliver(payload, msg_id="msg_flaky")  # Svix retries
+
+        assert response.status_code == 200
+        assert UserProvisioning.objects.get().welcome_email == Status.PENDING
+        assert DBTaskResult.objects.count() == 1
+        assert list(Group.objects.values_list("name", flat=True)) == [f"workspace-{data['id']}"]
+
+    def test_a_receivers_rows_roll_back_with_the_user(self, workspaces, django_capture_on_commit_callbacks):
+        from django.db import transaction
+
+        with django_capture_on_commit_callbacks(execute=True):
+            with transaction.atomic():
+                user_upsert_from_clerk(ClerkUserDataFactory(), created_via=User.CreatedVia.WEBHOOK)
+                transaction.set_rollback(True)
+
+        assert workspaces  # it ran, inside the transaction…
+        assert not Group.objects.exists() and not User.objects.exists()  # …and its row went with it
+
+    @pytest.mark.django_db(transaction=True)  # the just-in-time creation is its own outermost transaction
+    def test_just_in_time_creation_with_a_raising_receiver_is_a_503_to_retry(
+        self, client, clerk_api, make_token, failing_receiver, workspaces
+    ):
+        data = ClerkUserDataFactory()
+        clerk_api.users[data["id"]] = data
+        headers = {"Authorization": f"Bearer {make_token(data['id'])}"}
+
+        response = client.get("/api/me/", headers=headers)
+
+        assert response.status_code == 503
+        assert response["Retry-After"]
+        assert not User.objects.exists() and not Group.objects.exists()
+
+        response = client.get("/api/me/", headers=headers)
+
+        assert response.status_code == 200
+        assert Group.objects.count() == 1
+
+    def test_a_backfill_with_a_raising_receiver_stops_with_a_one_line_reason(self, failing_receiver):
+        with pytest.raises(ProvisioningFailed):
+            user_upsert_from_clerk(ClerkUserDataFactory(), created_via=User.CreatedVia.SYNC)
+
+
+def test_db_worker_is_this_projects_command():
+    """accounts is before django_tasks_db in INSTALLED_APPS, so its db_worker (outage-proof, sweeping) wins."""
+    assert get_commands()["db_worker"] == "accounts"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_quick_start_shows_the_welcome_email_on_the_console(live_server, settings, capsys):
+    """A fresh clone: the immediate backend (DEBUG's default) and the console email backend, no worker."""
+    from django.core.management import call_command
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    assert settings.TASKS["default"]["BACKEND"] == "django_tasks.backends.immediate.ImmediateBackend"
+
+    call_command(
+        "send_clerk_webhook",
+        "user.created",
+        "--url",
+        f"{live_server.url}/webhooks/clerk/",
+        "--email",
+        "ada@example.com",
+        "--first-name",
+        "Ada",
+    )
+
+    printed = capsys.readouterr().out
+    assert "Subject: Welcome, Ada!" in printed
+    assert "To: ada@example.com" in printed

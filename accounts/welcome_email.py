@@ -1,0 +1,328 @@
+"""The welcome email as durable background work: schedule, claim, send, record, retry, sweep.
+
+The `UserProvisioning` row is the record (what must happen, what happened);
+a queued task (`accounts.tasks.welcome_email_send`) is only the trigger that
+makes a worker look at it, so a lost trigger costs latency, never the email:
+
+- `welcome_email_trigger` queues the trigger. With the database backend it is
+  written in the caller's transaction (it commits or rolls back with the
+  user); other backends (immediate) run it after the commit.
+- `welcome_email_deliver` (the task's body) claims the send with a
+  conditional UPDATE that sets a lease, so two workers never send the same
+  email; a worker that dies leaves a lease that expires. Only a crash between
+  the mail server accepting the message and the UPDATE recording it can send
+  it twice.
+- A failed send is retried with backoff (first after
+  WELCOME_EMAIL_RETRY_BASE_SECONDS, doubling to at most an hour apart, for
+  at least 24 hours), then left `failed` for staff to see and retry.
+- `welcome_emails_sweep` (run by every db_worker) re-triggers what is due and
+  has no live trigger: a claim whose worker died, a trigger that was lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import F, Min, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .models import User, UserProvisioning
+
+logger = logging.getLogger(__name__)
+
+Status = UserProvisioning.WelcomeEmail
+
+# A trigger may run this early by another host's clock and still claim its send.
+CLOCK_TOLERANCE = dt.timedelta(seconds=5)
+SWEEP_BATCH = 500
+# Pending emails waiting this long for a worker are flagged on the sync-health page.
+WAITING_WARNING = dt.timedelta(minutes=5)
+
+
+class Delivery(enum.StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # failed; a retry is scheduled
+    FAILED = "failed"  # failed; retries exhausted
+    SKIPPED = "skipped"  # the user was deleted or has no address any more
+    NOT_CLAIMED = "not_claimed"  # already sent, being sent elsewhere, or not due: nothing done
+
+
+def user_welcome_email_send(user: User) -> None:
+    """Render templates/accounts/email/welcome_* and hand it to Django's mail backend; raises on failure."""
+    context = {"user": user}
+    subject = render_to_string("accounts/email/welcome_subject.txt", context).strip()
+    body = render_to_string("accounts/email/welcome_body.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+
+
+def welcome_email_trigger(provisioning_pk: int, *, run_after: dt.datetime | None = None) -> None:
+    """Queue the task that sends this welcome email, at `run_after` (default: now).
+
+    With the database backend the task row is written in the current
+    transaction. Other backends (immediate, for development) run it after
+    the commit; they cannot defer and have no worker to sweep, so a retry
+    there waits, pending and visible in the admin, for staff's retry action.
+    """
+    from django_tasks_db import DatabaseBackend
+
+    from .tasks import welcome_email_send
+
+    if isinstance(welcome_email_send.get_backend(), DatabaseBackend):
+        task = welcome_email_send.using(run_after=run_after) if run_after else welcome_email_send
+        task.enqueue(provisioning_pk)
+    elif run_after is None:
+
+        def enqueue() -> None:  # a named function: Django logs a robust callback's __qualname__
+            welcome_email_send.enqueue(provisioning_pk)
+
+        transaction.on_commit(enqueue, robust=True)
+
+
+def welcome_email_deliver(provisioning_pk: int) -> Delivery:
+    """Claim this user's pending welcome email, send it, and record the outcome.
+
+    Does nothing (NOT_CLAIMED) when the email is not pending, not due yet, or
+    claimed by a live worker. A mail server error is recorded with a retry
+    scheduled (or, past the retry window, as failed); it is not raised.
+    Raises DatabaseError when the database cannot be reached.
+    """
+    provisioning = _claim(provisioning_pk)
+    if provisioning is None:
+        return Delivery.NOT_CLAIMED
+    user, attempt = provisioning.user, provisioning.welcome_email_attempts
+    if user.deleted_at is not None or not user.is_active:
+        return _record_skipped(provisioning_pk, attempt, "the user was deleted before the email went out")
+    if not user.email:
+        return _record_skipped(provisioning_pk, attempt, "the user has no email address any more")
+    try:
+        user_welcome_email_send(user)
+    except Exception as exc:  # any mail backend error: refused, 4xx/5xx, timeout, DNS
+        return _record_failure(provisioning_pk, attempt, exc)
+    _record_sent(provisioning_pk, attempt)
+    logger.info("welcome email sent clerk_id=%s attempt=%d", user.clerk_id, attempt)
+    return Delivery.SENT
+
+
+def welcome_email_retry(provisioning_pks: Iterable[int]) -> list[int]:
+    """Staff's retry: make these pending or failed emails due now, with a fresh retry schedule.
+
+    Emails already sent, not wanted, skipped, or claimed by a live worker are
+    left alone. Returns the pks that were re-queued.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        retried = list(
+            UserProvisioning.objects.select_for_update()
+            .filter(pk__in=list(provisioning_pks), welcome_email__in=[Status.PENDING, Status.FAILED])
+            .filter(_unclaimed(now))
+            .values_list("pk", flat=True)
+        )
+        UserProvisioning.objects.filter(pk__in=retried).update(
+            welcome_email=Status.PENDING,
+            welcome_email_attempts=0,
+            welcome_email_next_attempt_at=now,
+            welcome_email_triggered_at=now,
+        )
+        for pk in retried:
+            welcome_email_trigger(pk)
+    return retried
+
+
+def welcome_emails_sweep() -> int:
+    """Re-trigger pending emails that are due and have no live trigger; returns how many.
+
+    A trigger counts as dead once it is a lease's length overdue with its
+    email still pending and unclaimed (its worker died mid-send and the lease
+    expired, or the trigger was lost). Rows are taken with SKIP LOCKED, so
+    workers sweeping together never re-trigger one email twice.
+    """
+    now = timezone.now()
+    dead_before = now - _lease()
+    with transaction.atomic():
+        due = list(
+            UserProvisioning.objects.select_for_update(skip_locked=True)
+            .filter(welcome_email=Status.PENDING, welcome_email_next_attempt_at__lte=now)
+            .filter(_unclaimed(now))
+            .filter(Q(welcome_email_triggered_at__isnull=True) | Q(welcome_email_triggered_at__lt=dead_before))
+            .order_by("welcome_email_next_attempt_at")
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        UserProvisioning.objects.filter(pk__in=due).update(welcome_email_triggered_at=now)
+        for pk in due:
+            welcome_email_trigger(pk)
+    if due:
+        logger.warning("welcome email sweep re-triggered %d pending emails without a live trigger", len(due))
+    return len(due)
+
+
+def retry_delay(attempts: int) -> dt.timedelta | None:
+    """The wait before retrying after `attempts` failed sends, or None once retried for long enough.
+
+    Doubles from WELCOME_EMAIL_RETRY_BASE_SECONDS up to
+    WELCOME_EMAIL_RETRY_MAX_SECONDS; gives up only when the waits so far add
+    up to WELCOME_EMAIL_RETRY_FOR_SECONDS (24 hours).
+    """
+    base, cap = settings.WELCOME_EMAIL_RETRY_BASE_SECONDS, settings.WELCOME_EMAIL_RETRY_MAX_SECONDS
+    waits = [min(base * 2 ** min(n, 32), cap) for n in range(attempts)]
+    if sum(waits[:-1]) >= settings.WELCOME_EMAIL_RETRY_FOR_SECONDS:
+        return None
+    return dt.timedelta(seconds=waits[-1])
+
+
+@dataclass(frozen=True)
+class WelcomeEmailQueue:
+    pending: int
+    oldest_waiting_since: dt.datetime | None  # the earliest due time among pending emails now due
+    failed: list[UserProvisioning]  # the most recent ones
+    failed_count: int
+
+    @property
+    def waiting_too_long(self) -> bool:
+        """Something has been due for minutes without a worker taking it: is a worker running?"""
+        return (
+            self.oldest_waiting_since is not None
+            and timezone.now() - self.oldest_waiting_since > WAITING_WARNING
+        )
+
+
+def welcome_email_queue(*, failed_shown: int = 10) -> WelcomeEmailQueue:
+    """What the sync-health page shows about the queue: three indexed queries."""
+    now = timezone.now()
+    pending = UserProvisioning.objects.filter(welcome_email=Status.PENDING)
+    oldest = pending.filter(welcome_email_next_attempt_at__lte=now).aggregate(
+        oldest=Min("welcome_email_next_attempt_at")
+    )["oldest"]
+    failed = UserProvisioning.objects.filter(welcome_email=Status.FAILED)
+    return WelcomeEmailQueue(
+        pending=pending.count(),
+        oldest_waiting_since=oldest,
+        failed=list(failed.select_related("user").order_by("-welcome_email_next_attempt_at", "-pk")[:failed_shown]),
+        failed_count=failed.count(),
+    )
+
+
+# --- claim and record ----------------------------------------------------------------------------
+
+
+def _lease() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.WELCOME_EMAIL_LEASE_SECONDS)
+
+
+def _unclaimed(now: dt.datetime) -> Q:
+    return Q(welcome_email_claimed_until__isnull=True) | Q(welcome_email_claimed_until__lt=now)
+
+
+def _claim(provisioning_pk: int) -> UserProvisioning | None:
+    """Take the send with one conditional UPDATE; returns the claimed row with its user, or None.
+
+    Its attempt number is the claim's token: whatever is recorded later is
+    conditional on it, so a worker whose lease expired cannot overwrite the
+    claim that replaced its own.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = (
+            UserProvisioning.objects.filter(
+                pk=provisioning_pk,
+                welcome_email=Status.PENDING,
+                welcome_email_next_attempt_at__lte=now + CLOCK_TOLERANCE,
+            )
+            .filter(_unclaimed(now))
+            .update(
+                welcome_email_claimed_until=now + _lease(),
+                welcome_email_attempts=F("welcome_email_attempts") + 1,
+            )
+        )
+        if not claimed:
+            return None
+        return UserProvisioning.objects.select_related("user").get(pk=provisioning_pk)
+
+
+def _claimed(provisioning_pk: int, attempt: int):
+    return UserProvisioning.objects.filter(
+        pk=provisioning_pk, welcome_email=Status.PENDING, welcome_email_attempts=attempt
+    )
+
+
+def _record_sent(provisioning_pk: int, attempt: int) -> None:
+    """Record the accepted send. While the lease lasts nobody else sends it, so a database
+    error is retried until then rather than letting the email go out again."""
+    deadline = time.monotonic() + settings.WELCOME_EMAIL_LEASE_SECONDS
+    while True:
+        try:
+            recorded = _claimed(provisioning_pk, attempt).update(
+                welcome_email=Status.SENT,
+                welcome_email_sent_at=timezone.now(),
+                welcome_email_claimed_until=None,
+                welcome_email_next_attempt_at=None,
+                welcome_email_last_error="",
+            )
+            break
+        except DatabaseError:
+            if time.monotonic() >= deadline:
+                raise
+            logger.warning("cannot record a sent welcome email yet (database unavailable); retrying")
+            connection.close()
+            time.sleep(1)
+            close_old_connections()
+    if not recorded:
+        logger.error(
+            "welcome email provisioning=%s was sent after its claim expired; another worker may send it again",
+            provisioning_pk,
+        )
+
+
+def _record_skipped(provisioning_pk: int, attempt: int, reason: str) -> Delivery:
+    _claimed(provisioning_pk, attempt).update(
+        welcome_email=Status.SKIPPED,
+        welcome_email_claimed_until=None,
+        welcome_email_next_attempt_at=None,
+        welcome_email_last_error=reason,
+    )
+    logger.info("welcome email skipped provisioning=%s: %s", provisioning_pk, reason)
+    return Delivery.SKIPPED
+
+
+def _record_failure(provisioning_pk: int, attempt: int, exc: Exception) -> Delivery:
+    """Keep the error; schedule the retry (its trigger commits with the record) or give up."""
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    delay = retry_delay(attempt)
+    now = timezone.now()
+    with transaction.atomic():
+        if delay is None:
+            recorded = _claimed(provisioning_pk, attempt).update(
+                welcome_email=Status.FAILED,
+                welcome_email_claimed_until=None,
+                welcome_email_last_error=error,
+            )
+        else:
+            retry_at = now + delay
+            recorded = _claimed(provisioning_pk, attempt).update(
+                welcome_email_claimed_until=None,
+                welcome_email_next_attempt_at=retry_at,
+                welcome_email_triggered_at=retry_at,
+                welcome_email_last_error=error,
+            )
+            if recorded:
+                welcome_email_trigger(provisioning_pk, run_after=retry_at)
+    outcome = Delivery.FAILED if delay is None else Delivery.RETRY
+    logger.warning(
+        "welcome email %s provisioning=%s attempt=%d%s: %s",
+        "failed for good" if delay is None else "failed",
+        provisioning_pk,
+        attempt,
+        "" if delay is None else f" retry in {delay.total_seconds():.0f}s",
+        error,
+    )
+    if not recorded:
+        logger.error("welcome email provisioning=%s: its claim expired during the attempt", provisioning_pk)
+    return outcome

@@ -1,0 +1,91 @@
+"""TASKS_BACKEND and the EMAIL_* settings from the environment, and the retry timings they imply."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+READ = (
+    "import json, django; from django.conf import settings; django.setup(); "
+    "print(json.dumps({'tasks': settings.TASKS['default']['BACKEND'], 'host': settings.EMAIL_HOST, "
+    "'port': settings.EMAIL_PORT, 'user': settings.EMAIL_HOST_USER, 'password': settings.EMAIL_HOST_PASSWORD, "
+    "'tls': settings.EMAIL_USE_TLS, 'timeout': settings.EMAIL_TIMEOUT, "
+    "'lease': settings.WELCOME_EMAIL_LEASE_SECONDS, 'sweep': settings.WELCOME_EMAIL_SWEEP_SECONDS, "
+    "'retry': settings.WELCOME_EMAIL_RETRY_BASE_SECONDS}))"
+)
+IMMEDIATE = "django_tasks.backends.immediate.ImmediateBackend"
+DATABASE = "django_tasks_db.DatabaseBackend"
+
+
+def read_settings(**env: str) -> subprocess.CompletedProcess:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("EMAIL_", "TASKS_", "WELCOME_EMAIL_")) and k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL")
+    }
+    clean |= {"DJANGO_SETTINGS_MODULE": "config.settings", **env}
+    return subprocess.run([sys.executable, "-c", READ], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
+
+
+def settings_with(**env: str) -> dict:
+    result = read_settings(**env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_a_fresh_clone_runs_background_work_in_the_web_process_with_contract_defaults():
+    values = settings_with()
+
+    assert values["tasks"] == IMMEDIATE
+    assert (values["host"], values["port"], values["user"], values["tls"], values["timeout"]) == (
+        "localhost",
+        25,
+        "",
+        False,
+        10,
+    )
+
+
+def test_production_defaults_to_the_database_backend():
+    assert settings_with(DEBUG="0", SECRET_KEY="x" * 50)["tasks"] == DATABASE
+
+
+def test_either_backend_can_be_chosen():
+    assert settings_with(TASKS_BACKEND="database")["tasks"] == DATABASE
+    assert settings_with(DEBUG="0", SECRET_KEY="x" * 50, TASKS_BACKEND="immediate")["tasks"] == IMMEDIATE
+
+
+def test_an_unknown_backend_is_refused_with_a_clear_message():
+    result = read_settings(TASKS_BACKEND="celery")
+
+    assert result.returncode != 0
+    assert "TASKS_BACKEND must be 'database' or 'immediate'" in result.stderr
+
+
+def test_email_settings_come_from_the_environment():
+    values = settings_with(
+        EMAIL_HOST="smtp.example.com",
+        EMAIL_PORT="587",
+        EMAIL_HOST_USER="apikey",
+        EMAIL_HOST_PASSWORD="s3cret",
+        EMAIL_USE_TLS="1",
+        EMAIL_TIMEOUT="3.5",
+    )
+
+    assert (values["host"], values["port"], values["user"], values["password"]) == (
+        "smtp.example.com",
+        587,
+        "apikey",
+        "s3cret",
+    )
+    assert values["tls"] is True and values["timeout"] == 3.5
+
+
+def test_default_timings_retry_a_dead_workers_send_within_two_minutes_and_first_failures_within_one():
+    """A dead claim is taken again at most a lease plus a sweep interval (plus the worker's 1 s poll) later."""
+    values = settings_with()
+
+    assert values["lease"] + values["sweep"] + 1 <= 120
+    assert values["retry"] + 1 <= 60  # the retry's trigger is queued for then; workers poll every second
