@@ -1,9 +1,10 @@
 """The per-process JWKS cache when Clerk is slow: cached keys never wait for the network."""
+
 import threading
 
 import pytest
 
-from accounts import tokens
+from accounts import signing_keys as tokens
 from accounts.clerk_api import ClerkUnavailable
 from conftest import CLERK_KID, jwk_of
 
@@ -76,7 +77,7 @@ def swallow(call, *args):
 
 def test_known_key_is_served_while_an_unknown_kid_waits_for_clerk(keys):
     store, clerk = keys
-    store.clock.now += tokens.JWKS_REFETCH_INTERVAL_SECONDS
+    store.clock.now += tokens.REFETCH_INTERVAL_SECONDS
     waiting = in_thread(swallow, store.get, "ins_unknown")
     assert clerk.entered.wait(5)
 
@@ -91,7 +92,7 @@ def test_known_key_is_served_while_an_unknown_kid_waits_for_clerk(keys):
 
 def test_stale_key_is_served_while_another_request_refreshes_it(keys):
     store, clerk = keys
-    store.clock.now += tokens.JWKS_MAX_AGE_SECONDS + 1
+    store.clock.now += tokens.KEYS_MAX_AGE_SECONDS + 1
     refreshing = in_thread(store.get, CLERK_KID)
     assert clerk.entered.wait(5)
 
@@ -108,7 +109,7 @@ def test_next_fetch_waits_an_interval_counted_from_the_end_of_a_slow_failed_one(
     store, clerk = keys
     clerk.fail = True
     clerk.release.set()
-    store.clock.now += tokens.JWKS_REFETCH_INTERVAL_SECONDS
+    store.clock.now += tokens.REFETCH_INTERVAL_SECONDS
 
     def slow_fetch():
         store.clock.now += 10  # the read timeout went by
