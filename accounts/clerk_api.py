@@ -202,7 +202,7 @@ def clerk_client() -> ClerkClient:
         max_retries=1,
         max_wait=1.0,
         timeout=REQUEST_PATH_TIMEOUT,
-        deadline=getattr(settings, "CLERK_API_TIMEOUT", 5.0),
+        deadline=settings.CLERK_API_TIMEOUT,
         breaker=request_path_breaker,
     )
 

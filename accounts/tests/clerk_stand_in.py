@@ -24,6 +24,9 @@ class ClerkStandIn:
         self.failures: dict[str, list] = {}
         self.calls: Counter[str] = Counter()
         self.authorizations: list[str] = []
+        # path prefix -> Event: requests under it are held, unanswered, until the Event is set
+        self.holds: dict[str, threading.Event] = {}
+        self.held = 0  # requests being held right now
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -46,6 +49,9 @@ class ClerkStandIn:
         with self._lock:
             self.users.clear()
             self.failures.clear()
+            for release in self.holds.values():
+                release.set()
+            self.holds.clear()
             self.calls.clear()
             self.authorizations.clear()
             self.jwks = {"keys": []}
@@ -58,6 +64,11 @@ class ClerkStandIn:
         """Answer `status` for paths under `path_prefix`, always or the next `times` requests."""
         self.failures[path_prefix] = [status, headers or {}, times]
 
+    def hold(self, path_prefix: str) -> threading.Event:
+        """Hold requests under `path_prefix` unanswered (Clerk hanging) until the returned Event is set."""
+        release = self.holds[path_prefix] = threading.Event()
+        return release
+
     def _handler_class(self):
         stand_in = self
 
@@ -67,6 +78,15 @@ class ClerkStandIn:
                 with stand_in._lock:
                     stand_in.calls[_route(url.path)] += 1
                     stand_in.authorizations.append(self.headers.get("Authorization", ""))
+                for prefix, release in list(stand_in.holds.items()):
+                    if url.path.startswith(prefix):
+                        with stand_in._lock:
+                            stand_in.held += 1
+                        try:
+                            release.wait(60)
+                        finally:
+                            with stand_in._lock:
+                                stand_in.held -= 1
                 if self.headers.get("Authorization") != f"Bearer {stand_in.secret_key}":
                     return self._errors(401, "authentication_invalid", "Invalid secret key")
                 for prefix, failure in list(stand_in.failures.items()):
