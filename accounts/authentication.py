@@ -15,7 +15,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections, router
 from django.http import HttpRequest, JsonResponse
 from django.urls import NoReverseMatch, get_urlconf, reverse
 from rest_framework import exceptions
@@ -75,8 +75,8 @@ def user_from_session_token(token: str) -> tuple[User, SessionClaims]:
         logger.error("Clerk authentication is not configured: %s", exc)
         raise AuthenticationUnavailable(str(exc)) from None
     except (OperationalError, InterfaceError) as exc:
-        # Django reconnects on a later request (CONN_HEALTH_CHECKS); this one is answered 503.
         logger.warning("database unreachable while authenticating: %s", type(exc).__name__)
+        connections[router.db_for_read(User)].close()  # the next request connects afresh
         raise AuthenticationUnavailable("The database cannot be reached", retry_after=DATABASE_RETRY_AFTER) from None
     if user.deleted_at is not None or not user.is_active:
         raise InvalidSessionToken("user is deleted or inactive")
