@@ -151,7 +151,7 @@ class ClerkAuthenticationMiddleware:
 
     def __call__(self, request: HttpRequest):
         found = session_token_from_request(request)
-        if found is not None and not _is_admin_path(request.path_info) and not request.user.is_authenticated:
+        if found is not None and not _is_admin_path(request.path_info) and not _logged_in_by_django(request):
             try:
                 request.clerk_auth = user_from_session_token(found[0])
                 request.user = request.clerk_auth[0]
@@ -161,6 +161,11 @@ class ClerkAuthenticationMiddleware:
             except AuthenticationUnavailable as exc:
                 return JsonResponse({"detail": str(exc)}, status=503, headers={"Retry-After": str(exc.retry_after)})
         return self.get_response(request)
+
+
+def _logged_in_by_django(request: HttpRequest) -> bool:
+    """Whether Django's own session logged this request in; without its cookie the session is not even loaded."""
+    return settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated
 
 
 def _is_admin_path(path: str) -> bool:

@@ -207,3 +207,16 @@ class TestVerifiedTokens:
         clock.advance(61)
         cache.put("fresh", tokens.SessionClaims.from_claims({"sub": "user_y", "exp": clock.now + 60}), kid=None, key=None)
         assert len(cache) == 1  # the expired ones went first
+
+
+def test_the_fast_user_representation_equals_drfs(known):
+    from rest_framework import serializers
+
+    from accounts.serializers import UserSerializer
+
+    class Reference(serializers.ModelSerializer):
+        class Meta:
+            model = UserSerializer.Meta.model
+            fields = UserSerializer.Meta.fields
+
+    assert UserSerializer(known).data == Reference(known).data
