@@ -45,7 +45,7 @@ def gunicorn_server(tmp_path):
             try:
                 requests.get(url, timeout=1)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or still booting its workers: retry until the deadline
                 assert server.poll() is None, server.stderr.read().decode()
                 assert time.monotonic() < deadline, "gunicorn did not start within 30 s"
                 time.sleep(0.1)
