@@ -151,7 +151,7 @@ class ClerkAuthenticationMiddleware:
 
     def __call__(self, request: HttpRequest):
         found = session_token_from_request(request)
-        if found is not None and not _is_admin_path(request.path_info) and not _logged_in_by_django(request):
+        if found is not None and not _is_admin_path(request.path) and not _logged_in_by_django(request):
             try:
                 request.clerk_auth = user_from_session_token(found[0])
                 request.user = request.clerk_auth[0]

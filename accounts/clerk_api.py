@@ -41,7 +41,11 @@ USER_LIST_MAX_LIMIT = 500  # Clerk's maximum page size
 MAX_BODY_BYTES = 1024 * 1024  # one user or the JWKS: far below this
 USER_LIST_MAX_BODY_BYTES = 64 * 1024 * 1024  # a page of 500 users with their metadata
 REQUEST_PATH_TIMEOUT = (2.0, 5.0)  # connect, read: each also cut to what is left of the deadline
-CALL_THREADS = 32  # calls waited on with a deadline run here; a stuck one holds a thread, not a worker
+# Calls waited on with a deadline run in a pool of this many threads. A call cut by its deadline
+# leaves its pool thread to finish alone: a body stops at its next receive, while headers trickled
+# a byte at a time hold the pool thread (never a request) until the read timeout between bytes.
+# With every pool thread held, further calls wait in the queue and fail at their deadline.
+CALL_THREADS = 32
 
 
 class ClerkAPIError(Exception):
