@@ -103,7 +103,7 @@ def main() -> int:
                 raise RuntimeError(f"the load generator failed (exit {load.returncode})")
             results = json.loads((work / "results.json").read_text())
         if use_wrk or options.only_get:
-            results["phases"] = _get_phases(options, port, private_pem, use_wrk) + [
+            results["phases"] = _get_phases(options, port, gunicorn.pid, private_pem, use_wrk) + [
                 phase for phase in results["phases"] if phase["scenario"] not in wrk.WRK_SCENARIOS
             ]
         _gunicorn_stop(gunicorn)
@@ -134,7 +134,7 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _get_phases(options: argparse.Namespace, port: int, private_pem: str, use_wrk: bool) -> list[dict]:
+def _get_phases(options: argparse.Namespace, port: int, gunicorn_pid: int, private_pem: str, use_wrk: bool) -> list[dict]:
     """/healthz and /api/me/ measured by wrk (or by load.py alone when wrk is missing and --only-get asks)."""
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -143,7 +143,7 @@ def _get_phases(options: argparse.Namespace, port: int, private_pem: str, use_wr
     if not use_wrk:
         raise SystemExit("--only-get needs wrk (apt-get install wrk)")
     print(f"wrk: {len(tokens)} tokens, {options.rounds} interleaved slices per scenario", flush=True)
-    return wrk.run(port, tokens, options.concurrency, options.duration, options.rounds)
+    return wrk.run(port, gunicorn_pid, tokens, options.concurrency, options.duration, options.rounds)
 
 
 def _gunicorn_shape(options: argparse.Namespace) -> str:
@@ -385,7 +385,7 @@ def _table(phases: list[dict]) -> str:
     if any(phase["exhausted"] for phase in phases):
         lines.append("* stopped by the request bound before the time bound")
     if any(phase.get("client") == "wrk" for phase in phases):
-        lines.append("w driven by wrk (CPU not measured: -); the others by load.py")
+        lines.append("w driven by wrk (client CPU: wrk's); the others by load.py")
     return "\n".join(lines)
 
 
