@@ -115,7 +115,8 @@ class SigningKeys:
     def _refresh(self) -> None:
         try:
             with self._lock:
-                if self._fetched_at is None or self.clock() - self._fetched_at >= KEYS_MAX_AGE_SECONDS:
+                # Still stale (another fetch may have run meanwhile); nothing cached: reset, requests will fetch.
+                if self._fetched_at is not None and self.clock() - self._fetched_at >= KEYS_MAX_AGE_SECONDS:
                     self._fetch_if_due()
         except Exception:  # a background thread has nobody to answer to: log and keep the keys
             logger.exception("Clerk JWKS refresh failed; keeping the cached keys")

@@ -249,6 +249,8 @@ def _gunicorn_start(env: dict[str, str], port: int, options: argparse.Namespace,
         command += ["--workers", str(options.workers)]
     if options.worker_class is not None:
         command += ["--worker-class", options.worker_class]
+        if options.worker_class == "sync":
+            command += ["--threads", "1"]  # gunicorn turns sync into gthread when threads > 1 (the conf's 8)
     with open(log, "wb") as output:
         process = subprocess.Popen(
             command, cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True

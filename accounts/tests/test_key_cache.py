@@ -7,6 +7,8 @@ key leaves the JWKS.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -18,6 +20,14 @@ from conftest import CLERK_KID, jwk_of, public_pem
 pytestmark = pytest.mark.django_db
 
 INTERVAL = signing_keys_module.REFETCH_INTERVAL_SECONDS
+
+
+def wait_for(condition, *, timeout: float = 30.0) -> None:
+    """Until `condition()` holds (a background refresh ending); fail after a generous deadline."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the background refresh never ended"
+        time.sleep(0.01)
 
 
 class Clock:
@@ -34,8 +44,6 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     """One clock for the JWKS cache (monotonic) and the verified-token cache (wall time, for `exp`)."""
-    import time
-
     fake = Clock(time.time())
     monkeypatch.setattr(tokens.signing_keys, "clock", fake)
     monkeypatch.setattr(tokens.verified_tokens, "clock", fake)
@@ -113,6 +121,8 @@ def test_a_jwks_answer_without_usable_keys_keeps_the_cached_ones(
     assert me(make_token(known.clerk_id)) == 200  # the cached key still serves
 
     clock.advance(signing_keys_module.KEYS_MAX_AGE_SECONDS)  # and a stale-key refresh changes nothing either
+    assert me(make_token(known.clerk_id)) == 200
+    wait_for(lambda: clerk_api.calls["/v1/jwks"] == 3 and not tokens.signing_keys._refreshing)
     assert me(make_token(known.clerk_id)) == 200
 
 
