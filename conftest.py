@@ -69,12 +69,15 @@ def _clerk_settings(settings):
 
 @pytest.fixture(autouse=True)
 def _signing_keys_forgotten():
-    """The JWKS cache lives for the process; each test starts without it."""
-    from accounts.tokens import signing_keys
+    """The JWKS cache, the verified-token cache and the Clerk circuit breaker live for the process; each test starts without them."""
+    from accounts.clerk_api import request_path_breaker
+    from accounts.tokens import signing_keys, verified_tokens
 
-    signing_keys.reset()
+    for reset in (signing_keys.reset, verified_tokens.clear, request_path_breaker.reset):
+        reset()
     yield
-    signing_keys.reset()
+    for reset in (signing_keys.reset, verified_tokens.clear, request_path_breaker.reset):
+        reset()
 
 
 def load_fixture(name: str) -> dict[str, Any]:

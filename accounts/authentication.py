@@ -4,15 +4,20 @@ Both read the token from `Authorization: Bearer …` (cross-origin) or the
 `__session` cookie (same origin), verify it, and find the local user, creating
 it just in time when Clerk's webhook has not arrived yet. A bad token or a
 user Clerk does not know is a 401; a user that must be fetched while Clerk
-cannot be reached is a 503 with Retry-After.
+cannot be reached, or any request while the database cannot be, is a 503
+with Retry-After. The admin is left to Django's own login.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import InterfaceError, OperationalError, connections, router
 from django.http import HttpRequest, JsonResponse
+from django.urls import NoReverseMatch, get_urlconf, reverse
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, CSRFCheck
 
@@ -25,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "__session"
 DEFAULT_RETRY_AFTER = 5
+DATABASE_RETRY_AFTER = 5
 
 
 class AuthenticationUnavailable(Exception):
@@ -72,6 +78,10 @@ def user_from_session_token(token: str) -> tuple[User, SessionClaims]:
         # Nothing was kept (the creation rolled back); the client retries and it runs again.
         logger.error("just-in-time creation failed: %s", exc, exc_info=exc)
         raise AuthenticationUnavailable("the new user could not be set up; retry shortly") from None
+    except (OperationalError, InterfaceError) as exc:
+        logger.warning("database unreachable while authenticating: %s", type(exc).__name__)
+        connections[router.db_for_read(User)].close()  # the next request connects afresh
+        raise AuthenticationUnavailable("The database cannot be reached", retry_after=DATABASE_RETRY_AFTER) from None
     if user.deleted_at is not None or not user.is_active:
         raise InvalidSessionToken("user is deleted or inactive")
     return user, claims
@@ -135,7 +145,9 @@ class ClerkAuthenticationMiddleware:
     Goes after AuthenticationMiddleware and leaves a user logged in by
     Django's own session (staff in the admin) alone. An invalid token leaves
     the request anonymous, so views decide (login_required and friends); a
-    user that must be fetched while Clerk is down is answered 503.
+    user that must be fetched while Clerk is down is answered 503. Requests
+    to the admin are never authenticated by a Clerk token: a Clerk user made
+    staff still signs in through Django's login (the contract's rule).
     """
 
     def __init__(self, get_response) -> None:
@@ -143,7 +155,7 @@ class ClerkAuthenticationMiddleware:
 
     def __call__(self, request: HttpRequest):
         found = session_token_from_request(request)
-        if found is not None and not request.user.is_authenticated:
+        if found is not None and not _is_admin_path(request.path) and not _logged_in_by_django(request):
             try:
                 request.clerk_auth = user_from_session_token(found[0])
                 request.user = request.clerk_auth[0]
@@ -153,3 +165,22 @@ class ClerkAuthenticationMiddleware:
             except AuthenticationUnavailable as exc:
                 return JsonResponse({"detail": str(exc)}, status=503, headers={"Retry-After": str(exc.retry_after)})
         return self.get_response(request)
+
+
+def _logged_in_by_django(request: HttpRequest) -> bool:
+    """Whether Django's own session logged this request in; without its cookie the session is not even loaded."""
+    return settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated
+
+
+def _is_admin_path(path: str) -> bool:
+    prefix = _admin_prefix(get_urlconf() or settings.ROOT_URLCONF)
+    return prefix is not None and path.startswith(prefix)
+
+
+@functools.lru_cache(maxsize=8)
+def _admin_prefix(urlconf: str) -> str | None:
+    """Where the admin is mounted in this URLconf ("/admin/"), or None when it is not."""
+    try:
+        return reverse("admin:index", urlconf=urlconf)
+    except NoReverseMatch:
+        return None

@@ -32,6 +32,7 @@ from .db import insert_ignoring_conflicts
 from .models import User, UserProvisioning
 from .signals import user_provisioned
 from .welcome_email import welcome_email_trigger
+from .single_flight import SingleFlight
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,14 @@ def get_or_create_from_clerk(clerk_id: str) -> User:
     user = _user_by_clerk_id(clerk_id)
     if user is not None:
         return user
+    # Concurrent first requests of one user (a page firing several API calls) wait for one fetch.
+    return _user_fetches.run(clerk_id, partial(_user_create_from_clerk, clerk_id))
+
+
+_user_fetches: SingleFlight[User] = SingleFlight()
+
+
+def _user_create_from_clerk(clerk_id: str) -> User:
     clock = time.perf_counter()
     data = clerk_client().user_get(clerk_id)
     if data.get("id") != clerk_id:

@@ -1,51 +1,48 @@
-"""Verifying Clerk session tokens: RS256 JWTs signed with the instance's key.
+"""Verifying Clerk session tokens: classified first as @clerk/backend does, then RS256-verified once per token.
 
-Keys come from CLERK_JWT_KEY (a PEM public key: no network) or from
-`{CLERK_API_URL}/v1/jwks`, cached in process: fetched once, refetched when a
-token names an unknown `kid` (at most once every few seconds) or after an hour, and
-kept when a refetch fails so known keys keep working through a Clerk outage.
-Checks follow Clerk's guide: algorithm, signature, `exp`/`nbf` with a few
-seconds of leeway, and `azp` against CLERK_AUTHORIZED_PARTIES. `iss` is not
-checked, like Clerk's own Python SDK. No token content is ever logged.
+Keys come from CLERK_JWT_KEY (a PEM public key: no network) or from Clerk's
+JWKS (accounts/signing_keys.py). Before any key is looked up, a token that is
+not a session token is refused: the rules below follow `@clerk/backend`
+(packages/backend/src/tokens/request.ts, tokens/jwtCategories.ts,
+tokens/machine.ts, jwt/assertions.ts, jwt/verifyJwt.ts), and where they say
+"stricter" they go beyond it. Then algorithm, signature, `exp`/`nbf` with a
+few seconds of leeway. A verified token's claims are kept per process until
+its `exp` (Clerk's frontend reuses a token for about 50 s), so its RS256
+signature is checked once; `azp` and `sts` are checked on every request. `iss`
+is not checked, like Clerk's own Python SDK. No token content is ever logged.
 https://clerk.com/docs/guides/sessions/manual-jwt-verification
 """
 
 from __future__ import annotations
 
-import logging
+import base64
+import binascii
+import json
+import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
-from .clerk_api import ClerkAPIError, clerk_client
+from .signing_keys import InvalidSessionToken, SigningKeysUnavailable, signing_keys
 
-logger = logging.getLogger(__name__)
+__all__ = ["InvalidSessionToken", "SessionClaims", "SigningKeysUnavailable", "session_token_verify"]
 
 ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 5
-JWKS_MAX_AGE_SECONDS = 3600
-# At most one fetch per interval, whatever happens: tokens naming random kids
-# cannot turn into a stream of requests to Clerk, and a rotated key is picked
-# up within seconds.
-JWKS_REFETCH_INTERVAL_SECONDS = 5
-
-
-class InvalidSessionToken(Exception):
-    """The token is missing a part, forged, expired, or not for us (answered 401)."""
-
-
-class SigningKeysUnavailable(Exception):
-    """The JWKS cannot be fetched and no cached key fits (answered 503)."""
-
-    retry_after = 5
+# jwtCategories.ts: JWT_CATEGORY_SESSION_TOKEN and JWT_CATEGORY_IGNORE (instances with
+# `use_ignore_jwt_cat` stamp it on every class). Templates are cl_B7d4PD222AAA, M2M cl_B7d4PD333AAA.
+SESSION_CATEGORIES = frozenset({"cl_B7d4PD111AAA", "cl_I7d4PD111III"})
+# Stricter: a Clerk user id is `user_` and a base62 id; letters, digits and `_` are allowed
+# (test instances use readable ids), bounded by the column that stores it (64).
+USER_ID = re.compile(r"user_[A-Za-z0-9_]{1,59}", re.ASCII)
+# Stricter: a session token travels in a cookie (4 KB); anything far larger is not one.
+MAX_TOKEN_LENGTH = 16 * 1024
+VERIFIED_TOKENS_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -78,18 +75,92 @@ def session_token_verify(token: str) -> SessionClaims:
     Raises InvalidSessionToken (401), SigningKeysUnavailable (503), or
     ImproperlyConfigured when neither CLERK_JWT_KEY nor CLERK_SECRET_KEY is set.
     """
-    if settings.CLERK_JWT_KEY:
-        key = signing_keys.get(None)  # one static key: no need to read the header twice
-    else:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise InvalidSessionToken("malformed token") from None
-        if header.get("alg") not in ALGORITHMS:
-            raise InvalidSessionToken("token algorithm not allowed")
-        key = signing_keys.get(header.get("kid"))
+    session = verified_tokens.get(token)
+    if session is None:
+        header = session_token_classify(token)
+        session, key = _signature_verify(token, header.get("kid"))
+        verified_tokens.put(token, session, kid=header.get("kid"), key=key)
+    _authorized_party_check(session.claims)
+    if session.claims.get("sts") == "pending" and settings.CLERK_TREAT_PENDING_AS_SIGNED_OUT:
+        # Clerk's SDKs treat a v2 token of a session with pending tasks as signed out.
+        raise InvalidSessionToken("session is pending")
+    return session
+
+
+def session_token_classify(token: str) -> dict[str, Any]:
+    """The token's header, once the unverified token looks like a Clerk session token; else InvalidSessionToken.
+
+    Nothing here trusts the token: it only refuses, before any key lookup,
+    JWKS refetch or call to Clerk, what cannot be a session token.
+    """
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+        raise InvalidSessionToken("malformed token")
     try:
-        claims = jwt.decode(
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        # Includes a non-string `kid` (PyJWT refuses it while reading the header).
+        raise InvalidSessionToken("malformed token") from None
+    # verifyJwt.ts, assertHeaderAlgorithm; stricter: Clerk signs session tokens with RS256 only.
+    if header.get("alg") not in ALGORITHMS:
+        raise InvalidSessionToken("token algorithm not allowed")
+    # assertions.ts, assertHeaderType: with no expected type given, a present `typ` must be "JWT".
+    # OAuth access tokens carry `at+jwt` (machine.ts, OAUTH_ACCESS_TOKEN_TYPES).
+    if "typ" in header and header["typ"] != "JWT":
+        raise InvalidSessionToken("token type is not a session token")
+    # jwtCategories.ts, isNonSessionJwtCategory (called by request.ts before verifying): a present
+    # `cat` other than the session or ignore category is another JWT class (template, machine token).
+    # A token without `cat` was minted before categories existed and is accepted.
+    if "cat" in header and header["cat"] not in SESSION_CATEGORIES:
+        raise InvalidSessionToken("token category is not a session token")
+    # verify.ts, loadClerkJWKFromRemote({ kid }) and keys.ts: the JWKS key is found by the header's kid.
+    if not settings.CLERK_JWT_KEY and not isinstance(header.get("kid"), str):
+        raise InvalidSessionToken("token has no key id")
+    sub = _unverified_claims(token).get("sub")
+    if sub is None:
+        raise InvalidSessionToken("token has no 'sub' claim")
+    # assertions.ts, assertSubClaim: `sub` must be a string.
+    if not isinstance(sub, str):
+        raise InvalidSessionToken("token subject is not a string")
+    # machine.ts, isM2MJwt (M2M_SUBJECT_PREFIX "mch_"), refused by request.ts via isMachineJwt.
+    if sub.startswith("mch_"):
+        raise InvalidSessionToken("token is a machine token, not a session token")
+    # Stricter: only a Clerk user id reaches the database or Clerk's Backend API.
+    if not USER_ID.fullmatch(sub):
+        raise InvalidSessionToken("token subject is not a Clerk user id")
+    return header
+
+
+def _unverified_claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (binascii.Error, ValueError, RecursionError):
+        raise InvalidSessionToken("malformed token") from None
+    if not isinstance(claims, dict):
+        raise InvalidSessionToken("malformed token")
+    return claims
+
+
+def _signature_verify(token: str, kid: Any) -> tuple[SessionClaims, Any]:
+    """(claims, the key that verified them). A signature failing under a cached key asks for one refetch."""
+    key = signing_keys.get(kid)
+    try:
+        claims = _decode(token, key)
+    except _SignatureMismatch:
+        newer = signing_keys.after_signature_failure(kid, key)
+        if newer is None:
+            raise
+        key, claims = newer, _decode(token, newer)
+    return SessionClaims.from_claims(claims), key
+
+
+class _SignatureMismatch(InvalidSessionToken):
+    pass
+
+
+def _decode(token: str, key: Any) -> dict[str, Any]:
+    try:
+        return jwt.decode(
             token,
             key,
             algorithms=ALGORITHMS,
@@ -101,21 +172,15 @@ def session_token_verify(token: str) -> SessionClaims:
     except jwt.ImmatureSignatureError:
         raise InvalidSessionToken("token not yet valid") from None
     except jwt.InvalidSignatureError:
-        raise InvalidSessionToken("token signature invalid") from None
+        raise _SignatureMismatch("token signature invalid") from None
     except jwt.InvalidAlgorithmError:
         raise InvalidSessionToken("token algorithm not allowed") from None
     except jwt.DecodeError:
         raise InvalidSessionToken("malformed token") from None
     except jwt.MissingRequiredClaimError as exc:
         raise InvalidSessionToken(f"token has no '{exc.claim}' claim") from None
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, TypeError, ValueError, OverflowError):  # e.g. an `exp` of 1e999
         raise InvalidSessionToken("invalid token") from None
-    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
-        raise InvalidSessionToken("token has no user")
-    _authorized_party_check(claims)
-    if claims.get("sts") == "pending" and settings.CLERK_TREAT_PENDING_AS_SIGNED_OUT:
-        raise InvalidSessionToken("session is pending")
-    return SessionClaims.from_claims(claims)
 
 
 def _authorized_party_check(claims: Mapping[str, Any]) -> None:
@@ -125,92 +190,54 @@ def _authorized_party_check(claims: Mapping[str, Any]) -> None:
         raise InvalidSessionToken("token authorized party not allowed")
 
 
-class SigningKeys:
-    """The keys session tokens are checked against, cached for the process.
+class VerifiedTokens:
+    """Claims of fully verified tokens, per process, keyed by the token string; thread-safe.
 
-    A request whose key is cached never waits for the network: a fresh key is
-    returned at once, and a stale one (older than an hour) is refreshed by
-    whichever request gets the lock first while the others keep using it.
-    Only a token naming a key we do not have waits for a fetch, and fetches
-    happen at most once per JWKS_REFETCH_INTERVAL_SECONDS, counted from the
-    end of the previous one, so a hanging Clerk cannot be hit back to back.
+    An entry is used only before the token's `exp` and while the key that
+    verified it is still the one its `kid` maps to (a key gone from the JWKS,
+    or a changed CLERK_JWT_KEY, drops it). At most `max_entries`: expired
+    entries go first, then the oldest.
     """
 
-    def __init__(self, clock=time.monotonic) -> None:
+    def __init__(self, max_entries: int = VERIFIED_TOKENS_MAX, clock: Callable[[], float] = time.time) -> None:
+        self.max_entries = max_entries
         self.clock = clock
         self._lock = threading.Lock()
-        self._keys: dict[str, Any] = {}  # replaced whole, never mutated: safe to read without the lock
-        self._fetched_at: float | None = None
-        self._next_fetch_at = 0.0
+        self._entries: dict[str, tuple[SessionClaims, float, Any, Any]] = {}
 
-    def get(self, kid: Any) -> Any:
-        if settings.CLERK_JWT_KEY:
-            return _pem_public_key(settings.CLERK_JWT_KEY)
-        key = self._find(kid)
-        if key is not None:
-            if not self._is_fresh() and self._lock.acquire(blocking=False):
-                try:
-                    self._fetch_if_due()
-                finally:
-                    self._lock.release()
-            return self._find(kid) or key
-        with self._lock:  # an unknown key: wait for the fetch (one at a time)
-            key = self._find(kid)
-            if key is None:
-                self._fetch_if_due()
-                key = self._find(kid)
-            if key is None and not self._keys:
-                raise SigningKeysUnavailable("Clerk's signing keys cannot be fetched")
-        if key is None:
-            raise InvalidSessionToken("token signed with an unknown key")
-        return key
+    def get(self, token: str) -> SessionClaims | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        session, expires_at, kid, key = entry
+        if self.clock() >= expires_at or signing_keys.current(kid) is not key:
+            with self._lock:
+                self._entries.pop(token, None)
+            return None
+        return session
 
-    def reset(self) -> None:
-        """Forget every key (tests; a process never needs it)."""
+    def put(self, token: str, session: SessionClaims, *, kid: Any, key: Any) -> None:
+        expires_at = float(session.claims["exp"])
         with self._lock:
-            self._keys, self._fetched_at, self._next_fetch_at = {}, None, 0.0
+            if len(self._entries) >= self.max_entries:
+                self._evict()
+            self._entries[token] = (session, expires_at, kid, key)
 
-    def _is_fresh(self) -> bool:
-        return self._fetched_at is not None and self.clock() - self._fetched_at < JWKS_MAX_AGE_SECONDS
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
-    def _find(self, kid: Any) -> Any:
-        keys = self._keys
-        if kid is None and len(keys) == 1:
-            return next(iter(keys.values()))
-        return keys.get(kid) if isinstance(kid, str) else None
+    def __len__(self) -> int:
+        return len(self._entries)
 
-    def _fetch_if_due(self) -> None:
-        """Fetch the JWKS unless one was tried too recently. Call with the lock held."""
-        if self.clock() < self._next_fetch_at:
-            return
-        try:
-            jwks = clerk_client().jwks_get()
-        except ImproperlyConfigured:
-            raise ImproperlyConfigured(
-                "Set CLERK_JWT_KEY or CLERK_SECRET_KEY: session tokens cannot be verified without a key."
-            ) from None
-        except ClerkAPIError as exc:
-            logger.warning("Clerk JWKS could not be fetched (%s); keeping %d cached keys", exc, len(self._keys))
-            return
-        finally:
-            self._next_fetch_at = self.clock() + JWKS_REFETCH_INTERVAL_SECONDS
-        keys = {}
-        for jwk in jwks["keys"]:
-            try:
-                if isinstance(jwk, dict) and jwk.get("kty") == "RSA" and jwk.get("use", "sig") == "sig":
-                    keys[jwk.get("kid")] = jwt.PyJWK(jwk, algorithm="RS256").key
-            except jwt.PyJWTError:
-                logger.warning("ignoring an unusable key in Clerk's JWKS (kid=%s)", jwk.get("kid"))
-        self._keys, self._fetched_at = keys, self.clock()
-        logger.info("Clerk JWKS fetched: %d keys", len(keys))
+    def _evict(self) -> None:
+        """Drop the expired entries; if that frees nothing, the oldest tenth. Call with the lock held."""
+        now = self.clock()
+        for token in [token for token, entry in self._entries.items() if entry[1] <= now]:
+            del self._entries[token]
+        if len(self._entries) >= self.max_entries:
+            for token in list(self._entries)[: max(1, self.max_entries // 10)]:
+                del self._entries[token]
 
 
-signing_keys = SigningKeys()
-
-
-@lru_cache(maxsize=4)
-def _pem_public_key(pem: str) -> Any:
-    try:
-        return load_pem_public_key(pem.replace("\\n", "\n").strip().encode())
-    except ValueError:
-        raise ImproperlyConfigured("CLERK_JWT_KEY is not a PEM public key.") from None
+verified_tokens = VerifiedTokens()

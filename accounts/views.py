@@ -2,14 +2,29 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.generics import RetrieveAPIView
+from rest_framework.negotiation import BaseContentNegotiation
 
 from .serializers import UserSerializer
+
+
+class JSONOnly(BaseContentNegotiation):
+    """The API speaks JSON only: the first (JSON) renderer, whatever the Accept header says.
+
+    DRF's negotiation parsed Accept on every request to pick the one renderer there is.
+    """
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class MeView(RetrieveAPIView):
     """The signed-in user, created just in time if Clerk's webhook has not arrived yet."""
 
     serializer_class = UserSerializer
+    content_negotiation_class = JSONOnly
 
     @extend_schema(
         responses={

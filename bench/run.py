@@ -3,10 +3,11 @@
     .venv/bin/python bench/run.py
 
 Creates its own PostgreSQL database, migrates it, seeds known Clerk users,
-starts `gunicorn config.wsgi` (sync workers, DEBUG=0) on 127.0.0.1 and one
-`manage.py db_worker` (TASKS_BACKEND=database: the welcome emails), drives it
-from a separate process (load.py) with signed Svix deliveries (new
-user.created events and duplicates) and authenticated /api/me/ calls at
+starts `gunicorn config.wsgi` (the project's gunicorn.conf.py, DEBUG=0) on
+127.0.0.1 and one `manage.py db_worker` (TASKS_BACKEND=database: the welcome
+emails), drives it from a separate process (load.py) with signed Svix
+deliveries (new user.created events and duplicates), and with wrk when it is
+installed (wrk.py; else load.py) with authenticated /api/me/ calls, at
 several concurrencies, next to /healthz as the framework's floor, waits for the
 worker to send every welcome email, then stops both and drops the database. Prints the machine, a table per phase, the
 SQL each request sends, and whether the throughput targets are met.
@@ -33,15 +34,17 @@ from base64 import b64encode
 from pathlib import Path
 
 import psycopg
+import wrk
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from payloads import seed_clerk_id, session_token
 
 BENCH = Path(__file__).resolve().parent
 PROJECT = BENCH.parent
 ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 # At concurrency 8, as a share of /healthz's throughput in the same run (the issue's targets).
-TARGETS = {"new user.created": 0.2, "duplicate delivery": 0.4, "/api/me/ known user": 0.5}
+TARGETS = {"new user.created": 0.2, "duplicate delivery": 0.4, "/api/me/ known user": 0.7}
 TARGET_CONCURRENCY = 8
 
 
@@ -67,19 +70,20 @@ def main() -> int:
         _step("migrate", [sys.executable, "manage.py", "migrate", "--verbosity", "0"], env)
         _step("seed", [sys.executable, str(BENCH / "inprocess.py"), "seed", str(options.users)], env)
         port = options.port or _free_port()
-        gunicorn = _gunicorn_start(env, port, options.workers, work / "gunicorn.log")
+        gunicorn = _gunicorn_start(env, port, options, work / "gunicorn.log")
         worker = _worker_start(env, work / "worker.log")
         print(
             f"setup done in {time.monotonic() - started:.1f}s: database {options.db_name}, {options.users} seeded users, "
-            f"gunicorn pid {gunicorn.pid} with {options.workers} sync workers on 127.0.0.1:{port}",
+            f"gunicorn pid {gunicorn.pid} on 127.0.0.1:{port} ({_gunicorn_shape(options)})",
             flush=True,
         )
+        use_wrk = options.client == "auto" and wrk.wrk_path() is not None
 
         spec = {
             "port": port,
             "gunicorn_pid": gunicorn.pid,
             "worker_pid": worker.pid,
-            "workers": options.workers,
+            "workers": options.workers or 2 * len(os.sched_getaffinity(0)),
             "webhook_secret": webhook_secret,
             "private_key_pem": private_pem,
             "seeded_users": options.users,
@@ -90,15 +94,21 @@ def main() -> int:
             "max_new_events": options.max_new_events,
         }
         (work / "spec.json").write_text(json.dumps(spec))
-        # A process of its own, started fresh (not forked), so it shares nothing with this one.
-        load = subprocess.run(
-            [sys.executable, str(BENCH / "load.py"), str(work / "spec.json"), str(work / "results.json")],
-            cwd=PROJECT,
-            check=False,
-        )
-        if load.returncode != 0:
-            raise RuntimeError(f"the load generator failed (exit {load.returncode})")
-        results = json.loads((work / "results.json").read_text())
+        results: dict = {"phases": [], "new_users": {}}
+        if not options.only_get:
+            # A process of its own, started fresh (not forked), so it shares nothing with this one.
+            load = subprocess.run(
+                [sys.executable, str(BENCH / "load.py"), str(work / "spec.json"), str(work / "results.json")],
+                cwd=PROJECT,
+                check=False,
+            )
+            if load.returncode != 0:
+                raise RuntimeError(f"the load generator failed (exit {load.returncode})")
+            results = json.loads((work / "results.json").read_text())
+        if use_wrk or options.only_get:
+            results["phases"] = _get_phases(options, port, gunicorn.pid, private_pem, use_wrk) + [
+                phase for phase in results["phases"] if phase["scenario"] not in wrk.WRK_SCENARIOS
+            ]
         _process_stop(gunicorn)
         gunicorn_log, gunicorn = (work / "gunicorn.log").read_text(), None
         drained = _emails_drained(options.db_name)
@@ -131,14 +141,45 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _get_phases(options: argparse.Namespace, port: int, gunicorn_pid: int, private_pem: str, use_wrk: bool) -> list[dict]:
+    """/healthz and /api/me/ measured by wrk (or by load.py alone when wrk is missing and --only-get asks)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(private_pem.encode(), password=None)
+    tokens = [session_token(key, seed_clerk_id(number)) for number in range(options.users)]
+    if not use_wrk:
+        raise SystemExit("--only-get needs wrk (apt-get install wrk)")
+    print(f"wrk: {len(tokens)} tokens, {options.rounds} interleaved slices per scenario", flush=True)
+    return wrk.run(port, gunicorn_pid, tokens, options.concurrency, options.duration, options.rounds)
+
+
+def _gunicorn_shape(options: argparse.Namespace) -> str:
+    if options.worker_class is None and options.workers is None:
+        return "workers and threads from gunicorn.conf.py"
+    return f"--worker-class {options.worker_class or '(conf)'} --workers {options.workers or '(conf)'}"
+
+
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cores = len(os.sched_getaffinity(0))
     parser.add_argument(
         "--workers",
         type=int,
-        default=2 * cores,
-        help="gunicorn sync workers (default: 2 per core, %(default)s here; see bench/README.md)",
+        default=None,
+        help=f"gunicorn workers (default: gunicorn.conf.py's, 2 per core = {2 * cores} here; see bench/README.md)",
+    )
+    parser.add_argument(
+        "--worker-class", default=None, help="gunicorn worker class, e.g. sync (default: gunicorn.conf.py's, gthread)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=["auto", "python"],
+        default="auto",
+        help="auto: wrk drives /healthz and /api/me/ when installed (apt-get install wrk), load.py the rest; "
+        "python: load.py drives everything",
+    )
+    parser.add_argument(
+        "--only-get", action="store_true", help="measure only /healthz and /api/me/ (with wrk), not the webhooks"
     )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 16], help="client concurrencies")
     parser.add_argument(
@@ -205,15 +246,20 @@ def _step(name: str, command: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-def _gunicorn_start(env: dict[str, str], port: int, workers: int, log: Path) -> subprocess.Popen:
+def _gunicorn_start(env: dict[str, str], port: int, options: argparse.Namespace, log: Path) -> subprocess.Popen:
+    """gunicorn as deployed: the project's gunicorn.conf.py (read from the project root), flags overriding it."""
     command = [
         sys.executable, "-m", "gunicorn", "config.wsgi",
         "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers),
-        "--worker-class", "sync",
         "--log-level", "warning",
         "--timeout", "30",
     ]  # fmt: skip
+    if options.workers is not None:
+        command += ["--workers", str(options.workers)]
+    if options.worker_class is not None:
+        command += ["--worker-class", options.worker_class]
+        if options.worker_class == "sync":
+            command += ["--threads", "1"]  # gunicorn turns sync into gthread when threads > 1 (the conf's 8)
     with open(log, "wb") as output:
         process = subprocess.Popen(
             command, cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
@@ -357,7 +403,7 @@ def _machine(options: argparse.Namespace) -> str:
             f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
             f"software  : Python {platform.python_version()}, PostgreSQL {server}, "
             + ", ".join(f"{name} {version}" for name, version in packages.items()),
-            f"setup     : gunicorn {options.workers} sync workers and 1 db_worker, DEBUG=0, LOG_LEVEL=WARNING, locmem email, "
+            f"setup     : gunicorn {_gunicorn_shape(options)} and 1 db_worker, DEBUG=0, LOG_LEVEL=WARNING, locmem email, "
             f"{options.duration:g}s per scenario and concurrency in {options.rounds} interleaved slices, "
             f"concurrencies {' '.join(map(str, options.concurrency))}",
         ]
@@ -373,16 +419,22 @@ def _table(phases: list[dict]) -> str:
     lines = [header, "-" * len(header)]
     for phase in phases:
         share = phase["rps"] / floor[phase["concurrency"]] if floor.get(phase["concurrency"]) else 0
-        bound = "*" if phase["exhausted"] else " "
+        bound = "*" if phase["exhausted"] else ("w" if phase.get("client") == "wrk" else " ")
         lines.append(
             f"{phase['scenario']:<20} {phase['concurrency']:>4} {phase['requests']:>7}{bound} {phase['errors']:>6} "
             f"{phase['rps']:>8.1f} {phase['p50_ms']:>7.2f} {phase['p99_ms']:>7.2f} {share:>8.2f}x  "
-            f"{phase['app_cpu_ms']:>19.2f} {phase['db_cpu_ms']:>5.2f} {phase['client_cpu_ms']:>6.2f}  "
-            f"{phase['other_cores']:>11.2f}"
+            f"{_cpu(phase['app_cpu_ms'], 19)} {_cpu(phase['db_cpu_ms'], 5)} {_cpu(phase['client_cpu_ms'], 6)}  "
+            f"{_cpu(phase['other_cores'], 11)}"
         )
     if any(phase["exhausted"] for phase in phases):
         lines.append("* stopped by the request bound before the time bound")
+    if any(phase.get("client") == "wrk" for phase in phases):
+        lines.append("w driven by wrk (client CPU: wrk's); the others by load.py")
     return "\n".join(lines)
+
+
+def _cpu(value: float | None, width: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.2f}"
 
 
 def _statements_table(report: dict) -> str:
@@ -423,6 +475,9 @@ def _targets(phases: list[dict]) -> list[str]:
     floor = at["/healthz"]["rps"]
     lines = [f"targets at concurrency {TARGET_CONCURRENCY}, as a share of /healthz ({floor:.0f} req/s):"]
     for scenario, target in TARGETS.items():
+        if scenario not in at:
+            lines.append(f"  not measured {scenario}")
+            continue
         share = at[scenario]["rps"] / floor if scenario in at and floor else 0.0
         verdict = "met   " if share >= target else "NOT met"
         lines.append(f"  {verdict} {scenario:<20} {share:.2f}x (target {target:.1f}x, {at[scenario]['rps']:.0f} req/s)")

@@ -165,6 +165,8 @@ CLERK_SECRET_KEY = env.str("CLERK_SECRET_KEY", default="")
 CLERK_API_URL = env.str("CLERK_API_URL", default="https://api.clerk.com").rstrip("/")
 CLERK_JWT_KEY = env.str("CLERK_JWT_KEY", multiline=True, default="")
 CLERK_AUTHORIZED_PARTIES = env.list("CLERK_AUTHORIZED_PARTIES", default=[])
+# Seconds a request may wait for one call to Clerk's API, retries included, before answering 503.
+CLERK_API_TIMEOUT = env.float("CLERK_API_TIMEOUT", default=5.0)
 # Clerk's SDKs treat a v2 token of a session with pending tasks (sts="pending") as signed out.
 CLERK_TREAT_PENDING_AS_SIGNED_OUT = env.bool("CLERK_TREAT_PENDING_AS_SIGNED_OUT", default=True)
 

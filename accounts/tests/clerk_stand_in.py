@@ -8,6 +8,7 @@ assert how often the app called Clerk.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,8 +25,11 @@ class ClerkStandIn:
         self.failures: dict[str, list] = {}
         self.calls: Counter[str] = Counter()
         self.authorizations: list[str] = []
+        # path prefix -> Event: requests under it are held, unanswered, until the Event is set
+        self.holds: dict[str, threading.Event] = {}
+        self.held = 0  # requests being held right now
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="clerk-stand-in", daemon=True)
 
@@ -46,6 +50,9 @@ class ClerkStandIn:
         with self._lock:
             self.users.clear()
             self.failures.clear()
+            for release in self.holds.values():
+                release.set()
+            self.holds.clear()
             self.calls.clear()
             self.authorizations.clear()
             self.jwks = {"keys": []}
@@ -58,6 +65,11 @@ class ClerkStandIn:
         """Answer `status` for paths under `path_prefix`, always or the next `times` requests."""
         self.failures[path_prefix] = [status, headers or {}, times]
 
+    def hold(self, path_prefix: str) -> threading.Event:
+        """Hold requests under `path_prefix` unanswered (Clerk hanging) until the returned Event is set."""
+        release = self.holds[path_prefix] = threading.Event()
+        return release
+
     def _handler_class(self):
         stand_in = self
 
@@ -67,6 +79,15 @@ class ClerkStandIn:
                 with stand_in._lock:
                     stand_in.calls[_route(url.path)] += 1
                     stand_in.authorizations.append(self.headers.get("Authorization", ""))
+                for prefix, release in list(stand_in.holds.items()):
+                    if url.path.startswith(prefix):
+                        with stand_in._lock:
+                            stand_in.held += 1
+                        try:
+                            release.wait(60)
+                        finally:
+                            with stand_in._lock:
+                                stand_in.held -= 1
                 if self.headers.get("Authorization") != f"Bearer {stand_in.secret_key}":
                     return self._errors(401, "authentication_invalid", "Invalid secret key")
                 for prefix, failure in list(stand_in.failures.items()):
@@ -112,6 +133,13 @@ class ClerkStandIn:
                 pass
 
         return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client that gave up on a held request (the app's deadline) is expected: no traceback."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 def _route(path: str) -> str:

@@ -4,6 +4,7 @@ No test touches the network or really sleeps: Clerk lives at a fake base URL
 and every client records its waits instead of sleeping through them.
 """
 
+import email.utils
 import time
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from accounts.clerk_api import (
     ClerkUnavailable,
     ClerkUserNotFound,
     clerk_client,
+    retry_after_seconds,
 )
 
 BASE = "https://api.clerk.test"
@@ -194,14 +196,50 @@ class TestRetries:
         assert naps == []
         assert len(api.calls) == 1
 
-    @pytest.mark.parametrize("retry_after", ["soon", "Wed, 21 Oct 2015 07:28:00 GMT", ""])
-    def test_non_numeric_retry_after_falls_back_to_backoff(self, api, client, naps, retry_after):
-        """A Retry-After that is not a number of seconds (an HTTP date, a word) uses the backoff."""
+    @pytest.mark.parametrize("retry_after", ["soon", "Wed, 21 Oct 2015 07:28:00", ""])
+    def test_unreadable_retry_after_falls_back_to_backoff(self, api, client, naps, retry_after):
+        """A Retry-After that is neither seconds nor an HTTP date (a word, a date without GMT) uses the backoff."""
         api.get(f"{USERS}/user_1", status=429, headers={"Retry-After": retry_after})
         api.get(f"{USERS}/user_1", json=user("user_1"))
 
         assert client.user_get("user_1") == user("user_1")
         assert naps == [0.5]
+
+    def test_retry_after_as_an_http_date_is_the_seconds_until_then(self, api, make_client, naps):
+        """RFC 9110 allows an HTTP date: a minute from now is waited (the backoff would be 0.5 s)."""
+        when = email.utils.formatdate(time.time() + 60, usegmt=True)  # whole seconds: 59 to 60 s ahead
+        api.get(f"{USERS}/user_1", status=503, headers={"Retry-After": when})
+        api.get(f"{USERS}/user_1", json=user("user_1"))
+
+        assert make_client(max_wait=120.0).user_get("user_1") == user("user_1")
+        assert len(naps) == 1 and 1 < naps[0] <= 60
+
+    def test_retry_after_date_far_ahead_fails_at_once_with_its_seconds(self, api, client, naps):
+        when = email.utils.formatdate(time.time() + 120, usegmt=True)
+        api.get(f"{USERS}/user_1", status=429, headers={"Retry-After": when})
+
+        with pytest.raises(ClerkUnavailable) as excinfo:
+            client.user_get("user_1")
+
+        assert 110 <= excinfo.value.retry_after <= 120
+        assert naps == []
+
+    @pytest.mark.parametrize(
+        ("value", "seconds"),
+        [
+            ("30", 30.0),
+            (" 7 ", 7.0),
+            ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past: retry now
+            ("Sun, 06 Nov 1994 08:49:37 GMT", 0.0),
+            ("-5", 0.0),
+            ("99999999", 3600.0),
+            ("", None),
+            ("soon", None),
+            ("nan", None),
+        ],
+    )
+    def test_retry_after_parsing(self, value, seconds):
+        assert retry_after_seconds(value) == seconds
 
     @pytest.mark.parametrize("retry_after", ["inf", "1e400"])
     def test_infinite_retry_after_is_unavailable(self, api, client, naps, retry_after):
@@ -395,14 +433,16 @@ class TestJwksGet:
 
 class TestRequestPathClient:
     def test_allows_one_retry_and_one_second_of_waiting(self):
-        """The client used while a web request waits: max_retries=1, max_wait=1.0, real sleep."""
+        """The client used while a web request waits: max_retries=1, max_wait=1.0, real sleep, 5 s in all."""
         request_client = clerk_client()
 
         assert isinstance(request_client, ClerkClient)
         assert request_client.max_retries == 1
         assert request_client.max_wait == 1.0
         assert request_client.sleep is time.sleep
-        assert request_client.timeout == (3.05, 10.0)
+        assert request_client.timeout == (2.0, 5.0)
+        assert request_client.deadline == 5.0
+        assert request_client.breaker is not None
 
     def test_gives_up_after_the_second_failure(self, api, naps):
         """Two 503s: one 0.5 s wait between them, then ClerkUnavailable."""

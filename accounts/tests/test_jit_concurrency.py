@@ -22,6 +22,7 @@ import pytest
 from django.http import HttpResponse
 from django.test import Client
 
+from accounts import signing_keys as signing_keys_module
 from accounts import tokens
 from accounts.authentication import SESSION_COOKIE
 from accounts.models import User, UserProvisioning
@@ -108,9 +109,10 @@ def test_first_requests_racing_the_created_webhook_make_one_user_provisioned_onc
     assert {answer.body["id"] for answer in me_answers} == {user.pk}
     event = WebhookEvent.objects.get()
     assert (event.event_id, event.status, event.attempts) == (msg_id, "processed", 1)
-    # The signing keys were fetched once for all 20 requests; the user at most once per request.
+    # The signing keys were fetched once for all 20 requests; the user at most once for all of
+    # them (one fetch at a time per user and process; none if the webhook created it first).
     assert clerk_api.calls["/v1/jwks"] == 1
-    assert clerk_api.calls["/v1/users/{id}"] <= 20
+    assert clerk_api.calls["/v1/users/{id}"] <= 1
 
 
 @pytest.mark.postgres(
@@ -176,7 +178,7 @@ def test_cold_signing_key_cache_is_fetched_once_by_20_concurrent_requests(clerk_
     entered_lock = threading.Lock()
     all_entered = threading.Event()
     real_get = tokens.signing_keys.get
-    real_clerk_client = tokens.clerk_client
+    real_clerk_client = signing_keys_module.clerk_client
 
     def counting_get(kid):
         nonlocal entered
@@ -197,7 +199,7 @@ def test_cold_signing_key_cache_is_fetched_once_by_20_concurrent_requests(clerk_
             return self._client.jwks_get()
 
     monkeypatch.setattr(tokens.signing_keys, "get", counting_get)
-    monkeypatch.setattr(tokens, "clerk_client", HeldClient)
+    monkeypatch.setattr(signing_keys_module, "clerk_client", HeldClient)
     jobs = [
         me_with_header(make_token(user.clerk_id, version=1 + index % 2)) for index, user in enumerate(users)
     ]
@@ -224,16 +226,19 @@ def test_path_losing_to_an_uncommitted_insert_converges_on_the_winner(
     """Forces each winner the races above only pick by timing.
 
     The leader (a first /api/me/ request, or the webhook) inserts the user row
-    and holds its transaction open until every racer (five /api/me/ requests
-    and, when a request leads, the webhook) is blocked inserting the same
-    clerk_id; then it commits. Every racer must converge on the leader's row,
-    and only the leader's path provisions the user.
+    and holds its transaction open until the racer (the webhook, or a first
+    /api/me/ request) is blocked inserting the same clerk_id; then it commits.
+    The racer must converge on the leader's row, and only the leader's path
+    provisions the user.
     """
     data = clerk_api.add_user(ClerkUserDataFactory(email=f"jit-{leader}-first@example.com"))
     msg_id = new_msg_id()
     hook = webhook(user_event("user.created", data), msg_id)
-    requests = [me_with_header(make_token(data["id"], version=1 + index % 2)) for index in range(6)]
-    jobs = [hook, *requests[:5]] if leader == "webhook" else [*requests, hook]
+    requests = [me_with_header(make_token(data["id"]))]
+    # One racer per path: a process fetches and inserts a new user once at a time, so further
+    # requests would wait for that fetch, not block in the database
+    # (test_20_concurrent_first_requests_of_a_new_user_make_one_clerk_call).
+    jobs = [hook, requests[0]] if leader == "webhook" else [requests[0], hook]
     racers = len(jobs) - 1
     hold = UserInsertHeld(racers)
     answers = run_concurrently(jobs, around=hold.around)
@@ -250,3 +255,21 @@ def test_path_losing_to_an_uncommitted_insert_converges_on_the_winner(
     assert {answer.body["id"] for answer in me_answers} == {user.pk}
     assert WebhookEvent.objects.get().status == "processed"
     assert clerk_api.calls["/v1/jwks"] == 1
+
+
+@pytest.mark.postgres(
+    reason="20 first requests of one new user in parallel threads, each on its own database connection; "
+    "the concurrency suite runs only on PostgreSQL (SQLite serialises the connections)"
+)
+@pytest.mark.django_db(transaction=True)
+def test_20_concurrent_first_requests_of_a_new_user_make_one_clerk_call(
+    clerk_api, make_token, mailoutbox, provisioned
+):
+    data = clerk_api.add_user(ClerkUserDataFactory(email="single-flight@example.com"))
+    jobs = [me_with_header(make_token(data["id"], version=1 + index % 2)) for index in range(20)]
+
+    answers = run_concurrently(jobs)
+
+    assert [(answer.status, answer.body.get("clerk_id")) for answer in answers] == [(200, data["id"])] * 20, answers
+    assert clerk_api.calls["/v1/users/{id}"] == 1
+    assert_one_user_provisioned_once(data, mailoutbox, provisioned)

@@ -1,9 +1,10 @@
 """The per-process JWKS cache when Clerk is slow: cached keys never wait for the network."""
+
 import threading
 
 import pytest
 
-from accounts import tokens
+from accounts import signing_keys
 from accounts.clerk_api import ClerkUnavailable
 from conftest import CLERK_KID, jwk_of
 
@@ -39,8 +40,8 @@ class BlockingClerk:
 def keys(monkeypatch, rsa_private_key):
     """A fresh SigningKeys with a fake clock and a Clerk whose JWKS fetch the test controls."""
     clerk = BlockingClerk({"keys": [jwk_of(rsa_private_key)]})
-    monkeypatch.setattr(tokens, "clerk_client", lambda: clerk)
-    store = tokens.SigningKeys(clock=FakeClock())
+    monkeypatch.setattr(signing_keys, "clerk_client", lambda: clerk)
+    store = signing_keys.SigningKeys(clock=FakeClock())
     clerk.release.set()
     store.get(CLERK_KID)  # warm: one fetch
     clerk.release.clear()
@@ -70,13 +71,13 @@ def returns_while_fetch_is_held(store, kid):
 def swallow(call, *args):
     try:
         call(*args)
-    except tokens.InvalidSessionToken:
+    except signing_keys.InvalidSessionToken:
         pass
 
 
 def test_known_key_is_served_while_an_unknown_kid_waits_for_clerk(keys):
     store, clerk = keys
-    store.clock.now += tokens.JWKS_REFETCH_INTERVAL_SECONDS
+    store.clock.now += signing_keys.REFETCH_INTERVAL_SECONDS
     waiting = in_thread(swallow, store.get, "ins_unknown")
     assert clerk.entered.wait(5)
 
@@ -91,7 +92,7 @@ def test_known_key_is_served_while_an_unknown_kid_waits_for_clerk(keys):
 
 def test_stale_key_is_served_while_another_request_refreshes_it(keys):
     store, clerk = keys
-    store.clock.now += tokens.JWKS_MAX_AGE_SECONDS + 1
+    store.clock.now += signing_keys.KEYS_MAX_AGE_SECONDS + 1
     refreshing = in_thread(store.get, CLERK_KID)
     assert clerk.entered.wait(5)
 
@@ -108,7 +109,7 @@ def test_next_fetch_waits_an_interval_counted_from_the_end_of_a_slow_failed_one(
     store, clerk = keys
     clerk.fail = True
     clerk.release.set()
-    store.clock.now += tokens.JWKS_REFETCH_INTERVAL_SECONDS
+    store.clock.now += signing_keys.REFETCH_INTERVAL_SECONDS
 
     def slow_fetch():
         store.clock.now += 10  # the read timeout went by
@@ -116,7 +117,7 @@ def test_next_fetch_waits_an_interval_counted_from_the_end_of_a_slow_failed_one(
 
     monkeypatch.setattr(clerk, "jwks_get", slow_fetch)
     for _ in range(3):
-        with pytest.raises(tokens.InvalidSessionToken):
+        with pytest.raises(signing_keys.InvalidSessionToken):
             store.get("ins_unknown")
 
     assert clerk.calls == 2  # the warm-up, and one failed refetch: not one per request
