@@ -21,6 +21,7 @@ import secrets
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, InterfaceError, OperationalError, connections, router, transaction
@@ -31,8 +32,8 @@ from .clerk_data import NAME_MAX_LENGTH, ClerkUser
 from .db import insert_ignoring_conflicts
 from .models import User, UserProvisioning
 from .signals import user_provisioned
-from .welcome_email import welcome_email_trigger
 from .single_flight import SingleFlight
+from .welcome_email import welcome_email_trigger
 
 logger = logging.getLogger(__name__)
 
