@@ -5,15 +5,20 @@ With nothing set the app runs for development on SQLite; production sets
 SECRET_KEY and DEBUG=0 and must not fall back to a development key.
 """
 
+import os
+import warnings
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+
+from config.errors import ConfigurationError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # a missing file is fine
+# DJANGO_READ_DOT_ENV=0 ignores the checkout's .env (the settings tests use it to see only what they set).
+if os.environ.get("DJANGO_READ_DOT_ENV", "1") != "0":
+    environ.Env.read_env(BASE_DIR / ".env")  # a missing file is fine
 
 # --- Core -------------------------------------------------------------------
 
@@ -21,7 +26,7 @@ _secret_key = env.str("SECRET_KEY", default="")
 # DEBUG defaults to True only for a bare development checkout (no SECRET_KEY).
 DEBUG = env.bool("DEBUG", default=not _secret_key)
 if not _secret_key and not DEBUG:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    raise ConfigurationError("SECRET_KEY must be set when DEBUG is off.")
 SECRET_KEY = _secret_key or "django-insecure-development-key-do-not-use-in-production"
 
 # Local addresses by default: production lists its own hosts.
@@ -32,8 +37,15 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Browsers reach production over HTTPS (at the proxy): cookies travel only there.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# The redirect to HTTPS and HSTS are the job of the proxy that terminates TLS, so
+# `check --deploy` does not ask the app for them (SECURE_SSL_REDIRECT=1 still works).
+SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"]
 
 INSTALLED_APPS = [
+    "config",  # first: its runserver extends webhooks' and staticfiles' (config/management/commands/)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -81,7 +93,26 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+
+
+def _database_from_url(url: str) -> dict:
+    """DATABASE_URL parsed by django-environ; a malformed one stops startup with one line naming it."""
+    scheme, separator, _ = url.partition("://")
+    try:
+        if not separator:
+            raise ValueError("no scheme://")
+        if scheme not in environ.Env.DB_SCHEMES:
+            raise ValueError(f"unknown scheme {scheme}://")
+        with warnings.catch_warnings():  # django-environ's own warning would print the password
+            warnings.simplefilter("ignore")
+            return environ.Env.db_url_config(url)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"DATABASE_URL is not a database URL ({exc}); expected e.g. postgres://user:password@host:5432/name"
+        ) from None
+
+
+DATABASES = {"default": _database_from_url(env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     # Persistent connections, checked before reuse, so the app recovers by
     # itself after a database outage; a short connect timeout turns an outage

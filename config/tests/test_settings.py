@@ -1,14 +1,15 @@
 """Settings read from the environment: the embedded default, production fail-fast, PostgreSQL options."""
 
 import json
-import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from config.tests.processes import ROOT, clean_env
+
 READ = (
     "import json, django; from django.conf import settings; django.setup(); "
     "db = settings.DATABASES['default']; "
@@ -18,30 +19,18 @@ READ = (
     "'api': settings.CLERK_API_URL, 'parties': settings.CLERK_AUTHORIZED_PARTIES, "
     "'email': settings.EMAIL_BACKEND, 'limit': settings.WEBHOOKS_MAX_BODY_BYTES}))"
 )
-NAMES = (
-    "DATABASE_URL",
-    "SECRET_KEY",
-    "DEBUG",
-    "ALLOWED_HOSTS",
-    "CLERK_WEBHOOK_SECRET",
-    "CLERK_SECRET_KEY",
-    "CLERK_API_URL",
-    "CLERK_JWT_KEY",
-    "CLERK_AUTHORIZED_PARTIES",
-    "EMAIL_BACKEND",
-    "EMAIL_FILE_PATH",
-    "WEBHOOKS_MAX_BODY_BYTES",
-)
 
 
-def read_settings(**env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in NAMES}
-    clean |= {"DJANGO_SETTINGS_MODULE": "config.settings", **env}
-    return subprocess.run([sys.executable, "-c", READ], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
+def read_settings(*, root: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
+    """config.settings loaded in a fresh process that sees only `env` (no developer environment, no .env)."""
+    variables = clean_env(DJANGO_SETTINGS_MODULE="config.settings", PYTHONPATH=f"{root}:{ROOT}", **env)
+    return subprocess.run(
+        [sys.executable, "-c", READ], cwd=root, env=variables, capture_output=True, text=True, timeout=300
+    )
 
 
-def settings_with(**env: str) -> dict:
-    result = read_settings(**env)
+def settings_with(*, root: Path = ROOT, **env: str) -> dict:
+    result = read_settings(root=root, **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -93,3 +82,19 @@ def test_contract_names_are_read(raw):
     assert values["hosts"] == ["app.example.com"]
     assert values["email"].endswith("filebased.EmailBackend")
     assert values["limit"] == 4096
+
+
+def test_a_dot_env_in_the_checkout_does_not_reach_these_tests(tmp_path):
+    """The quick start writes .env with a webhook secret; the settings tests still see nothing set."""
+    copy = tmp_path / "checkout"
+    (copy / "config").mkdir(parents=True)
+    for name in ("__init__.py", "settings.py", "errors.py"):
+        shutil.copy(ROOT / "config" / name, copy / "config" / name)
+    (copy / ".env").write_text("CLERK_WEBHOOK_SECRET=whsec_ZnJvbS10aGUtZG90LWVudi1maWxl\nWEBHOOKS_MAX_BODY_BYTES=7\n")
+
+    as_tests_read = settings_with(root=copy)
+    as_the_app_reads = settings_with(root=copy, DJANGO_READ_DOT_ENV="1")
+
+    assert (as_tests_read["secrets"], as_tests_read["limit"]) == ("", 1024 * 1024)
+    assert (as_the_app_reads["secrets"], as_the_app_reads["limit"]) == ("whsec_ZnJvbS10aGUtZG90LWVudi1maWxl", 7)
+    assert as_tests_read["name"].startswith(str(copy))  # the copy's settings were the ones loaded

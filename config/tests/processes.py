@@ -1,0 +1,44 @@
+"""Helpers for tests that start the app in another process: a clean environment and a patient wait."""
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+# Generous: a busy 2-core machine can take many seconds to import Django in a fresh process.
+STARTUP_SECONDS = 60
+# What a process needs from the outside world; nothing the settings read.
+PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**variables: str) -> dict[str, str]:
+    """An environment holding only `variables` (and PATH and the like), with the checkout's .env ignored."""
+    base = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
+    return base | {"DJANGO_READ_DOT_ENV": "0", "PYTHONDONTWRITEBYTECODE": "1"} | variables
+
+
+def wait_until_answering(url: str, process: subprocess.Popen, *, seconds: float = STARTUP_SECONDS) -> requests.Response:
+    """GET `url` until it answers (any status), retrying any request error until `seconds` have passed.
+
+    A server may accept connections before it can answer (gunicorn's worker is still
+    importing the app), so a read timeout is retried like a refused connection.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return requests.get(url, timeout=max(deadline - time.monotonic(), 1))
+        except requests.RequestException as exc:
+            assert process.poll() is None, f"the server exited ({process.returncode}) before answering {url}"
+            assert time.monotonic() < deadline, f"{url} did not answer within {seconds} s: {exc}"
+            time.sleep(0.1)
