@@ -39,7 +39,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = Path(django_settings.BASE_DIR) / "artifacts" / "screenshots"
 PASSWORD = "correct-horse-battery-staple"
-WAIT_SECONDS = 10
+WAIT_SECONDS = 60  # a deadline, not a delay: waits return as soon as the page is there
 HEALTH_PATH = "/admin/webhooks/webhookevent/health/"
 
 pytestmark = pytest.mark.skipif(
@@ -112,7 +112,7 @@ def deliver_over_http(live_server, payload: dict, *, msg_id: str, source: str = 
         f"{live_server.url}/webhooks/{source}/",
         data=body.encode(),
         headers={"Content-Type": "application/json", **svix_headers(body, msg_id=msg_id)},
-        timeout=10,
+        timeout=60,
     )
 
 
@@ -264,3 +264,59 @@ def test_staff_without_the_replay_permission_see_no_replay_button(live_server, b
     assert text_of(browser, ".field-status_badge .status-badge") == "Failed"
     assert not browser.find_elements(By.ID, "replay-button")
     assert "replay" not in text_of(browser, ".object-tools").lower()
+
+
+def overflow_at(driver: WebDriver, url: str) -> dict:
+    """Load `url` and measure the page, and the admin's results box (which scrolls on its own when too wide)."""
+    driver.get(url)
+    wait(driver, EC.presence_of_element_located((By.ID, "result_list")))
+    return driver.execute_script(
+        "const box = document.querySelector('#changelist .results');"
+        "return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth,"
+        " box_scroll: box.scrollWidth, box_width: box.clientWidth,"
+        " rows: document.querySelectorAll('#result_list tbody tr').length, cols: Array.from(document.querySelectorAll('#result_list thead th')).map(th => th.className + '=' + th.offsetWidth).join(' ')}"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_and_users_changelists_fit_1280_pixels(live_server, browser_signed_out):
+    """Realistic long values (Svix and Clerk ids, long names and addresses): no horizontal scrolling."""
+    browser = browser_signed_out
+    User.objects.create_superuser("boss", "boss@example.com", PASSWORD)
+    people = [
+        ("user_2pQ8xLmN4vRtYh6KdWcE3sJ9aBf", "maria.fernanda.gonzalez-rodriguez", "hospital-universitario.example.org"),
+        ("user_2qZ7wKjH5tGfDsA1pOiUyTrEwQn", "oluwaseun.adebayo-okonkwo", "international-logistics.example.com"),
+        ("user_2rM3nBvC8xZlKjHgFdSaPoIuYtR", "", "nguyen.thi.minh.khai@department-of-education.example.net"),
+    ]
+    for clerk_id, username, domain in people:
+        email = f"{username}@{domain}" if username else domain
+        User.objects.create(
+            clerk_id=clerk_id,
+            username=username or f"user-{clerk_id[-8:].lower()}",
+            email=email,
+            first_name="Maria Fernanda",
+            last_name="González Rodríguez de la Fuente",
+            created_via=User.CreatedVia.JIT,
+        )
+        for n, event_type in enumerate(["user.created", "organizationMembership.updated", "user.deleted"]):
+            WebhookEventFactory(
+                event_id=f"msg_2{clerk_id[6:25]}{n}KSUIDx",  # Svix ids: msg_ and 27 characters
+                event_type=event_type,
+                subject_id=clerk_id,
+                status=WebhookEvent.Status.FAILED,
+                attempts=12,
+            )
+    browser.set_window_size(1280, 800)
+    try:
+        log_in(browser, live_server, "boss")
+        events = overflow_at(browser, f"{live_server.url}/admin/webhooks/webhookevent/")
+        users = overflow_at(browser, f"{live_server.url}/admin/accounts/user/")
+    finally:
+        browser.set_window_size(1400, 1000)
+
+    assert events["inner"] <= 1280 and users["inner"] <= 1280
+    assert (events["rows"], users["rows"]) == (9, 4)
+    assert events["scroll"] <= events["inner"], events
+    assert users["scroll"] <= users["inner"], users
+    assert events["box_scroll"] <= events["box_width"], events  # no scrollbar under the table either
+    assert users["box_scroll"] <= users["box_width"], users
