@@ -1,12 +1,14 @@
 """sync_clerk_users and send_clerk_webhook, against the Clerk stand-in and a live server."""
 
 import io
+import random
 import time
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
+from accounts.management.commands.send_clerk_webhook import PEOPLE
 from accounts.models import User, UserProvisioning
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory
 from webhooks.models import WebhookEvent
@@ -132,6 +134,10 @@ class TestSyncClerkUsers:
         assert "5 created" in run("sync_clerk_users", "--page-size", "2")
 
 
+def user_last_name() -> str:
+    return User.objects.get(clerk_id="user_simulated").last_name
+
+
 @pytest.mark.django_db(transaction=True)
 class TestSendClerkWebhook:
     def url(self, live_server) -> str:
@@ -151,7 +157,11 @@ class TestSendClerkWebhook:
             "Sim",
         )
 
-        assert ": 200 " in output
+        event = WebhookEvent.objects.get()
+        assert output.splitlines() == [
+            f"user.created user_simulated Sim {user_last_name()} <sim@example.com> svix-id={event.event_id}",
+            f'200 {{"event_id": "{event.event_id}", "outcome": "processed"}}',
+        ]
         user = User.objects.get(clerk_id="user_simulated")
         assert (user.email, user.first_name, user.created_via) == ("sim@example.com", "Sim", "webhook")
         assert WebhookEvent.objects.get().status == "processed"
@@ -159,7 +169,8 @@ class TestSendClerkWebhook:
     def test_repeat_sends_the_same_delivery_again(self, live_server):
         output = run("send_clerk_webhook", "user.created", "--url", self.url(live_server), "--repeat", "3")
 
-        assert output.count(": 200 ") == 1 and output.count(": 202 ") == 2
+        answers = [line.split(" ", 1)[0] for line in output.splitlines()[1:]]
+        assert answers == ["200", "202", "202"]
         assert User.objects.count() == 1
         assert WebhookEvent.objects.get().attempts == 3
 
@@ -171,6 +182,27 @@ class TestSendClerkWebhook:
 
         user = User.objects.get(clerk_id="user_x1")
         assert user.first_name == "Grace" and user.deleted_at is not None
+
+    def test_update_of_a_local_user_changes_only_what_is_passed(self, live_server):
+        url = self.url(live_server)
+        run("send_clerk_webhook", "user.created", "--url", url, "--user-id", "user_k1", "--email", "mei@example.com")
+        before = User.objects.get(clerk_id="user_k1")
+
+        output = run("send_clerk_webhook", "user.updated", "--url", url, "--user-id", "user_k1", "--first-name", "May")
+
+        after = User.objects.get(clerk_id="user_k1")
+        assert (after.first_name, after.email) == ("May", "mei@example.com")
+        assert (after.last_name, after.username, after.image_url) == (before.last_name, before.username, before.image_url)
+        assert output.startswith(f"user.updated user_k1 May {before.last_name} <mei@example.com> svix-id=msg_")
+
+    def test_made_up_people_come_from_a_varied_list_with_matching_emails(self, live_server, monkeypatch):
+        monkeypatch.setattr(random, "choice", lambda people: ("Sofía", "Martínez"))
+
+        run("send_clerk_webhook", "user.created", "--url", self.url(live_server), "--user-id", "user_m1")
+
+        user = User.objects.get(clerk_id="user_m1")
+        assert (user.first_name, user.last_name, user.email) == ("Sofía", "Martínez", "sofia.martinez@example.com")
+        assert len({last for _, last in PEOPLE}) >= 10
 
     def test_no_secret_is_a_one_line_error(self, settings):
         settings.CLERK_WEBHOOK_SECRET = ""

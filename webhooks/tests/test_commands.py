@@ -54,12 +54,21 @@ class TestReplay:
         output = run("replay_webhook_events", *args)
 
         assert self.replayed() == expected
-        assert f"replayed {len(expected)} events: {len(expected)} processed" in output
+        counted = "1 event" if len(expected) == 1 else f"{len(expected)} events"
+        assert f"replayed {counted}: {len(expected)} processed" in output
 
     def test_replayed_failed_events_end_processed(self, ledger):
         run("replay_webhook_events", "--status", "failed")
 
         assert set(WebhookEvent.objects.filter(status="failed").values_list("event_id", flat=True)) == set()
+
+    @pytest.mark.parametrize("args", [["msg_nope"], ["msg_f1", "msg_nope", "msg_gone"], ["msg_nope", "--status", "failed"]])
+    def test_unknown_ids_fail_naming_them_and_replay_nothing(self, ledger, args):
+        missing = [arg for arg in args if arg.startswith("msg_") and arg not in ("msg_f1",)]
+
+        with pytest.raises(CommandError, match=f"no such event: {', '.join(missing)} \\(nothing replayed\\)"):
+            run("replay_webhook_events", *args)
+        assert self.replayed() == set()
 
     def test_no_filter_is_refused(self, ledger):
         with pytest.raises(CommandError, match="give a filter"):

@@ -2,21 +2,71 @@
 
 import datetime as dt
 import json
+import random
 import secrets
 import time
+import unicodedata
 import uuid
 
 import requests
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from svix.webhooks import Webhook
 
+from accounts.models import User
 from webhooks.verification import secrets_for
 
 EVENT_TYPES = ("user.created", "user.updated", "user.deleted")
 DEFAULT_URL = "http://127.0.0.1:8000/webhooks/clerk/"
+# Who a made-up user is, when the options do not say.
+PEOPLE = (
+    ("Amara", "Okafor"),
+    ("Mateo", "García"),
+    ("Mei", "Chen"),
+    ("Priya", "Raman"),
+    ("Lars", "Johansson"),
+    ("Fatima", "Al-Sayed"),
+    ("Kenji", "Watanabe"),
+    ("Zanele", "Dlamini"),
+    ("Sofía", "Martínez"),
+    ("Aroha", "Ngata"),
+    ("Dmitri", "Volkov"),
+    ("Grace", "Hopper"),
+)
 
 
-def clerk_user_event(event_type: str, *, user_id: str, email: str, first_name: str, last_name: str, username) -> dict:
+def email_for(first_name: str, last_name: str) -> str:
+    """'Sofía', 'Martínez' -> 'sofia.martinez@example.com'."""
+    name = unicodedata.normalize("NFKD", f"{first_name}.{last_name}").encode("ascii", "ignore").decode()
+    return f"{name.lower().replace(' ', '-')}@example.com"
+
+
+def person_for(user_id: str, *, email, first_name, last_name, username) -> dict:
+    """The user to send: the local user's current data (for an id already here), else a made-up person; options win."""
+    try:
+        local = User.objects.filter(clerk_id=user_id).first()
+    except DatabaseError:
+        local = None  # no database to look in: a made-up person, as for a new id
+    if local is not None:
+        person = {
+            "email": local.email,
+            "first_name": local.first_name,
+            "last_name": local.last_name,
+            "username": local.username,
+            "image_url": local.image_url,
+        }
+    else:
+        first, last = random.choice(PEOPLE)
+        person = {"email": "", "first_name": first, "last_name": last, "username": None, "image_url": ""}
+    given = {"email": email, "first_name": first_name, "last_name": last_name, "username": username}
+    person |= {name: value for name, value in given.items() if value is not None}
+    person["email"] = person["email"] or email_for(person["first_name"], person["last_name"])
+    return person
+
+
+def clerk_user_event(
+    event_type: str, *, user_id: str, email: str, first_name: str, last_name: str, username, image_url: str = ""
+) -> dict:
     """An event shaped like Clerk's (https://clerk.com/docs/webhooks/overview), with a fresh updated_at."""
     now_ms = int(time.time() * 1000)
     if event_type == "user.deleted":
@@ -29,7 +79,7 @@ def clerk_user_event(event_type: str, *, user_id: str, email: str, first_name: s
             "username": username,
             "first_name": first_name,
             "last_name": last_name,
-            "image_url": f"https://img.clerk.com/{user_id}",
+            "image_url": image_url or f"https://img.clerk.com/{user_id}",
             "has_image": False,
             "email_addresses": [
                 {
@@ -72,10 +122,12 @@ class Command(BaseCommand):
         parser.add_argument("type", choices=EVENT_TYPES, help="the event type")
         parser.add_argument("--url", default=DEFAULT_URL, help=f"where to POST (default {DEFAULT_URL})")
         parser.add_argument("--user-id", help="Clerk user id (default: a new user_… id)")
-        parser.add_argument("--email", help="primary email (default: derived from the user id)")
-        parser.add_argument("--first-name", default="Ada")
-        parser.add_argument("--last-name", default="Lovelace")
-        parser.add_argument("--username", default=None, help="Clerk username (default: none, as Clerk often sends)")
+        parser.add_argument(
+            "--email", help="primary email (default: the local user's for a known id, else one made from the name)"
+        )
+        parser.add_argument("--first-name", help="default: the local user's for a known id, else a made-up name")
+        parser.add_argument("--last-name", help="default: as --first-name")
+        parser.add_argument("--username", help="Clerk username (default: the local user's, else none as Clerk often)")
         parser.add_argument("--repeat", type=int, default=1, help="send the same delivery (same svix-id) N times")
 
     def handle(self, *args, url, user_id, email, first_name, last_name, username, repeat, **options):
@@ -86,20 +138,18 @@ class Command(BaseCommand):
         if repeat < 1:
             raise CommandError("--repeat must be at least 1")
         user_id = user_id or f"user_{uuid.uuid4().hex[:27]}"
-        email = email or f"{user_id.removeprefix('user_')[:12].lower()}@example.com"
-        body = json.dumps(
-            clerk_user_event(
-                event_type, user_id=user_id, email=email, first_name=first_name, last_name=last_name, username=username
-            )
-        )
+        person = person_for(user_id, email=email, first_name=first_name, last_name=last_name, username=username)
+        body = json.dumps(clerk_user_event(event_type, user_id=user_id, **person))
         msg_id = f"msg_{uuid.uuid4().hex[:27]}"
         try:
             signer = Webhook(configured[0])
         except Exception:
             raise CommandError("CLERK_WEBHOOK_SECRET is not a valid whsec_ secret.") from None
 
+        who = "" if event_type == "user.deleted" else f" {person['first_name']} {person['last_name']} <{person['email']}>"
+        self.stdout.write(f"{event_type} {user_id}{who} svix-id={msg_id}")
         failed = False
-        for attempt in range(1, repeat + 1):
+        for _ in range(repeat):
             now = dt.datetime.now(dt.timezone.utc)  # re-signed each time, as Svix does on a retry
             headers = {
                 "Content-Type": "application/json",
@@ -112,8 +162,6 @@ class Command(BaseCommand):
             except requests.RequestException as exc:
                 raise CommandError(f"cannot reach {url} ({type(exc).__name__}): is the server running?") from None
             failed |= not response.ok
-            self.stdout.write(
-                f"{event_type} {user_id} svix-id={msg_id} #{attempt}: {response.status_code} {response.text}"
-            )
+            self.stdout.write(f"{response.status_code} {response.text}")
         if failed:
             raise CommandError("the endpoint did not accept every delivery (see the answers above)")

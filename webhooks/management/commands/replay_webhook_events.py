@@ -41,6 +41,11 @@ class Command(BaseCommand):
             raise CommandError("give a filter (EVENT_ID, --status, --type, --source, --since) or --all")
 
         pks = list(events.values_list("pk", flat=True))
+        if event_ids:
+            found = set(WebhookEvent.objects.filter(event_id__in=event_ids).values_list("event_id", flat=True))
+            missing = [event_id for event_id in dict.fromkeys(event_ids) if event_id not in found]
+            if missing:
+                raise CommandError(f"no such event: {', '.join(missing)} (nothing replayed)")
         outcomes: Counter[str] = Counter()
         for done, pk in enumerate(pks, start=1):
             try:
@@ -59,7 +64,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"event {pk}: failed: {result.error}")
             self._progress(done, len(pks))
         summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing"
-        self.stdout.write(f"replayed {len(pks)} events: {summary}")
+        self.stdout.write(f"replayed {events_counted(len(pks))}: {summary}")
 
     def _progress(self, done: int, total: int) -> None:
         if done == total or done % 100 == 0:
@@ -68,3 +73,8 @@ class Command(BaseCommand):
             self.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", ending="")
             if done == total:
                 self.stderr.write("")
+
+
+def events_counted(count: int) -> str:
+    """'1 event', '2 events'."""
+    return f"{count} event" if count == 1 else f"{count} events"
