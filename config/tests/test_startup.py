@@ -15,7 +15,12 @@ PRODUCTION_SECRET_KEY = "k3Qv9-production-looking-secret-key-for-check-deploy-x7
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean_env(**env), capture_output=True, text=True, timeout=300
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

@@ -274,7 +274,9 @@ def overflow_at(driver: WebDriver, url: str) -> dict:
         "const box = document.querySelector('#changelist .results');"
         "return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth,"
         " box_scroll: box.scrollWidth, box_width: box.clientWidth,"
-        " rows: document.querySelectorAll('#result_list tbody tr').length, cols: Array.from(document.querySelectorAll('#result_list thead th')).map(th => th.className + '=' + th.offsetWidth).join(' ')}"
+        " rows: document.querySelectorAll('#result_list tbody tr').length,"
+        " columns: Array.from(document.querySelectorAll('#result_list thead th'), th => th.innerText.trim()"
+        "  + ' ' + th.offsetWidth + 'px').join(', ')}"
     )
 
 

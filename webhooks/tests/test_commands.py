@@ -62,7 +62,9 @@ class TestReplay:
 
         assert set(WebhookEvent.objects.filter(status="failed").values_list("event_id", flat=True)) == set()
 
-    @pytest.mark.parametrize("args", [["msg_nope"], ["msg_f1", "msg_nope", "msg_gone"], ["msg_nope", "--status", "failed"]])
+    @pytest.mark.parametrize(
+        "args", [["msg_nope"], ["msg_f1", "msg_nope", "msg_gone"], ["msg_nope", "--status", "failed"]]
+    )
     def test_unknown_ids_fail_naming_them_and_replay_nothing(self, ledger, args):
         missing = [arg for arg in args if arg.startswith("msg_") and arg not in ("msg_f1",)]
 

@@ -146,7 +146,8 @@ class Command(BaseCommand):
         except Exception:
             raise CommandError("CLERK_WEBHOOK_SECRET is not a valid whsec_ secret.") from None
 
-        who = "" if event_type == "user.deleted" else f" {person['first_name']} {person['last_name']} <{person['email']}>"
+        name = f"{person['first_name']} {person['last_name']} <{person['email']}>"
+        who = "" if event_type == "user.deleted" else f" {name}"
         self.stdout.write(f"{event_type} {user_id}{who} svix-id={msg_id}")
         failed = False
         for _ in range(repeat):
