@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,26 @@ def test_development_defaults_warn_about_the_missing_clerk_secrets():
     assert result.returncode == 0
     assert "(clerk_sync.W001) CLERK_WEBHOOK_SECRET is not set" in result.stderr
     assert "(clerk_sync.W003) CLERK_SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env, reason",
+    [
+        ({"DEBUG": "0"}, "ImproperlyConfigured: SECRET_KEY must be set when DEBUG is off."),
+        ({"DATABASE_URL": "postgres//postgres@127.0.0.1:5432/app"}, "ImproperlyConfigured: DATABASE_URL is not"),
+    ],
+)
+def test_gunicorn_stops_with_the_one_line_reason(env, reason):
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    result = subprocess.run(
+        [str(gunicorn), "config.wsgi", "--bind", f"127.0.0.1:{free_port()}", "--workers", "1"],
+        cwd=ROOT,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode != 0
+    assert [line for line in result.stderr.splitlines() if line.startswith(reason)], result.stderr
+    assert "Traceback" not in result.stderr
