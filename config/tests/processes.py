@@ -11,6 +11,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 # Generous: a busy 2-core machine can take many seconds to import Django in a fresh process.
 STARTUP_SECONDS = 60
+# gunicorn kills a worker silent for --timeout seconds (30 by default), booting included;
+# a busy machine can take longer than that to import the app.
+GUNICORN_SLOW_BOOT = ["--timeout", "120"]
 # What a process needs from the outside world; nothing the settings read.
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 

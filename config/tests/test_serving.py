@@ -6,11 +6,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from config.tests.processes import ROOT, clean_env, free_port, wait_until_answering
-
-# gunicorn kills a worker silent for --timeout seconds (30 by default), booting included;
-# a busy machine can take longer than that to import the app.
-SLOW_BOOT = ["--timeout", "120"]
+from config.tests.processes import GUNICORN_SLOW_BOOT, ROOT, clean_env, free_port, wait_until_answering
 
 
 @pytest.fixture
@@ -28,7 +24,7 @@ def gunicorn_server(tmp_path):
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as stderr:
         server = subprocess.Popen(
-            [str(gunicorn), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", *SLOW_BOOT],
+            [str(gunicorn), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", *GUNICORN_SLOW_BOOT],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -7,12 +7,9 @@ whatever DATABASE_URL the test run itself uses, so these tests run in CI too.
 
 from __future__ import annotations
 
-import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -20,10 +17,9 @@ from pathlib import Path
 
 import requests
 
+from config.tests.processes import GUNICORN_SLOW_BOOT, ROOT, clean_env, free_port, wait_until_answering
 from conftest import TEST_WEBHOOK_SECRET
 
-ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 60  # a readiness bound on a loaded 2-core machine, never a measurement
 ADMIN_PASSWORD = "live-admin-password"
 
 
@@ -43,19 +39,13 @@ class LiveApp:
         return subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def live_app(tmp_path: Path, server: str, **env: str) -> Iterator[LiveApp]:
     """Migrate a SQLite file, make a superuser `admin`, and serve the app with `server`
     (`runserver`: Django's threaded development server; `gunicorn`: one gthread worker)."""
     database = tmp_path / "live.sqlite3"
     full_env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")},
+        **clean_env(),
         "DATABASE_URL": f"sqlite:///{database}",
         "CLERK_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
         "CLERK_API_URL": "http://127.0.0.1:9",
@@ -74,21 +64,16 @@ def live_app(tmp_path: Path, server: str, **env: str) -> Iterator[LiveApp]:
         command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
     else:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        command = [gunicorn, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "6"]
+        command = [gunicorn, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "6", *GUNICORN_SLOW_BOOT]
     log = (tmp_path / f"{server}.log").open("wb")
     process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     app.url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                if requests.get(f"{app.url}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert process.poll() is None, (tmp_path / f"{server}.log").read_text()
-            assert time.monotonic() < deadline, f"{server} did not answer within {START_TIMEOUT} s"
-            time.sleep(0.1)
+        try:
+            health = wait_until_answering(f"{app.url}/healthz", process)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{(tmp_path / f'{server}.log').read_text()}") from None
+        assert health.status_code == 200, health.text
         yield app
     finally:
         process.terminate()
