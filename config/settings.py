@@ -94,7 +94,6 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------
 
 
-
 def _database_from_url(url: str) -> dict:
     """DATABASE_URL parsed by django-environ; a malformed one stops startup with one line naming it."""
     scheme, separator, _ = url.partition("://")
