@@ -17,6 +17,7 @@ import pytest
 
 from accounts.models import User, UserProvisioning
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_deleted_event
+from config.tests.processes import wait_until
 from conftest import CLERK_KID, deliver_to, jwk_of, public_pem, statements_at_most
 
 pytestmark = pytest.mark.django_db
@@ -81,12 +82,6 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def wait_for(condition, what: str, *, timeout: float = 30.0) -> None:
-    """Return once `condition()` holds; fail after a generous deadline (never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.01)
 
 
 def assert_401(response, detail_contains: str) -> None:
@@ -309,13 +304,13 @@ class TestRefusedTokens:
         settings.CLERK_API_URL = closed_port_url()
 
         assert get_me(make_token("user_stale")).status_code == 200  # the stale keys still serve
-        wait_for(lambda: not signing_keys._refreshing, "the background refresh to end")
+        wait_until(lambda: not signing_keys._refreshing, what="the background refresh to end")
 
         settings.CLERK_API_URL = clerk_api.url
         clock.advance(6)
         assert get_me(make_token("user_stale")).status_code == 200
-        wait_for(lambda: clerk_api.calls["/v1/jwks"] == 2, "a background refresh reaching Clerk")
-        wait_for(lambda: not signing_keys._refreshing, "the background refresh to end")
+        wait_until(lambda: clerk_api.calls["/v1/jwks"] == 2, what="a background refresh reaching Clerk")
+        wait_until(lambda: not signing_keys._refreshing, what="the background refresh to end")
 
     def test_jwks_unreachable_with_nothing_cached_is_503(self, get_me, clerk_api, make_token, settings):
         settings.CLERK_API_URL = closed_port_url()

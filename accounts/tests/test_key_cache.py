@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from accounts import signing_keys as signing_keys_module
 from accounts import tokens
 from accounts.tests.factories import UserFactory
+from config.tests.processes import wait_until
 from conftest import CLERK_KID, jwk_of, public_pem
 
 pytestmark = pytest.mark.django_db
@@ -22,12 +23,6 @@ pytestmark = pytest.mark.django_db
 INTERVAL = signing_keys_module.REFETCH_INTERVAL_SECONDS
 
 
-def wait_for(condition, *, timeout: float = 30.0) -> None:
-    """Until `condition()` holds (a background refresh ending); fail after a generous deadline."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the background refresh never ended"
-        time.sleep(0.01)
 
 
 class Clock:
@@ -122,7 +117,10 @@ def test_a_jwks_answer_without_usable_keys_keeps_the_cached_ones(
 
     clock.advance(signing_keys_module.KEYS_MAX_AGE_SECONDS)  # and a stale-key refresh changes nothing either
     assert me(make_token(known.clerk_id)) == 200
-    wait_for(lambda: clerk_api.calls["/v1/jwks"] == 3 and not tokens.signing_keys._refreshing)
+    wait_until(
+        lambda: clerk_api.calls["/v1/jwks"] == 3 and not tokens.signing_keys._refreshing,
+        what="the background refresh to end",
+    )
     assert me(make_token(known.clerk_id)) == 200
 
 

@@ -10,8 +10,6 @@ holds their calls. The latencies are printed for the record, never asserted.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,47 +21,28 @@ import requests
 from django.db import connection
 
 from accounts.tests.factories import UserFactory
+from config.tests.processes import ROOT, clean_env, free_port, wait_until, wait_until_answering
 
-ROOT = Path(__file__).resolve().parents[2]
 NEW_USERS = 6
 KNOWN_ROUNDS = 20
 DEADLINE_SECONDS = 10  # CLERK_API_TIMEOUT for the server: generous, so the proof above has time on a loaded machine
-WAIT = 60  # readiness and join bounds: generous, any error retried
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while True:
-        try:
-            if condition():
-                return
-        except Exception:  # noqa: BLE001 - readiness: any error means not yet
-            pass
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
+WAIT = 60  # request and join bounds: generous
 
 
 @pytest.fixture
 def gunicorn(clerk_api, tmp_path):
     """`gunicorn` started from the project root with no flags but --bind: gunicorn.conf.py decides the rest."""
     db = connection.settings_dict
-    env = {
-        **{name: value for name, value in os.environ.items() if not name.startswith(("CLERK_", "DATABASE_"))},
-        "DEBUG": "0",
-        "SECRET_KEY": "test-secret-key-for-gunicorn",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CLERK_API_URL": clerk_api.url,
-        "CLERK_SECRET_KEY": clerk_api.secret_key,
-        "CLERK_API_TIMEOUT": str(DEADLINE_SECONDS),
-        "LOG_LEVEL": "WARNING",
-    }
+    env = clean_env(
+        DEBUG="0",
+        SECRET_KEY="test-secret-key-for-gunicorn",
+        ALLOWED_HOSTS="127.0.0.1",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        CLERK_API_URL=clerk_api.url,
+        CLERK_SECRET_KEY=clerk_api.secret_key,
+        CLERK_API_TIMEOUT=str(DEADLINE_SECONDS),
+        LOG_LEVEL="WARNING",
+    )
     port = free_port()
     log = tmp_path / "gunicorn.log"
     with open(log, "wb") as output:
@@ -76,7 +55,7 @@ def gunicorn(clerk_api, tmp_path):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).status_code == 200, "gunicorn to answer /healthz")
+        assert wait_until_answering(f"{url}/healthz", server).status_code == 200
         yield url, log
     finally:
         server.terminate()
@@ -102,7 +81,7 @@ def test_a_hanging_clerk_stalls_only_the_new_users(gunicorn, clerk_api, make_tok
     try:
         for thread in waiting:
             thread.start()
-        wait_for(lambda: clerk_api.held == NEW_USERS, f"{NEW_USERS} user fetches held by Clerk")
+        wait_until(lambda: clerk_api.held == NEW_USERS, what=f"{NEW_USERS} user fetches held by Clerk")
 
         latencies = []
         for _ in range(KNOWN_ROUNDS):

@@ -21,7 +21,8 @@ from accounts.models import User, UserProvisioning
 from accounts.services import user_upsert_from_clerk
 from accounts.tests.factories import ClerkUserDataFactory, user_deleted_event, user_event
 from accounts.tests.smtp_server import Mode
-from accounts.tests.workers import WAIT_TIMEOUT, WorkerProcess, wait_until
+from accounts.tests.workers import WAIT_TIMEOUT, WorkerProcess
+from config.tests.processes import wait_until
 from accounts.welcome_email import welcome_email_trigger
 from conftest import deliver_to
 from webhooks.tests.concurrency import new_msg_id, run_concurrently

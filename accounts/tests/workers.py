@@ -7,8 +7,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 from urllib.parse import quote
@@ -44,12 +42,6 @@ def _in_process_worker() -> library.Worker:
     )
 
 
-def wait_until(condition: Callable[[], object], *, what: str, timeout: float = WAIT_TIMEOUT) -> None:
-    """Poll `condition` until it is true; fail after `timeout` seconds saying what was awaited."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.05)
 
 
 class WorkerProcess:

@@ -1,9 +1,10 @@
-"""Helpers for tests that start the app in another process: a clean environment and a patient wait."""
+"""Helpers for tests that start the app in another process or thread: a clean environment and patient waits."""
 
 import os
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -45,3 +46,14 @@ def wait_until_answering(url: str, process: subprocess.Popen, *, seconds: float 
             assert process.poll() is None, f"the server exited ({process.returncode}) before answering {url}"
             assert time.monotonic() < deadline, f"{url} did not answer within {seconds} s: {exc}"
             time.sleep(0.1)
+
+
+def wait_until(condition: Callable[[], object], *, what: str, timeout: float = 120) -> None:
+    """Poll `condition` until it is true; fail after a generous `timeout` saying what was awaited.
+
+    For state that another thread or process changes; never a fixed sleep.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.02)
