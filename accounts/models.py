@@ -1,4 +1,4 @@
-"""Local users, kept in step with Clerk, and the record that each was provisioned once."""
+"""Local users and organizations, kept in step with Clerk, and the record that each user was provisioned once."""
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -120,3 +120,77 @@ class UserProvisioning(models.Model):
 
     def __str__(self) -> str:
         return f"provisioning of {self.user_id}"
+
+
+class Organization(models.Model):
+    """A Clerk organization (a tenant), kept by the same rules as users: upserted by Clerk id, final tombstones."""
+
+    class CreatedVia(models.TextChoices):
+        WEBHOOK = "webhook", "Clerk webhook"
+        JIT = "jit", "Just in time (API request)"
+        SYNC = "sync", "Backfill (sync_clerk_organizations)"
+
+    clerk_id = models.CharField(max_length=64, unique=True, help_text="Clerk's stable organization id (org_…).")
+    name = models.CharField(max_length=256, blank=True)
+    # Not unique: Clerk frees a deleted organization's slug for another one.
+    slug = models.CharField(max_length=256, blank=True)
+    image_url = models.URLField(max_length=2048, blank=True)
+    clerk_updated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Clerk's updated_at of the state stored here; older events change nothing.",
+    )
+    created_via = models.CharField(
+        max_length=16, choices=CreatedVia.choices, help_text="Which path created this row first."
+    )
+    deleted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when Clerk deleted the organization; final. Its memberships count as ended.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name or self.slug or self.clerk_id
+
+    @property
+    def is_deleted_in_clerk(self) -> bool:
+        return self.deleted_at is not None
+
+
+class OrganizationMembership(models.Model):
+    """A user's membership of an organization, with the role and permissions Clerk gave it.
+
+    `user_clerk_id` is always set; `user` stays empty while that user is not
+    local yet, and is linked by whichever path creates the user.
+    """
+
+    clerk_id = models.CharField(max_length=64, unique=True, help_text="Clerk's membership id (orgmem_…).")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user_clerk_id = models.CharField(max_length=64, db_index=True, help_text="The member's Clerk user id.")
+    user = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="organization_memberships",
+        help_text="The local user, once it exists.",
+    )
+    role = models.CharField(max_length=128, blank=True, help_text="Clerk's role key, e.g. org:admin.")
+    permissions = models.JSONField(default=list, blank=True, help_text="Clerk's permission keys for this member.")
+    clerk_updated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Clerk's updated_at of the state stored here; older events change nothing.",
+    )
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when Clerk removed the membership; final."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_clerk_id} in {self.organization_id} ({self.role})"
+
+    @property
+    def is_deleted_in_clerk(self) -> bool:
+        return self.deleted_at is not None
