@@ -27,7 +27,7 @@ from accounts import tokens
 from accounts.authentication import SESSION_COOKIE
 from accounts.models import User, UserProvisioning
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
-from conftest import deliver_to
+from config.tests.helpers import deliver_to
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.tests.concurrency import (
     BARRIER_TIMEOUT,

@@ -6,7 +6,7 @@ import pytest
 
 from accounts import signing_keys
 from accounts.clerk_api import ClerkUnavailable
-from conftest import CLERK_KID, jwk_of
+from config.tests.helpers import CLERK_KID, jwk_of
 
 
 class FakeClock:

@@ -27,7 +27,7 @@ from accounts.tests.factories import (
     user_deleted_event,
     user_event,
 )
-from conftest import deliver_to
+from config.tests.helpers import deliver_to
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.tests.concurrency import (
     Answer,

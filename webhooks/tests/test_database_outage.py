@@ -16,7 +16,7 @@ from django.test import Client, RequestFactory
 
 from accounts.models import User
 from accounts.tests.factories import ClerkUserDataFactory, user_event
-from conftest import deliver_to, svix_headers
+from config.tests.helpers import deliver_to, svix_headers
 from webhooks.models import WebhookEvent
 from webhooks.tests.concurrency import new_msg_id
 from webhooks.tests.tcp_proxy import TcpProxy
