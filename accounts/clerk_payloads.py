@@ -50,12 +50,14 @@ def user_object(
 ) -> dict[str, Any]:
     """A Clerk User object, as `user.created` and `user.updated` carry it and the Backend API returns it.
 
-    `clerk_id` (its `id`) defaults to a new `user_…` id. `email` is the user's one address, made
-    primary (none when it is None or empty), with the id `email_id` (default a
-    new `idn_…`). `created_at` is in milliseconds (default now) and `updated_at`
-    defaults to it. Every other field (`first_name`, `last_name`, `username`,
-    `image_url`, ...; `email_addresses` too) is set from `fields` as given, None
-    and malformed values included, over Clerk's defaults for a new user.
+    `clerk_id` (the object's `id`) defaults to a new `user_…` id. `email` is the
+    user's one address, made primary (none when it is None or empty), with the
+    id `email_id` (default a new `idn_…`). `created_at` is in milliseconds
+    (default now). Any field in `fields` (`first_name`, `last_name`,
+    `username`, `updated_at`, `image_url`, ...; `email_addresses` too) is set as
+    given, None and malformed values included; the others are a new user's:
+    no name, phone or metadata, `updated_at` equal to `created_at`, an
+    img.clerk.com `image_url` for the id.
     """
     clerk_id = clerk_id or new_id("user")
     created_at = now_ms() if created_at is None else created_at
