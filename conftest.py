@@ -1,38 +1,29 @@
 """Shared test fixtures: signed Svix deliveries as Clerk makes them, and PostgreSQL gating.
 
+Only fixtures and hooks live here; the plain helpers they use (and tests import)
+are in config/tests/helpers.py.
+
 Tests marked `postgres` need PostgreSQL's row locks and real concurrent
 transactions. On SQLite they are skipped with their reason; with
 REQUIRE_POSTGRES=1 (CI) any skip is a failure, so CI cannot pass by skipping.
 """
 
-import datetime as dt
-import json
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
-from svix.webhooks import Webhook
 
-# Made for the tests: whsec_ + base64 of 24 fixed bytes each.
-TEST_WEBHOOK_SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWNsZXJrLXN5bmMh"
-ROTATED_WEBHOOK_SECRET = "whsec_cm90YXRlZC1zZWNyZXQtZm9yLWNsZXJrLXN5bmM="
-UNKNOWN_WEBHOOK_SECRET = "whsec_bm90LW91ci1zZWNyZXQtYXQtYWxsLWNsZXJrISE="
+# The shared helpers assert; have pytest explain their failures as in a test module.
+pytest.register_assert_rewrite("config.tests.helpers", "webhooks.tests.concurrency")
 
-# The shared concurrency helpers assert; have pytest explain their failures as in a test module.
-pytest.register_assert_rewrite("webhooks.tests.concurrency")
+from config.tests.helpers import CLERK_KID, TEST_WEBHOOK_SECRET, connected, deliver_to, jwk_of  # noqa: E402
 
-FIXTURES = Path(__file__).parent / "webhooks" / "tests" / "fixtures"
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES", "") not in ("", "0")
 
 
@@ -80,36 +71,6 @@ def _signing_keys_forgotten():
         reset()
 
 
-def load_fixture(name: str) -> dict[str, Any]:
-    """A recorded Clerk payload from webhooks/tests/fixtures/<name>.json."""
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def svix_headers(
-    body: str,
-    *,
-    msg_id: str | None = None,
-    secret: str = TEST_WEBHOOK_SECRET,
-    timestamp: dt.datetime | None = None,
-) -> dict[str, str]:
-    """The three headers Svix sends, signed by the svix library itself."""
-    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
-    timestamp = timestamp or dt.datetime.now(dt.timezone.utc)
-    return {
-        "svix-id": msg_id,
-        "svix-timestamp": str(int(timestamp.timestamp())),
-        "svix-signature": Webhook(secret).sign(msg_id, timestamp, body),
-    }
-
-
-def deliver_to(client, payload: Any, *, path: str = "/webhooks/clerk/", headers: dict | None = None, **sign):
-    """POST `payload` (a dict, or the raw body) as a signed Svix delivery; `sign` goes to svix_headers."""
-    body = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    signed = svix_headers(text, **sign) if headers is None else headers
-    return client.post(path, data=body, content_type="application/json", headers=signed)
-
-
 @pytest.fixture
 def deliver(client):
     """deliver(payload, msg_id=…, secret=…, timestamp=…, headers=…) -> response."""
@@ -132,35 +93,11 @@ def provisioned():
         with lock:
             calls.append((user.clerk_id, created_via))
 
-    uid = f"test-provisioned-{uuid.uuid4().hex}"
-    user_provisioned.connect(receiver, weak=False, dispatch_uid=uid)
-    try:
+    with connected(user_provisioned, receiver):
         yield calls
-    finally:
-        user_provisioned.disconnect(dispatch_uid=uid)
-
-
-@contextmanager
-def statements_at_most(limit: int) -> Iterator[list[str]]:
-    """Assert the block sends at most `limit` SQL statements; yields the list of them.
-
-    Transaction control (BEGIN [IMMEDIATE]/COMMIT, which Django logs on SQLite but not
-    on PostgreSQL) is left out, so a budget means the same on both backends.
-    """
-    statements: list[str] = []
-    with CaptureQueriesContext(connection) as context:
-        yield statements
-    statements.extend(
-        query["sql"]
-        for query in context.captured_queries
-        if query["sql"].strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
-    )
-    assert len(statements) <= limit, f"{len(statements)} statements, budget {limit}:\n" + "\n".join(statements)
 
 
 # --- Clerk session tokens and the Backend API stand-in ----------------------------------------
-
-CLERK_KID = "ins_test_key_1"
 
 
 @pytest.fixture(scope="session")
@@ -173,20 +110,6 @@ def rsa_private_key():
 def foreign_private_key():
     """A key that is not Clerk's."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def public_pem(private_key) -> str:
-    return (
-        private_key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-
-
-def jwk_of(private_key, kid: str = CLERK_KID) -> dict:
-    """A JWK as Clerk's /v1/jwks lists it: {use, kty, kid, alg, n, e}."""
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private_key.public_key()))
-    return {"use": "sig", "kty": "RSA", "kid": kid, "alg": "RS256", "n": jwk["n"], "e": jwk["e"]}
 
 
 @pytest.fixture

@@ -1,31 +1,32 @@
 """What the benchmark sends: Clerk-shaped user.created events, Svix signatures and session tokens.
 
 Shared by the load generator (load.py) and the in-process statement count
-(inprocess.py). The event is the recorded fixture the tests use, with a fresh
-user id, address and names; signatures come from the svix library, exactly as
-Clerk's deliveries are signed (see conftest.py), and tokens are RS256 JWTs
-shaped like Clerk's v2 session tokens.
+(inprocess.py). Events, their Svix headers and ids come from the app's own
+builder (accounts/clerk_payloads.py, which the tests' factories and
+`send_clerk_webhook` use too): a full User object with a fresh id, address and
+names, signed by the svix library exactly as Clerk's deliveries are. Tokens
+are RS256 JWTs shaped like Clerk's v2 session tokens.
 """
 
 from __future__ import annotations
 
-import copy
-import datetime as dt
 import json
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import jwt
-from svix.webhooks import Webhook
 
 PROJECT = Path(__file__).resolve().parent.parent
-FIXTURE = PROJECT / "webhooks" / "tests" / "fixtures" / "user__created.json"
+sys.path.insert(0, str(PROJECT))  # run as `python bench/….py`: the app's packages are beside bench/
+
+from accounts import clerk_payloads  # noqa: E402 (after the path above)
+from accounts.clerk_payloads import svix_headers  # noqa: E402, F401 (load.py and inprocess.py sign with it)
+
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim")
 LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman", "Lee")
 KID = "ins_bench_key_1"
-
-_template = json.loads(FIXTURE.read_text())
 
 
 def seed_clerk_id(number: int) -> str:
@@ -35,34 +36,24 @@ def seed_clerk_id(number: int) -> str:
 
 def user_created_body(clerk_id: str, number: int) -> str:
     """A user.created envelope (JSON text, as sent) for a brand-new Clerk user."""
-    event = copy.deepcopy(_template)
-    now_ms = int(time.time() * 1000)
-    data = event["data"]
-    data["id"] = clerk_id
-    data["email_addresses"][0]["email_address"] = f"{clerk_id.removeprefix('user_').lower()}@example.org"
-    data["email_addresses"][0]["id"] = f"idn_{clerk_id.removeprefix('user_')}"
-    data["primary_email_address_id"] = data["email_addresses"][0]["id"]
-    data["first_name"] = FIRST_NAMES[number % len(FIRST_NAMES)]
-    data["last_name"] = LAST_NAMES[number // len(FIRST_NAMES) % len(LAST_NAMES)]
-    data["image_url"] = f"https://img.clerk.com/{clerk_id}"
-    data["created_at"] = data["updated_at"] = data["last_sign_in_at"] = now_ms
-    event["timestamp"] = now_ms
+    local_part = clerk_id.removeprefix("user_")
+    now_ms = clerk_payloads.now_ms()
+    data = clerk_payloads.user_object(
+        clerk_id=clerk_id,
+        email=f"{local_part.lower()}@example.org",
+        email_id=f"idn_{local_part}",
+        first_name=FIRST_NAMES[number % len(FIRST_NAMES)],
+        last_name=LAST_NAMES[number // len(FIRST_NAMES) % len(LAST_NAMES)],
+        created_at=now_ms,
+        last_sign_in_at=now_ms,
+    )
+    event = clerk_payloads.event_envelope("user.created", data, timestamp=now_ms, user_agent="clerk-sync-bench")
     return json.dumps(event, separators=(",", ":"))
 
 
 def new_msg_id() -> str:
     """A Svix message id (the ledger's event id)."""
-    return f"msg_{uuid.uuid4().hex}"
-
-
-def svix_headers(signer: Webhook, msg_id: str, body: str, when: dt.datetime | None = None) -> dict[str, str]:
-    """The three headers Svix sends for `body`, signed now (valid for 5 minutes)."""
-    when = when or dt.datetime.now(dt.UTC)
-    return {
-        "svix-id": msg_id,
-        "svix-timestamp": str(int(when.timestamp())),
-        "svix-signature": signer.sign(msg_id, when, body),
-    }
+    return clerk_payloads.new_id("msg")
 
 
 def session_token(private_key, clerk_id: str, *, lifetime: int = 600) -> str:
@@ -84,4 +75,3 @@ def session_token(private_key, clerk_id: str, *, lifetime: int = 600) -> str:
         "sts": "active",
     }
     return jwt.encode(claims, private_key, algorithm="RS256", headers={"kid": KID, "typ": "JWT"})
-

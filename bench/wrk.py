@@ -4,21 +4,21 @@ A load generator written in Python on the same two cores takes CPU from the
 server and flatters slow paths; wrk costs a fraction of it. Each scenario runs
 in interleaved slices like load.py's (healthz, me, healthz, ...), every slice
 a separate `wrk` run; a Lua script cycles /api/me/ over the seeded users'
-tokens and prints the slice's totals as one JSON line. CPU is accounted as
-load.py does (gunicorn's processes, PostgreSQL's, and wrk's own as the client).
+tokens and prints the slice's totals as one JSON line. CPU is accounted with
+cpu.py, as for load.py's slices (gunicorn's processes, PostgreSQL's, and wrk's
+own as the client).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from load import _cpu_seconds, _machine_busy_seconds, cpu_snapshot
+from cpu import children_cpu_seconds, cpu_seconds, cpu_snapshot, machine_busy_seconds
 
 SCRIPT = r"""
 local path = os.getenv("BENCH_PATH")
@@ -89,22 +89,17 @@ def _slice(
         "--script", str(script),
         f"http://127.0.0.1:{port}",
     ]  # fmt: skip
-    processes, client, busy = cpu_snapshot(gunicorn_pid), _children_cpu(), _machine_busy_seconds()
+    processes, client, busy = cpu_snapshot(gunicorn_pid), children_cpu_seconds(), machine_busy_seconds()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     after = cpu_snapshot(gunicorn_pid)
     totals = json.loads(done.stdout.strip().splitlines()[-1])
     totals["cpu"] = {
-        "app": _cpu_seconds(processes["app"], after["app"]),
-        "db": _cpu_seconds(processes["db"], after["db"]),
-        "client": _children_cpu() - client,
-        "busy": _machine_busy_seconds() - busy,
+        "app": cpu_seconds(processes["app"], after["app"]),
+        "db": cpu_seconds(processes["db"], after["db"]),
+        "client": children_cpu_seconds() - client,
+        "busy": machine_busy_seconds() - busy,
     }
     return totals
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited
-    return usage.ru_utime + usage.ru_stime
 
 
 def _phase(name: str, concurrency: int, parts: list[dict]) -> dict:
@@ -126,7 +121,9 @@ def _phase(name: str, concurrency: int, parts: list[dict]) -> dict:
         "app_cpu_ms": per_request(cpu["app"]),
         "db_cpu_ms": per_request(cpu["db"]),
         "client_cpu_ms": per_request(cpu["client"]),
-        "other_cores": round(max(0.0, cpu["busy"] - cpu["app"] - cpu["db"] - cpu["client"]) / seconds, 2) if seconds else 0.0,
+        "other_cores": (
+            round(max(0.0, cpu["busy"] - cpu["app"] - cpu["db"] - cpu["client"]) / seconds, 2) if seconds else 0.0
+        ),
         "exhausted": False,
         "client": "wrk",
     }

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-import uuid
 
 import pytest
 from django.contrib.auth.models import Group
 
 from accounts.signals import user_provisioned
 from accounts.tests.smtp_server import SmtpServer
+from config.tests.helpers import connected
 
 DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
@@ -49,9 +49,5 @@ def workspaces():
         with lock:
             created.append(name)
 
-    uid = f"test-workspaces-{uuid.uuid4().hex}"
-    user_provisioned.connect(create_workspace, weak=False, dispatch_uid=uid)
-    try:
+    with connected(user_provisioned, create_workspace):
         yield created
-    finally:
-        user_provisioned.disconnect(dispatch_uid=uid)

@@ -1,15 +1,10 @@
-"""Factories: local users, and Clerk-shaped User objects and user.* events."""
-
-import time
+"""Factories: local users, and Clerk-shaped User objects and user.* events (built by accounts.clerk_payloads)."""
 
 import factory
 from factory.django import DjangoModelFactory
 
+from accounts import clerk_payloads
 from accounts.models import User
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class UserFactory(DjangoModelFactory):
@@ -22,58 +17,34 @@ class UserFactory(DjangoModelFactory):
     created_via = User.CreatedVia.WEBHOOK
 
 
-class ClerkUserDataFactory(factory.DictFactory):
-    """A Clerk User object as in user.created/user.updated (and the Backend API)."""
+class ClerkUserDataFactory(factory.Factory):
+    """A Clerk User object as in user.created/user.updated (and the Backend API): `clerk_payloads.user_object`.
 
-    class Params:
-        email = factory.Sequence(lambda n: f"person{n}@example.com")
-        email_id = factory.Sequence(lambda n: f"idn_test{n:06d}")
+    Numbered ids and addresses, made-up names; any other field of the object can be given.
+    """
 
-    object = "user"
+    class Meta:
+        model = clerk_payloads.user_object
+        rename = {"id": "clerk_id"}
+
     id = factory.Sequence(lambda n: f"user_test{n:06d}")
-    username = None
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    email_id = factory.Sequence(lambda n: f"idn_test{n:06d}")
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
-    image_url = factory.LazyAttribute(lambda o: f"https://img.clerk.com/{o.id}")
-    email_addresses = factory.LazyAttribute(
-        lambda o: (
-            [
-                {
-                    "id": o.email_id,
-                    "object": "email_address",
-                    "email_address": o.email,
-                    "linked_to": [],
-                    "verification": {"status": "verified", "strategy": "email_code"},
-                }
-            ]
-            if o.email
-            else []
-        )
-    )
-    primary_email_address_id = factory.LazyAttribute(lambda o: o.email_id if o.email else None)
-    phone_numbers = factory.LazyFunction(list)
-    public_metadata = factory.LazyFunction(dict)
-    private_metadata = factory.LazyFunction(dict)
-    unsafe_metadata = factory.LazyFunction(dict)
-    external_id = None
-    banned = False
-    locked = False
-    created_at = factory.LazyFunction(now_ms)
-    updated_at = factory.LazyAttribute(lambda o: o.created_at)
-    last_sign_in_at = None
 
 
-class ClerkEventFactory(factory.DictFactory):
-    """The event envelope Clerk sends through Svix."""
+class ClerkEventFactory(factory.Factory):
+    """The event envelope Clerk sends through Svix: `clerk_payloads.event_envelope`."""
 
-    object = "event"
+    class Meta:
+        model = clerk_payloads.event_envelope
+        rename = {"type": "event_type"}
+
     type = "user.created"
     data = factory.SubFactory(ClerkUserDataFactory)
     instance_id = "ins_test"
-    timestamp = factory.LazyFunction(now_ms)
-    event_attributes = factory.LazyFunction(
-        lambda: {"http_request": {"client_ip": "127.0.0.1", "user_agent": "pytest"}}
-    )
+    user_agent = "pytest"
 
 
 def user_event(event_type: str, data: dict) -> dict:
@@ -82,4 +53,4 @@ def user_event(event_type: str, data: dict) -> dict:
 
 
 def user_deleted_event(clerk_id: str) -> dict:
-    return ClerkEventFactory(type="user.deleted", data={"object": "user", "id": clerk_id, "deleted": True})
+    return ClerkEventFactory(type="user.deleted", data=clerk_payloads.user_deleted_object(clerk_id=clerk_id))

@@ -27,15 +27,19 @@ from accounts import tokens
 from accounts.authentication import SESSION_COOKIE
 from accounts.models import User, UserProvisioning
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
-from conftest import deliver_to
+from config.tests.helpers import deliver_to
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.tests.concurrency import (
     BARRIER_TIMEOUT,
+    Answer,
     Job,
     UserInsertHeld,
     new_msg_id,
     run_concurrently,
 )
+
+# Every test here runs real transactions, committed, in threads with connections of their own.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 ME = "/api/me/"
 
@@ -79,6 +83,26 @@ def assert_one_user_provisioned_once(data: dict, mailoutbox, provisioned) -> Use
     return user
 
 
+def assert_requests_got_the_user(answers: list[Answer], user: User, count: int) -> None:
+    """`count` /api/me/ answers, each 200 with this user: its Clerk id and its local id."""
+    me = [answer for answer in answers if answer.name.startswith("me")]
+    assert [(answer.status, answer.body.get("clerk_id"), answer.body.get("id")) for answer in me] == [
+        (200, user.clerk_id, user.pk)
+    ] * count, me
+
+
+def webhook_outcomes(answers: list[Answer]) -> list[tuple[int, str | None]]:
+    """(status, outcome) of each webhook delivery's answer, sorted."""
+    return sorted((answer.status, answer.body.get("outcome")) for answer in answers if answer.name == "webhook")
+
+
+def assert_the_one_event_processed(msg_id: str, *, attempts: int) -> WebhookEvent:
+    """The ledger holds one event, `msg_id`, processed, after `attempts` deliveries of it; returns it."""
+    event = WebhookEvent.objects.get()
+    assert (event.event_id, event.status, event.attempts) == (msg_id, "processed", attempts)
+    return event
+
+
 # --- tests -----------------------------------------------------------------------------------------
 
 
@@ -87,7 +111,6 @@ def assert_one_user_provisioned_once(data: dict, mailoutbox, provisioned) -> Use
     "converging on one row provisioned once relies on INSERT … ON CONFLICT waiting on concurrent "
     "transactions and on row locks, which need PostgreSQL"
 )
-@pytest.mark.django_db(transaction=True)
 def test_first_requests_racing_the_created_webhook_make_one_user_provisioned_once(
     clerk_api, make_token, mailoutbox, provisioned
 ):
@@ -98,17 +121,10 @@ def test_first_requests_racing_the_created_webhook_make_one_user_provisioned_onc
 
     answers = run_concurrently(jobs)
 
-    me_answers = [answer for answer in answers if answer.name.startswith("me")]
-    assert [(answer.status, answer.body.get("clerk_id")) for answer in me_answers] == [(200, data["id"])] * 20, (
-        me_answers
-    )
-    [hook] = [answer for answer in answers if answer.name == "webhook"]
-    assert (hook.status, hook.body.get("outcome")) == (200, "processed"), hook
-
+    assert webhook_outcomes(answers) == [(200, "processed")], answers
     user = assert_one_user_provisioned_once(data, mailoutbox, provisioned)
-    assert {answer.body["id"] for answer in me_answers} == {user.pk}
-    event = WebhookEvent.objects.get()
-    assert (event.event_id, event.status, event.attempts) == (msg_id, "processed", 1)
+    assert_requests_got_the_user(answers, user, 20)
+    assert_the_one_event_processed(msg_id, attempts=1)
     # The signing keys were fetched once for all 20 requests; the user at most once for all of
     # them (one fetch at a time per user and process; none if the webhook created it first).
     assert clerk_api.calls["/v1/jwks"] == 1
@@ -119,7 +135,6 @@ def test_first_requests_racing_the_created_webhook_make_one_user_provisioned_onc
     reason="header and cookie tokens (v1 and v2) creating the user just in time race two deliveries "
     "of its user.created webhook; converging needs PostgreSQL's row locks and concurrent transactions"
 )
-@pytest.mark.django_db(transaction=True)
 def test_mixed_tokens_racing_a_redelivered_created_webhook_make_one_user_provisioned_once(
     clerk_api, make_token, mailoutbox, provisioned
 ):
@@ -137,21 +152,11 @@ def test_mixed_tokens_racing_a_redelivered_created_webhook_make_one_user_provisi
 
     answers = run_concurrently(jobs)
 
-    me_answers = [answer for answer in answers if answer.name.startswith("me")]
-    assert [(answer.status, answer.body.get("clerk_id")) for answer in me_answers] == [(200, data["id"])] * 20, (
-        me_answers
-    )
-    hooks = [answer for answer in answers if answer.name == "webhook"]
     # The deliveries queue on the event's row lock: one processes it, the other finds it done.
-    assert sorted((answer.status, answer.body.get("outcome")) for answer in hooks) == [
-        (200, "processed"),
-        (202, "duplicate"),
-    ], hooks
-
+    assert webhook_outcomes(answers) == [(200, "processed"), (202, "duplicate")], answers
     user = assert_one_user_provisioned_once(data, mailoutbox, provisioned)
-    assert {answer.body["id"] for answer in me_answers} == {user.pk}
-    event = WebhookEvent.objects.get()
-    assert (event.event_id, event.status, event.attempts) == (msg_id, "processed", 2)
+    assert_requests_got_the_user(answers, user, 20)
+    event = assert_the_one_event_processed(msg_id, attempts=2)
     assert Counter(WebhookAttempt.objects.filter(event=event).values_list("outcome", "http_status")) == {
         ("processed", 200): 1,
         ("duplicate", 202): 1,
@@ -164,7 +169,6 @@ def test_mixed_tokens_racing_a_redelivered_created_webhook_make_one_user_provisi
     reason="runs 20 authenticated requests in parallel threads, each on its own database connection; "
     "the concurrency suite runs only on PostgreSQL (SQLite serialises the connections)"
 )
-@pytest.mark.django_db(transaction=True)
 def test_cold_signing_key_cache_is_fetched_once_by_20_concurrent_requests(clerk_api, make_token, monkeypatch):
     """All 20 threads are inside the key lookup before the first fetch may finish.
 
@@ -218,7 +222,6 @@ def test_cold_signing_key_cache_is_fetched_once_by_20_concurrent_requests(clerk_
     reason="holds one path's uncommitted user row while the other path's requests block on it in "
     "INSERT … ON CONFLICT DO NOTHING, observed through pg_stat_activity: PostgreSQL only"
 )
-@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("leader", ["jit", "webhook"], ids=["jit-first", "webhook-first"])
 def test_path_losing_to_an_uncommitted_insert_converges_on_the_winner(
     leader, clerk_api, make_token, mailoutbox, provisioned
@@ -243,17 +246,11 @@ def test_path_losing_to_an_uncommitted_insert_converges_on_the_winner(
     hold = UserInsertHeld(racers)
     answers = run_concurrently(jobs, around=hold.around)
     hold.assert_happened()
-    me_answers = [answer for answer in answers if answer.name.startswith("me")]
-    assert [(answer.status, answer.body.get("clerk_id")) for answer in me_answers] == [(200, data["id"])] * len(
-        me_answers
-    ), me_answers
-    [hook_answer] = [answer for answer in answers if answer.name == "webhook"]
-    assert (hook_answer.status, hook_answer.body.get("outcome")) == (200, "processed"), hook_answer
-
+    assert webhook_outcomes(answers) == [(200, "processed")], answers
     user = assert_one_user_provisioned_once(data, mailoutbox, provisioned)
     assert user.created_via == leader
-    assert {answer.body["id"] for answer in me_answers} == {user.pk}
-    assert WebhookEvent.objects.get().status == "processed"
+    assert_requests_got_the_user(answers, user, len(requests))
+    assert_the_one_event_processed(msg_id, attempts=1)
     assert clerk_api.calls["/v1/jwks"] == 1
 
 
@@ -261,7 +258,6 @@ def test_path_losing_to_an_uncommitted_insert_converges_on_the_winner(
     reason="20 first requests of one new user in parallel threads, each on its own database connection; "
     "the concurrency suite runs only on PostgreSQL (SQLite serialises the connections)"
 )
-@pytest.mark.django_db(transaction=True)
 def test_20_concurrent_first_requests_of_a_new_user_make_one_clerk_call(
     clerk_api, make_token, mailoutbox, provisioned
 ):
@@ -270,6 +266,6 @@ def test_20_concurrent_first_requests_of_a_new_user_make_one_clerk_call(
 
     answers = run_concurrently(jobs)
 
-    assert [(answer.status, answer.body.get("clerk_id")) for answer in answers] == [(200, data["id"])] * 20, answers
+    user = assert_one_user_provisioned_once(data, mailoutbox, provisioned)
+    assert_requests_got_the_user(answers, user, 20)
     assert clerk_api.calls["/v1/users/{id}"] == 1
-    assert_one_user_provisioned_once(data, mailoutbox, provisioned)

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from accounts import signing_keys as signing_keys_module
 from accounts import tokens
 from accounts.tests.factories import UserFactory
+from config.tests.helpers import CLERK_KID, jwk_of, public_pem
 from config.tests.processes import wait_until
-from conftest import CLERK_KID, jwk_of, public_pem
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 
 from accounts import signing_keys
 from accounts.clerk_api import ClerkUnavailable
-from conftest import CLERK_KID, jwk_of
+from config.tests.helpers import CLERK_KID, jwk_of
 
 
 class FakeClock:
@@ -55,17 +55,24 @@ def in_thread(target, *args) -> threading.Thread:
     return thread
 
 
-def returns_while_fetch_is_held(store, kid):
-    """Call store.get(kid) in a thread and report whether it returned while the fetch is still held."""
+def assert_key_served_while_the_fetch_is_held(store, clerk, *, failure: str) -> None:
+    """With a JWKS fetch started and held, store.get(CLERK_KID) returns a key without waiting for it.
+
+    The fetch is released once the key has been asked for; `failure` says what it means when the key waited.
+    """
+    assert clerk.entered.wait(5), "no JWKS fetch started"
     result = {}
     done = threading.Event()
 
     def call():
-        result["key"] = store.get(kid)
+        result["key"] = store.get(CLERK_KID)
         done.set()
 
     in_thread(call)
-    return done.wait(5), result
+    returned = done.wait(5)
+    clerk.release.set()
+    assert returned, failure
+    assert result["key"] is not None
 
 
 def swallow(call, *args):
@@ -79,13 +86,11 @@ def test_known_key_is_served_while_an_unknown_kid_waits_for_clerk(keys):
     store, clerk = keys
     store.clock.now += signing_keys.REFETCH_INTERVAL_SECONDS
     waiting = in_thread(swallow, store.get, "ins_unknown")
-    assert clerk.entered.wait(5)
 
-    returned, result = returns_while_fetch_is_held(store, CLERK_KID)
+    assert_key_served_while_the_fetch_is_held(
+        store, clerk, failure="a request with a cached key waited for another request's fetch"
+    )
 
-    clerk.release.set()
-    assert returned, "a request with a cached key waited for another request's fetch"
-    assert result["key"] is not None
     waiting.join(5)
     assert not waiting.is_alive()
 
@@ -94,13 +99,11 @@ def test_stale_key_is_served_while_another_request_refreshes_it(keys):
     store, clerk = keys
     store.clock.now += signing_keys.KEYS_MAX_AGE_SECONDS + 1
     refreshing = in_thread(store.get, CLERK_KID)
-    assert clerk.entered.wait(5)
 
-    returned, result = returns_while_fetch_is_held(store, CLERK_KID)
+    assert_key_served_while_the_fetch_is_held(
+        store, clerk, failure="a stale key was not served while another request refreshed it"
+    )
 
-    clerk.release.set()
-    assert returned, "a stale key was not served while another request refreshed it"
-    assert result["key"] is not None
     refreshing.join(5)
     assert clerk.calls == 2
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from accounts.tests.factories import UserFactory
-from conftest import CLERK_KID, public_pem
+from config.tests.helpers import CLERK_KID, public_pem
 
 pytestmark = pytest.mark.django_db
 

@@ -29,7 +29,7 @@ from accounts.welcome_email import (
     welcome_email_retry,
     welcome_emails_sweep,
 )
-from conftest import statements_at_most
+from config.tests.helpers import statements_at_most
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db

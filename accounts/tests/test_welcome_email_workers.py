@@ -24,7 +24,7 @@ from accounts.tests.smtp_server import Mode
 from accounts.tests.workers import WAIT_TIMEOUT, WorkerProcess
 from config.tests.processes import wait_until
 from accounts.welcome_email import welcome_email_trigger
-from conftest import deliver_to
+from config.tests.helpers import deliver_to
 from webhooks.tests.concurrency import new_msg_id, run_concurrently
 from webhooks.tests.tcp_proxy import TcpProxy
 

@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import include, path
 
 from accounts.tests.factories import ClerkEventFactory
-from conftest import deliver_to
+from config.tests.helpers import deliver_to
 
 pytestmark = pytest.mark.django_db
 

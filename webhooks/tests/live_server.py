@@ -17,8 +17,8 @@ from pathlib import Path
 
 import requests
 
+from config.tests.helpers import TEST_WEBHOOK_SECRET
 from config.tests.processes import GUNICORN_SLOW_BOOT, ROOT, clean_env, free_port, wait_until_answering
-from conftest import TEST_WEBHOOK_SECRET
 
 ADMIN_PASSWORD = "live-admin-password"
 

@@ -14,7 +14,7 @@ from accounts.tests.factories import (
     UserFactory,
     user_event,
 )
-from conftest import deliver_to, statements_at_most
+from config.tests.helpers import deliver_to, statements_at_most
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.registry import WebhookSource, register_source
 from webhooks.tests.factories import WebhookEventFactory

@@ -29,7 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.models import User
 from accounts.tests.factories import ClerkEventFactory
-from conftest import svix_headers
+from config.tests.helpers import svix_headers
 from webhooks import registry
 from webhooks.models import WebhookEvent
 from webhooks.registry import WebhookSource, register_source

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from accounts.tests.factories import ClerkEventFactory
-from conftest import svix_headers
+from config.tests.helpers import svix_headers
 from webhooks.devserver import ChunkedBodyError, chunked_body_read
 from webhooks.models import WebhookEvent, WebhookRejection
 from webhooks.tests.live_server import live_app

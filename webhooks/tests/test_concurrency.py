@@ -27,7 +27,7 @@ from accounts.tests.factories import (
     user_deleted_event,
     user_event,
 )
-from conftest import deliver_to
+from config.tests.helpers import deliver_to
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.tests.concurrency import (
     Answer,
@@ -38,6 +38,10 @@ from webhooks.tests.concurrency import (
     no_around,
     run_concurrently,
 )
+
+# Every test here runs real transactions, committed, in threads with connections of their own.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 # --- helpers ---------------------------------------------------------------------------------------
 
@@ -65,6 +69,25 @@ def welcome_emails_to(outbox, address: str) -> list:
     return [message for message in outbox if address in message.to]
 
 
+def assert_each_processed(answers: list[Answer], count: int) -> None:
+    """`count` deliveries, every one answered 200 `processed`, and as many processed events in the ledger."""
+    assert not [answer for answer in answers if answer.status >= 500], answers
+    assert [(answer.status, answer.body.get("outcome")) for answer in answers] == [(200, "processed")] * count, answers
+    assert WebhookEvent.objects.filter(status="processed").count() == count
+
+
+def the_only_user(clerk_id: str) -> User:
+    """The one user synced from Clerk, which must be `clerk_id`: the racing events made no second row."""
+    assert list(User.objects.filter(clerk_id__isnull=False).values_list("clerk_id", flat=True)) == [clerk_id]
+    return User.objects.get(clerk_id=clerk_id)
+
+
+def assert_provisioned_and_welcomed_once(data: dict, mailoutbox, provisioned) -> None:
+    """The user in `data` was provisioned once, by the webhook, and is the one address greeted, once."""
+    assert provisioned == [(data["id"], "webhook")]
+    assert [message.to for message in mailoutbox] == [[data["email_addresses"][0]["email_address"]]]
+
+
 # --- tests -----------------------------------------------------------------------------------------
 
 
@@ -72,10 +95,8 @@ def welcome_emails_to(outbox, address: str) -> list:
     reason="20 concurrent deliveries of one svix-id must queue on the ledger row lock "
     "(INSERT … ON CONFLICT DO UPDATE), which needs PostgreSQL's row locks and concurrent transactions"
 )
-@pytest.mark.django_db(transaction=True)
 def test_same_event_delivered_by_20_threads_runs_once(mailoutbox, provisioned):
     data = ClerkUserDataFactory()
-    email = data["email_addresses"][0]["email_address"]
     payload, msg_id = user_event("user.created", data), new_msg_id()
 
     answers = deliver_concurrently([Delivery(payload, msg_id)] * 20)
@@ -84,9 +105,8 @@ def test_same_event_delivered_by_20_threads_runs_once(mailoutbox, provisioned):
     assert Counter(answer.body.get("outcome") for answer in answers) == {"processed": 1, "duplicate": 19}
     assert all(answer.body.get("event_id") == msg_id for answer in answers)
 
-    user = User.objects.get(clerk_id=data["id"])
-    assert User.objects.filter(clerk_id__isnull=False).count() == 1
-    assert user.email == email
+    user = the_only_user(data["id"])
+    assert user.email == data["email_addresses"][0]["email_address"]
     assert UserProvisioning.objects.filter(user=user).count() == 1
 
     event = WebhookEvent.objects.get()
@@ -95,19 +115,15 @@ def test_same_event_delivered_by_20_threads_runs_once(mailoutbox, provisioned):
     assert attempts.count() == 20
     assert Counter(attempts.values_list("outcome", "http_status")) == {("processed", 200): 1, ("duplicate", 202): 19}
 
-    assert len(welcome_emails_to(mailoutbox, email)) == 1
-    assert len(mailoutbox) == 1
-    assert provisioned == [(data["id"], "webhook")]
+    assert_provisioned_and_welcomed_once(data, mailoutbox, provisioned)
 
 
 @pytest.mark.postgres(
     reason="20 different events for one new user race to create and update its row; converging on "
     "one row with the newest state needs PostgreSQL's row locks and ON CONFLICT waiting on concurrent inserts"
 )
-@pytest.mark.django_db(transaction=True)
 def test_different_events_for_one_new_user_converge_on_the_newest(mailoutbox, provisioned):
     base = ClerkUserDataFactory(first_name="Created")
-    email = base["email_addresses"][0]["email_address"]
     start = base["updated_at"]
     deliveries = [Delivery(user_event("user.created", base), new_msg_id())]
     for step in range(1, 20):
@@ -120,25 +136,19 @@ def test_different_events_for_one_new_user_converge_on_the_newest(mailoutbox, pr
 
     answers = deliver_concurrently(deliveries)
 
-    assert [answer.status for answer in answers] == [200] * 20, answers
-    assert {answer.body.get("outcome") for answer in answers} == {"processed"}
-    user = User.objects.get(clerk_id=base["id"])
-    assert User.objects.filter(clerk_id__isnull=False).count() == 1
+    assert_each_processed(answers, 20)
+    user = the_only_user(base["id"])
     assert user.first_name == newest["first_name"] == "Update19"
     assert user.clerk_updated_at.timestamp() * 1000 == pytest.approx(newest["updated_at"], abs=1)
     assert user.deleted_at is None and user.is_active
-    assert WebhookEvent.objects.filter(status="processed").count() == 20
     assert UserProvisioning.objects.filter(user=user).count() == 1
-    assert len(welcome_emails_to(mailoutbox, email)) == 1
-    assert len(mailoutbox) == 1
-    assert provisioned == [(base["id"], "webhook")]
+    assert_provisioned_and_welcomed_once(base, mailoutbox, provisioned)
 
 
 @pytest.mark.postgres(
     reason="two users racing for the same derived username rely on INSERT … ON CONFLICT DO NOTHING "
     "waiting on the other transaction's uncommitted row, which needs PostgreSQL"
 )
-@pytest.mark.django_db(transaction=True)
 def test_two_users_with_the_same_name_get_distinct_usernames(mailoutbox, provisioned):
     users = [ClerkUserDataFactory(first_name="John", last_name="", username=None, email=None) for _ in range(2)]
     deliveries = [Delivery(user_event("user.created", data), new_msg_id()) for data in users for _ in range(10)]
@@ -146,8 +156,7 @@ def test_two_users_with_the_same_name_get_distinct_usernames(mailoutbox, provisi
 
     answers = deliver_concurrently(deliveries)
 
-    assert not [answer for answer in answers if answer.status >= 500], answers
-    assert [answer.status for answer in answers] == [200] * 20, answers
+    assert_each_processed(answers, 20)
     rows = list(User.objects.filter(clerk_id__isnull=False).order_by("clerk_id"))
     assert [row.clerk_id for row in rows] == sorted(data["id"] for data in users)
     usernames = {row.username for row in rows}
@@ -162,7 +171,6 @@ def test_two_users_with_the_same_name_get_distinct_usernames(mailoutbox, provisi
     reason="deletes racing the create of a never-seen user converge through row locks and "
     "ON CONFLICT inserts waiting on concurrent transactions, which needs PostgreSQL"
 )
-@pytest.mark.django_db(transaction=True)
 def test_deletes_racing_the_create_of_an_unseen_user_leave_one_tombstone(mailoutbox, provisioned):
     data = ClerkUserDataFactory()
     deliveries = [Delivery(user_deleted_event(data["id"]), new_msg_id()) for _ in range(20)]
@@ -171,13 +179,10 @@ def test_deletes_racing_the_create_of_an_unseen_user_leave_one_tombstone(mailout
 
     answers = deliver_concurrently(deliveries)
 
-    assert not [answer for answer in answers if answer.status >= 500], answers
-    assert [answer.status for answer in answers] == [200] * 21, answers
-    user = User.objects.get(clerk_id=data["id"])
-    assert User.objects.filter(clerk_id__isnull=False).count() == 1
+    assert_each_processed(answers, 21)
+    user = the_only_user(data["id"])
     assert user.deleted_at is not None
     assert user.is_active is False
-    assert WebhookEvent.objects.filter(status="processed").count() == 21
     # Provisioned only if the create came first, and then only once; greeted only if the email
     # went out before a delete tombstoned the user (otherwise it is skipped, with the reason).
     assert len(provisioned) <= 1
@@ -190,7 +195,6 @@ def test_deletes_racing_the_create_of_an_unseen_user_leave_one_tombstone(mailout
     reason="holds one transaction's uncommitted user row while others block on it in "
     "INSERT … ON CONFLICT DO NOTHING, observed through pg_stat_activity: PostgreSQL only"
 )
-@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("leader_type", "racer_type"),
     [("user.created", "user.deleted"), ("user.deleted", "user.created")],
@@ -215,11 +219,9 @@ def test_insert_losing_to_an_uncommitted_one_converges_on_the_winner(
     hold = UserInsertHeld(racers)
     answers = deliver_concurrently(deliveries, around=hold.around)
     hold.assert_happened()
-    assert [answer.status for answer in answers] == [200] * (racers + 1), answers
-    user = User.objects.get(clerk_id=data["id"])
-    assert User.objects.filter(clerk_id__isnull=False).count() == 1
+    assert_each_processed(answers, racers + 1)
+    user = the_only_user(data["id"])
     assert user.deleted_at is not None and user.is_active is False
-    assert WebhookEvent.objects.filter(status="processed").count() == racers + 1
     if leader_type == "user.created":  # provisioned by the create, once, then tombstoned
         assert provisioned == [(data["id"], "webhook")]
         # Sent if it went out before a delete committed, skipped (with the reason) after.

@@ -16,10 +16,13 @@ from django.test import Client, RequestFactory
 
 from accounts.models import User
 from accounts.tests.factories import ClerkUserDataFactory, user_event
-from conftest import deliver_to, svix_headers
+from config.tests.helpers import deliver_to, svix_headers
 from webhooks.models import WebhookEvent
 from webhooks.tests.concurrency import new_msg_id
 from webhooks.tests.tcp_proxy import TcpProxy
+
+# The connection is cut under the app mid-test, so no test may run inside a test-case transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -49,11 +52,21 @@ def stored_event_count(proxy: TcpProxy, event_id: str) -> int:
         return direct.execute(f"SELECT count(*) FROM {table} WHERE event_id = %s", [event_id]).fetchone()[0]
 
 
+def assert_retry_processed_once_the_database_is_back(client, proxy: TcpProxy, payload: dict, msg_id: str) -> None:
+    """Nothing of the refused delivery was kept, and Svix's next retry of it is processed as its first attempt."""
+    assert stored_event_count(proxy, msg_id) == 0, "the refused delivery left its ledger row"
+    response = deliver_to(client, payload, msg_id=msg_id)
+    assert response.status_code == 200, (response.status_code, response.content)
+    assert json.loads(response.content)["outcome"] == "processed"
+    event = WebhookEvent.objects.get(event_id=msg_id)
+    assert (event.status, event.attempts) == ("processed", 1)
+    assert list(event.attempt_log.values_list("outcome", "http_status")) == [("processed", 200)]
+
+
 @pytest.mark.postgres(
     reason="a database outage is simulated by cutting a TCP proxy in front of the PostgreSQL server; "
     "the app's persistent connection and health checks are configured for PostgreSQL only"
 )
-@pytest.mark.django_db(transaction=True)
 def test_database_outage_answers_503_and_recovers_without_restart(db_behind_proxy, mailoutbox):
     proxy = db_behind_proxy
     port = proxy.port
@@ -79,15 +92,8 @@ def test_database_outage_answers_503_and_recovers_without_restart(db_behind_prox
 
     proxy.start(port)  # the database is back, on the same address
 
-    assert stored_event_count(proxy, second_msg) == 0  # nothing of the refused delivery was kept
-    response = deliver_to(client, second_payload, msg_id=second_msg)
-    assert response.status_code == 200, (response.status_code, response.content)
-    assert json.loads(response.content)["outcome"] == "processed"
+    assert_retry_processed_once_the_database_is_back(client, proxy, second_payload, second_msg)
     assert connection.connection.info.port == port
-
-    event = WebhookEvent.objects.get(event_id=second_msg)
-    assert (event.status, event.attempts) == ("processed", 1)
-    assert list(event.attempt_log.values_list("outcome", "http_status")) == [("processed", 200)]
     assert WebhookEvent.objects.get(event_id=first_msg).status == "processed"
     assert User.objects.filter(clerk_id__in=[first["id"], second["id"]]).count() == 2
     assert len(mailoutbox) == 2
@@ -97,7 +103,6 @@ def test_database_outage_answers_503_and_recovers_without_restart(db_behind_prox
     reason="a database outage is simulated by cutting a TCP proxy in front of the PostgreSQL server "
     "in the middle of a delivery's transaction"
 )
-@pytest.mark.django_db(transaction=True)
 def test_database_cut_mid_transaction_answers_503_keeps_nothing_and_recovers(db_behind_proxy, mailoutbox):
     """The connection dies after the ledger row is written, before the user row: all or nothing."""
     proxy = db_behind_proxy
@@ -121,11 +126,8 @@ def test_database_cut_mid_transaction_answers_503_keeps_nothing_and_recovers(db_
 
     proxy.start(port)
 
-    assert stored_event_count(proxy, msg_id) == 0  # the ledger row went with the rolled-back transaction
-    response = deliver_to(client, payload, msg_id=msg_id)
-    assert response.status_code == 200, (response.status_code, response.content)
-    event = WebhookEvent.objects.get(event_id=msg_id)
-    assert (event.status, event.attempts) == ("processed", 1)
+    # The ledger row went with the rolled-back transaction.
+    assert_retry_processed_once_the_database_is_back(client, proxy, payload, msg_id)
     assert User.objects.filter(clerk_id=data["id"]).count() == 1
     assert len(mailoutbox) == 1
 
@@ -154,7 +156,6 @@ def deliver_through_wsgi(payload: dict, *, msg_id: str) -> tuple[int, dict]:
     reason="a database restart is simulated by cutting and restoring a TCP proxy in front of the "
     "PostgreSQL server; CONN_MAX_AGE/CONN_HEALTH_CHECKS are set for PostgreSQL only"
 )
-@pytest.mark.django_db(transaction=True)
 def test_connection_cut_between_requests_is_replaced_by_the_health_check(db_behind_proxy):
     """The database restarted while the app was idle: the next delivery must not fail on the dead connection."""
     proxy = db_behind_proxy
@@ -179,7 +180,6 @@ def test_connection_cut_between_requests_is_replaced_by_the_health_check(db_behi
 @pytest.mark.postgres(
     reason="a database outage is simulated by cutting a TCP proxy in front of the PostgreSQL server"
 )
-@pytest.mark.django_db(transaction=True)
 def test_healthz_follows_the_database(db_behind_proxy):
     proxy = db_behind_proxy
     port = proxy.port

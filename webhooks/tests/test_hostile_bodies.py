@@ -11,7 +11,7 @@ import pytest
 
 from accounts.models import User
 from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory
-from conftest import UNKNOWN_WEBHOOK_SECRET, svix_headers
+from config.tests.helpers import UNKNOWN_WEBHOOK_SECRET, svix_headers
 from webhooks.models import WebhookEvent, WebhookRejection
 from webhooks.payloads import MAX_DEPTH
 from webhooks.tests.factories import WebhookEventFactory

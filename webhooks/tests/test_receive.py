@@ -13,7 +13,7 @@ from accounts.tests.factories import (
     UserFactory,
     user_event,
 )
-from conftest import (
+from config.tests.helpers import (
     ROTATED_WEBHOOK_SECRET,
     TEST_WEBHOOK_SECRET,
     UNKNOWN_WEBHOOK_SECRET,

@@ -11,7 +11,7 @@ from collections import Counter
 import requests
 
 from accounts.tests.factories import ClerkEventFactory
-from conftest import svix_headers
+from config.tests.helpers import svix_headers
 from webhooks.tests.concurrency import JOIN_TIMEOUT, new_msg_id
 from webhooks.tests.live_server import admin_session, live_app
 

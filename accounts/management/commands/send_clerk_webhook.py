@@ -1,18 +1,15 @@
 """Simulate Clerk: sign a realistic user.* event with the configured secret and POST it (like `stripe trigger`)."""
 
-import datetime as dt
 import json
 import random
-import secrets
-import time
 import unicodedata
-import uuid
 
 import requests
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from svix.webhooks import Webhook
 
+from accounts import clerk_payloads
 from accounts.models import User
 from webhooks.verification import secrets_for
 
@@ -53,66 +50,27 @@ def person_for(user_id: str, *, email, first_name, last_name, username) -> dict:
             "first_name": local.first_name,
             "last_name": local.last_name,
             "username": local.username,
-            "image_url": local.image_url,
         }
+        if local.image_url:  # else an img.clerk.com URL made from the id, as for a new id
+            person["image_url"] = local.image_url
     else:
         first, last = random.choice(PEOPLE)
-        person = {"email": "", "first_name": first, "last_name": last, "username": None, "image_url": ""}
+        person = {"email": "", "first_name": first, "last_name": last, "username": None}
     given = {"email": email, "first_name": first_name, "last_name": last_name, "username": username}
     person |= {name: value for name, value in given.items() if value is not None}
     person["email"] = person["email"] or email_for(person["first_name"], person["last_name"])
     return person
 
 
-def clerk_user_event(
-    event_type: str, *, user_id: str, email: str, first_name: str, last_name: str, username, image_url: str = ""
-) -> dict:
-    """An event shaped like Clerk's (https://clerk.com/docs/webhooks/overview), with a fresh updated_at."""
-    now_ms = int(time.time() * 1000)
+def clerk_user_event(event_type: str, *, user_id: str, person: dict) -> dict:
+    """The event to sign, shaped like Clerk's, with a fresh updated_at; `person` gives the User's other fields."""
     if event_type == "user.deleted":
-        data = {"object": "user", "id": user_id, "deleted": True}
+        data = clerk_payloads.user_deleted_object(clerk_id=user_id)
     else:
-        email_id = f"idn_{secrets.token_hex(12)}"
-        data = {
-            "object": "user",
-            "id": user_id,
-            "username": username,
-            "first_name": first_name,
-            "last_name": last_name,
-            "image_url": image_url or f"https://img.clerk.com/{user_id}",
-            "has_image": False,
-            "email_addresses": [
-                {
-                    "id": email_id,
-                    "object": "email_address",
-                    "email_address": email,
-                    "linked_to": [],
-                    "verification": {"status": "verified", "strategy": "email_code"},
-                }
-            ],
-            "primary_email_address_id": email_id,
-            "phone_numbers": [],
-            "primary_phone_number_id": None,
-            "external_id": None,
-            "public_metadata": {},
-            "private_metadata": {},
-            "unsafe_metadata": {},
-            "banned": False,
-            "locked": False,
-            "password_enabled": True,
-            "two_factor_enabled": False,
-            "created_at": now_ms,
-            "updated_at": now_ms,
-            "last_sign_in_at": None,
-        }
-    return {
-        "data": data,
-        "object": "event",
-        "type": event_type,
-        "timestamp": now_ms,
-        "instance_id": "ins_local_simulation",
-        "event_attributes": {"http_request": {"client_ip": "127.0.0.1", "user_agent": "send_clerk_webhook"}},
-    }
+        data = clerk_payloads.user_object(clerk_id=user_id, **person)
+    return clerk_payloads.event_envelope(
+        event_type, data, instance_id="ins_local_simulation", user_agent="send_clerk_webhook"
+    )
 
 
 class Command(BaseCommand):
@@ -137,12 +95,12 @@ class Command(BaseCommand):
             raise CommandError("CLERK_WEBHOOK_SECRET is not set: set it (e.g. in .env) to sign the event.")
         if repeat < 1:
             raise CommandError("--repeat must be at least 1")
-        user_id = user_id or f"user_{uuid.uuid4().hex[:27]}"
+        user_id = user_id or clerk_payloads.new_id("user")
         person = person_for(user_id, email=email, first_name=first_name, last_name=last_name, username=username)
-        body = json.dumps(clerk_user_event(event_type, user_id=user_id, **person))
-        msg_id = f"msg_{uuid.uuid4().hex[:27]}"
+        body = json.dumps(clerk_user_event(event_type, user_id=user_id, person=person))
+        msg_id = clerk_payloads.new_id("msg")
         try:
-            signer = Webhook(configured[0])
+            Webhook(configured[0])  # the svix library refuses what is not whsec_ and base64
         except Exception:
             raise CommandError("CLERK_WEBHOOK_SECRET is not a valid whsec_ secret.") from None
 
@@ -151,15 +109,12 @@ class Command(BaseCommand):
         self.stdout.write(f"{event_type} {user_id}{who} svix-id={msg_id}")
         failed = False
         for _ in range(repeat):
-            now = dt.datetime.now(dt.timezone.utc)  # re-signed each time, as Svix does on a retry
-            headers = {
-                "Content-Type": "application/json",
-                "svix-id": msg_id,
-                "svix-timestamp": str(int(now.timestamp())),
-                "svix-signature": signer.sign(msg_id, now, body),
-            }
+            # Re-signed each time, as Svix does on a retry.
+            headers = clerk_payloads.svix_headers(body, secret=configured[0], msg_id=msg_id)
             try:
-                response = requests.post(url, data=body.encode(), headers=headers, timeout=15)
+                response = requests.post(
+                    url, data=body.encode(), headers=headers | {"Content-Type": "application/json"}, timeout=15
+                )
             except requests.RequestException as exc:
                 raise CommandError(f"cannot reach {url} ({type(exc).__name__}): is the server running?") from None
             failed |= not response.ok
