@@ -6,9 +6,11 @@ it just in time when Clerk's webhook has not arrived yet. The decision is a
 `ClerkAuth`: the user and the token's claims, or why the token was refused
 (401). A user that must be fetched while Clerk cannot be reached, or any
 request while the database cannot be, is `Unavailable` (503 with
-Retry-After). The middleware decides once per request and leaves its
-`ClerkAuth` on `request.clerk_auth`, so the DRF class never verifies twice.
-The admin is left to Django's own login.
+Retry-After). When the middleware authenticates a request it leaves its
+`ClerkAuth` on `request.clerk_auth`, and the DRF class reads it rather than
+verifying again; it decides itself only for a request the middleware left
+alone (one Django's own session logged in). The admin is left to Django's
+own login.
 """
 
 from __future__ import annotations
