@@ -70,7 +70,7 @@ def clerk_auth_decide(token: str, source: TokenSource) -> ClerkAuth:
     try:
         user, claims = user_from_session_token(token)
     except Refused as exc:
-        return ClerkAuth(source, refusal=str(exc))
+        return ClerkAuth(source, refusal=exc.reason)
     return ClerkAuth(source, user=user, claims=claims)
 
 

@@ -21,4 +21,8 @@ class Unavailable(Exception):
 
 
 class Refused(Exception):
-    """The credentials are refused; `str(exc)` is the reason, safe to show (it never quotes the token)."""
+    """The credentials are refused for `reason`, which is safe to show (it never quotes the token)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
