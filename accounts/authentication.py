@@ -65,7 +65,7 @@ def session_token_from_request(request: HttpRequest) -> tuple[str, TokenSource] 
     return None
 
 
-def clerk_auth_decide(token: str, source: TokenSource) -> ClerkAuth:
+def clerk_auth_for_token(token: str, source: TokenSource) -> ClerkAuth:
     """The decision on a Clerk session token: its active local user, or the refusal. Raises Unavailable (503)."""
     try:
         user, claims = user_from_session_token(token)
@@ -138,7 +138,7 @@ class ClerkSessionAuthentication(BaseAuthentication):
             if found is None:
                 return None
             try:
-                auth = clerk_auth_decide(*found)
+                auth = clerk_auth_for_token(*found)
             except Unavailable as exc:
                 raise ServiceUnavailable(exc) from None
         if auth.refusal is not None:
@@ -169,7 +169,7 @@ class ClerkAuthenticationMiddleware:
         found = session_token_from_request(request)
         if found is not None and not _is_admin_path(request.path) and not _logged_in_by_django(request):
             try:
-                request.clerk_auth = clerk_auth_decide(*found)
+                request.clerk_auth = clerk_auth_for_token(*found)
             except Unavailable as exc:
                 return JsonResponse({"detail": str(exc)}, status=503, headers={"Retry-After": str(exc.retry_after)})
             if request.clerk_auth.user is not None:
