@@ -63,7 +63,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
     def deleted_in_clerk(self, user: User) -> bool:
-        return user.deleted_at is not None
+        return user.is_deleted_in_clerk
 
     @admin.display(description="webhook events")
     def webhook_events(self, user: User) -> str:

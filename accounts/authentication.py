@@ -1,17 +1,24 @@
-"""Clerk session tokens as request authentication: a DRF class and a Django middleware.
+"""Clerk session tokens as request authentication: a Django middleware and a DRF class sharing one decision.
 
 Both read the token from `Authorization: Bearer …` (cross-origin) or the
 `__session` cookie (same origin), verify it, and find the local user, creating
-it just in time when Clerk's webhook has not arrived yet. A bad token or a
-user Clerk does not know is a 401; a user that must be fetched while Clerk
-cannot be reached, or any request while the database cannot be, is a 503
-with Retry-After. The admin is left to Django's own login.
+it just in time when Clerk's webhook has not arrived yet. The decision is a
+`ClerkAuth`: the user and the token's claims, or why the token was refused
+(401). A user that must be fetched while Clerk cannot be reached, or any
+request while the database cannot be, is `Unavailable` (503 with
+Retry-After). When the middleware authenticates a request it leaves its
+`ClerkAuth` on `request.clerk_auth`, and the DRF class reads it rather than
+verifying again; it decides itself only for a request the middleware left
+alone (one Django's own session logged in). The admin is left to Django's
+own login.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
+from typing import Literal
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -19,29 +26,31 @@ from django.db import InterfaceError, OperationalError, connections, router
 from django.http import HttpRequest, JsonResponse
 from django.urls import NoReverseMatch, get_urlconf, reverse
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, CSRFCheck
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 
-from .clerk_api import ClerkAPIError, ClerkUnavailable, ClerkUserNotFound
+from .clerk_api import ClerkAPIError, ClerkUserNotFound
+from .errors import Refused, Unavailable
 from .models import User
 from .services import ProvisioningFailed, get_or_create_from_clerk
-from .tokens import InvalidSessionToken, SessionClaims, SigningKeysUnavailable, session_token_verify
+from .tokens import SessionClaims, session_token_verify
 
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "__session"
-DEFAULT_RETRY_AFTER = 5
-DATABASE_RETRY_AFTER = 5
+TokenSource = Literal["header", "cookie"]
 
 
-class AuthenticationUnavailable(Exception):
-    """The token may be fine but cannot be checked or its user fetched right now (503)."""
+@dataclass(frozen=True)
+class ClerkAuth:
+    """What a request's Clerk session token came to: `user` and `claims`, or the `refusal` (why it is a 401)."""
 
-    def __init__(self, message: str, *, retry_after: int = DEFAULT_RETRY_AFTER) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+    source: TokenSource
+    user: User | None = None
+    claims: SessionClaims | None = None
+    refusal: str | None = None
 
 
-def session_token_from_request(request: HttpRequest) -> tuple[str, str] | None:
+def session_token_from_request(request: HttpRequest) -> tuple[str, TokenSource] | None:
     """(token, "header" or "cookie"), or None when the request carries no Clerk token.
 
     A `Bearer` header with nothing after it is returned as an empty token, so
@@ -56,94 +65,97 @@ def session_token_from_request(request: HttpRequest) -> tuple[str, str] | None:
     return None
 
 
-def user_from_session_token(token: str) -> tuple[User, SessionClaims]:
-    """The active local user a Clerk session token belongs to.
+def clerk_auth_for_token(token: str, source: TokenSource) -> ClerkAuth:
+    """The decision on a Clerk session token: its active local user, or the refusal. Raises Unavailable (503)."""
+    try:
+        user, claims = user_from_session_token(token)
+    except Refused as exc:
+        return ClerkAuth(source, refusal=exc.reason)
+    return ClerkAuth(source, user=user, claims=claims)
 
-    Raises InvalidSessionToken (401) or AuthenticationUnavailable (503).
+
+def user_from_session_token(token: str) -> tuple[User, SessionClaims]:
+    """The active local user a Clerk session token belongs to, and the token's claims.
+
+    Raises Refused (401) or Unavailable (503), whose message is what the client is told.
     """
     try:
         claims = session_token_verify(token)
         user = get_or_create_from_clerk(claims.user_id)
     except ClerkUserNotFound:
-        raise InvalidSessionToken("user does not exist in Clerk") from None
-    except (ClerkUnavailable, SigningKeysUnavailable) as exc:
-        raise AuthenticationUnavailable(f"Clerk cannot be reached: {exc}", retry_after=exc.retry_after) from None
+        raise Refused("user does not exist in Clerk") from None
+    except Unavailable as exc:
+        raise Unavailable(f"Clerk cannot be reached: {exc}", retry_after=exc.retry_after) from None
     except ClerkAPIError as exc:
         logger.error("Clerk API error while authenticating: %s", exc)
-        raise AuthenticationUnavailable("Clerk's API answered an error") from None
+        raise Unavailable("Clerk's API answered an error") from None
     except ImproperlyConfigured as exc:
         logger.error("Clerk authentication is not configured: %s", exc)
-        raise AuthenticationUnavailable(str(exc)) from None
+        raise Unavailable(str(exc)) from None
     except ProvisioningFailed as exc:
         # Nothing was kept (the creation rolled back); the client retries and it runs again.
         logger.error("just-in-time creation failed: %s", exc, exc_info=exc)
-        raise AuthenticationUnavailable("the new user could not be set up; retry shortly") from None
+        raise Unavailable("the new user could not be set up; retry shortly") from None
     except (OperationalError, InterfaceError) as exc:
         logger.warning("database unreachable while authenticating: %s", type(exc).__name__)
-        connections[router.db_for_read(User)].close()  # the next request connects afresh
-        raise AuthenticationUnavailable("The database cannot be reached", retry_after=DATABASE_RETRY_AFTER) from None
-    if user.deleted_at is not None or not user.is_active:
-        raise InvalidSessionToken("user is deleted or inactive")
+        for alias in {router.db_for_read(User), router.db_for_write(User)}:
+            connections[alias].close()  # the next request connects afresh
+        raise Unavailable("The database cannot be reached") from None
+    if user.is_deleted_in_clerk or not user.is_active:
+        raise Refused("user is deleted or inactive")
     return user, claims
 
 
-class ClerkUnavailableError(exceptions.APIException):
+class ServiceUnavailable(exceptions.APIException):
+    """`Unavailable` for DRF: its exception handler answers 503 with the detail and `Retry-After: wait`."""
+
     status_code = 503
     default_detail = "Clerk cannot be reached to authenticate this request; retry later."
     default_code = "clerk_unavailable"
 
-    def __init__(self, detail: str | None = None, *, wait: int = DEFAULT_RETRY_AFTER) -> None:
-        super().__init__(detail)
-        self.wait = wait  # DRF's exception handler turns this into Retry-After
+    def __init__(self, unavailable: Unavailable) -> None:
+        super().__init__(str(unavailable))
+        self.wait = unavailable.retry_after
 
 
 class ClerkSessionAuthentication(BaseAuthentication):
     """DRF authentication with Clerk session tokens.
 
     Returns None without a token (other classes may try), raises
-    AuthenticationFailed (401, with WWW-Authenticate) for a bad one, and
-    ClerkUnavailableError (503 + Retry-After) when Clerk is needed and down.
+    AuthenticationFailed (401, with WWW-Authenticate) for a refused one, and
+    ServiceUnavailable (503 + Retry-After) when Clerk or the database is
+    needed and cannot be reached. `request.auth` is the token's SessionClaims.
     A token from the cookie is CSRF-checked on unsafe methods, as DRF's
     SessionAuthentication does for the session cookie.
     """
 
+    enforce_csrf = SessionAuthentication.enforce_csrf
+
     def authenticate(self, request) -> tuple[User, SessionClaims] | None:
-        django_request = request._request
-        found = session_token_from_request(django_request)
-        if found is None:
-            return None
-        token, source = found
-        try:
-            # The middleware may have decided already, either way: don't verify (or call Clerk) twice.
-            outcome = getattr(django_request, "clerk_auth", None) or user_from_session_token(token)
-            if isinstance(outcome, InvalidSessionToken):
-                raise outcome
-            user, claims = outcome
-        except InvalidSessionToken as exc:
-            raise exceptions.AuthenticationFailed(str(exc)) from None
-        except AuthenticationUnavailable as exc:
-            raise ClerkUnavailableError(str(exc), wait=exc.retry_after) from None
-        if source == "cookie":
-            _csrf_enforce(django_request)
-        return user, claims
+        auth = getattr(request._request, "clerk_auth", None)  # the middleware's decision, when it made one
+        if auth is None:
+            found = session_token_from_request(request._request)
+            if found is None:
+                return None
+            try:
+                auth = clerk_auth_for_token(*found)
+            except Unavailable as exc:
+                raise ServiceUnavailable(exc) from None
+        if auth.refusal is not None:
+            raise exceptions.AuthenticationFailed(auth.refusal)
+        if auth.source == "cookie":
+            self.enforce_csrf(request)
+        return auth.user, auth.claims
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'
 
 
-def _csrf_enforce(request: HttpRequest) -> None:
-    check = CSRFCheck(lambda request: None)
-    check.process_request(request)
-    reason = check.process_view(request, None, (), {})
-    if reason:
-        raise exceptions.PermissionDenied(f"CSRF Failed: {reason}")
-
-
 class ClerkAuthenticationMiddleware:
-    """Sets `request.user` from a Clerk session token for plain Django views.
+    """Sets `request.user` from a Clerk session token for plain Django views, and `request.clerk_auth`.
 
     Goes after AuthenticationMiddleware and leaves a user logged in by
-    Django's own session (staff in the admin) alone. An invalid token leaves
+    Django's own session (staff in the admin) alone. A refused token leaves
     the request anonymous, so views decide (login_required and friends); a
     user that must be fetched while Clerk is down is answered 503. Requests
     to the admin are never authenticated by a Clerk token: a Clerk user made
@@ -157,13 +169,13 @@ class ClerkAuthenticationMiddleware:
         found = session_token_from_request(request)
         if found is not None and not _is_admin_path(request.path) and not _logged_in_by_django(request):
             try:
-                request.clerk_auth = user_from_session_token(found[0])
-                request.user = request.clerk_auth[0]
-            except InvalidSessionToken as exc:
-                logger.info("Clerk session token refused: %s", exc)
-                request.clerk_auth = exc  # the DRF class answers 401 with it, without a second try
-            except AuthenticationUnavailable as exc:
+                request.clerk_auth = clerk_auth_for_token(*found)
+            except Unavailable as exc:
                 return JsonResponse({"detail": str(exc)}, status=503, headers={"Retry-After": str(exc.retry_after)})
+            if request.clerk_auth.user is not None:
+                request.user = request.clerk_auth.user
+            else:
+                logger.info("Clerk session token refused: %s", request.clerk_auth.refusal)
         return self.get_response(request)
 
 

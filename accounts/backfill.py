@@ -52,7 +52,7 @@ def users_backfill_from_clerk(
     A new user is greeted only when its Clerk account is younger than
     `welcome_window`: a backfill must not welcome people who signed up years
     ago. `dry_run` runs the very same code in transactions that are rolled back.
-    Raises ClerkUnavailable/ClerkAPIError, ImproperlyConfigured.
+    Raises Unavailable, ClerkAPIError, ImproperlyConfigured.
     """
     report = BackfillReport()
     seen_ids: set[str] = set()

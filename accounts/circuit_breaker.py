@@ -7,13 +7,15 @@ import threading
 import time
 from collections.abc import Callable
 
+from .errors import Unavailable
+
 FAILURES_TO_OPEN = 3  # consecutive calls that found Clerk unavailable
 OPEN_SECONDS = 5.0  # at least; a longer Retry-After from Clerk keeps it open longer
 MAX_OPEN_SECONDS = 60.0
 
 
 class CircuitBreaker:
-    """Closed: calls go through. Open: they fail at once with ClerkUnavailable and its Retry-After.
+    """Closed: calls go through. Open: they fail at once with Unavailable and its Retry-After.
 
     It opens after FAILURES_TO_OPEN consecutive failures, for OPEN_SECONDS or
     the Retry-After Clerk last asked for if longer. Once that is over one
@@ -30,9 +32,7 @@ class CircuitBreaker:
         self._trial_running = False
 
     def check(self) -> None:
-        """Return if a call may go out now; raise ClerkUnavailable if not."""
-        from .clerk_api import ClerkUnavailable  # the exception lives with the client
-
+        """Return if a call may go out now; raise Unavailable if not."""
         with self._lock:
             if self._failures < FAILURES_TO_OPEN and self._open_until == 0.0:
                 return
@@ -41,7 +41,7 @@ class CircuitBreaker:
                 self._trial_running = True  # this call is the trial
                 return
             retry_after = max(1, math.ceil(left)) if left > 0 else math.ceil(OPEN_SECONDS)
-        raise ClerkUnavailable("Clerk keeps failing: not called for now", retry_after=retry_after)
+        raise Unavailable("Clerk keeps failing: not called for now", retry_after=retry_after)
 
     def success(self) -> None:
         with self._lock:

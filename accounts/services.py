@@ -14,30 +14,28 @@ all converge on the same rules:
 from __future__ import annotations
 
 import enum
-import functools
 import logging
-import re
-import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.db import IntegrityError, InterfaceError, OperationalError, connections, router, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from .clerk_api import ClerkAPIError, clerk_client
-from .clerk_data import NAME_MAX_LENGTH, ClerkUser
-from .db import insert_ignoring_conflicts
+from .clerk_data import ClerkUser
+from .db import insert_ignoring_conflicts, user_by_clerk_id
 from .models import User, UserProvisioning
 from .signals import user_provisioned
 from .single_flight import SingleFlight
+from .usernames import username_candidates, username_take
 from .welcome_email import welcome_email_trigger
 
 logger = logging.getLogger(__name__)
 
-# Paths whose new users are greeted; a backfill decides per user (see issue #5).
+# Paths whose new users are greeted; a backfill decides per user (only accounts younger than its window).
 WELCOME_EMAIL_VIAS = frozenset({User.CreatedVia.WEBHOOK, User.CreatedVia.JIT})
 
 # Fields copied from Clerk on every accepted update (username is handled apart).
@@ -97,10 +95,10 @@ def get_or_create_from_clerk(clerk_id: str) -> User:
     webhook path (`created_via='jit'`); a webhook creating it at the same
     moment is converged on, never duplicated. May return a tombstoned user:
     the caller decides what that means.
-    Raises ClerkUserNotFound, ClerkUnavailable/ClerkAPIError, or
-    ImproperlyConfigured when CLERK_SECRET_KEY is not set.
+    Raises ClerkUserNotFound, Unavailable (Clerk cannot answer now),
+    ClerkAPIError, or ImproperlyConfigured when CLERK_SECRET_KEY is not set.
     """
-    user = _user_by_clerk_id(clerk_id)
+    user = user_by_clerk_id(clerk_id)
     if user is not None:
         return user
     # Concurrent first requests of one user (a page firing several API calls) wait for one fetch.
@@ -143,7 +141,7 @@ def user_tombstone(clerk_id: str, *, created_via: User.CreatedVia) -> UserSyncRe
         if user is not None:
             return UserSyncResult(user, SyncOutcome.DELETED)
         user = _user_locked(clerk_id)
-    if user.deleted_at is not None:
+    if user.is_deleted_in_clerk:
         return UserSyncResult(user, SyncOutcome.ALREADY_DELETED)
     user.deleted_at = now
     user.is_active = False
@@ -190,57 +188,12 @@ def user_provision(user: User, *, created_via: User.CreatedVia, send_welcome_ema
 
 
 def _user_locked(clerk_id: str) -> User | None:
-    return _user_by_clerk_id(clerk_id, lock=True)
-
-
-def _user_by_clerk_id(clerk_id: str, *, lock: bool = False) -> User | None:
-    """The user row by its unique clerk_id, optionally locked (FOR UPDATE; SQLite has no row locks).
-
-    The ORM's query compilation cost more than the database round trip on
-    every authenticated request (bench/), so the statement is built once per
-    process; values still pass through the backend's converters, as the ORM's do.
-    """
-    connection = connections[router.db_for_read(User)]
-    select = _user_select(connection.alias)
-    sql = select.sql + (" FOR UPDATE" if lock and connection.features.has_select_for_update else "")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [clerk_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    for index, expression, converters in select.converters:
-        for convert in converters:
-            values[index] = convert(values[index], expression, connection)
-    return User.from_db(connection.alias, select.attnames, values)
-
-
-@dataclass(frozen=True)
-class _UserSelect:
-    sql: str
-    attnames: list[str]
-    converters: list[tuple[int, Any, list]]
-
-
-@functools.cache
-def _user_select(alias: str) -> _UserSelect:
-    connection = connections[alias]
-    quote = connection.ops.quote_name
-    fields = User._meta.concrete_fields
-    columns = ", ".join(quote(field.column) for field in fields)
-    sql = f"SELECT {columns} FROM {quote(User._meta.db_table)} WHERE {quote('clerk_id')} = %s LIMIT 1"
-    converters = []
-    for index, field in enumerate(fields):
-        expression = field.get_col(User._meta.db_table)
-        functions = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
-        if functions:
-            converters.append((index, expression, functions))
-    return _UserSelect(sql, [field.attname for field in fields], converters)
+    return user_by_clerk_id(clerk_id, lock=True)
 
 
 def _user_insert(clerk_user: ClerkUser, *, created_via: str, deleted_at=None) -> User | None:
     """Insert the user under the first free username; None if its clerk_id now exists."""
-    for username in _username_candidates(clerk_user):
+    for username in username_candidates(clerk_user):
         user = User(
             clerk_id=clerk_user.clerk_id,
             username=username,
@@ -264,7 +217,7 @@ def _user_insert(clerk_user: ClerkUser, *, created_via: str, deleted_at=None) ->
 
 def _user_apply(user: User, clerk_user: ClerkUser) -> UserSyncResult:
     """Bring an existing row to `clerk_user`'s state unless it is tombstoned or newer."""
-    if user.deleted_at is not None:
+    if user.is_deleted_in_clerk:
         return UserSyncResult(user, SyncOutcome.ALREADY_DELETED)
     stored, incoming = user.clerk_updated_at, clerk_user.updated_at
     if stored is not None and (incoming is None or incoming < stored):
@@ -280,45 +233,6 @@ def _user_apply(user: User, clerk_user: ClerkUser) -> UserSyncResult:
     if update_fields:
         user.save(update_fields=update_fields)
     wants_username = clerk_user.username and clerk_user.username != user.username
-    if wants_username and _username_take(user, clerk_user):
+    if wants_username and username_take(user, clerk_user):
         changed.append("username")
     return UserSyncResult(user, SyncOutcome.UPDATED if changed else SyncOutcome.UNCHANGED)
-
-
-def _username_take(user: User, clerk_user: ClerkUser) -> bool:
-    """Move the user to Clerk's username, or the first free variant of it. Returns whether it moved."""
-    for candidate in _username_candidates(clerk_user):
-        if candidate == user.username:
-            return False
-        try:
-            with transaction.atomic():  # a savepoint: a taken name must not abort the event
-                User.objects.filter(pk=user.pk).update(username=candidate)
-        except IntegrityError:
-            continue
-        user.username = candidate
-        return True
-    return False
-
-
-_NOT_USERNAME_CHARS = re.compile(r"[^\w.@+-]+")
-
-
-def _username_candidates(clerk_user: ClerkUser) -> Iterator[str]:
-    """Clerk's username, else one derived from the email or name; then unique variants."""
-    base = clerk_user.username or _username_derive(clerk_user)
-    yield base
-    suffix = clerk_user.clerk_id.removeprefix("user_")[-8:]
-    yield f"{base[: NAME_MAX_LENGTH - len(suffix) - 1]}-{suffix}"
-    for _ in range(5):
-        yield f"{base[: NAME_MAX_LENGTH - 9]}-{secrets.token_hex(4)}"
-
-
-def _username_derive(clerk_user: ClerkUser) -> str:
-    for source in (
-        clerk_user.email.partition("@")[0],
-        f"{clerk_user.first_name}.{clerk_user.last_name}".strip("."),
-    ):
-        username = _NOT_USERNAME_CHARS.sub("", source.replace(" ", ".")).strip(".").lower()
-        if username:
-            return username[:NAME_MAX_LENGTH]
-    return "user"

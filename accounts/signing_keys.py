@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from .clerk_api import ClerkAPIError, clerk_client
+from .errors import Refused, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -25,16 +26,6 @@ KEYS_MAX_AGE_SECONDS = 300
 # random kids cannot turn into a stream of requests to Clerk, and a new key is picked up
 # within this many seconds even right after such a token.
 REFETCH_INTERVAL_SECONDS = 2
-
-
-class InvalidSessionToken(Exception):
-    """The token is missing a part, forged, expired, or not for us (answered 401)."""
-
-
-class SigningKeysUnavailable(Exception):
-    """The JWKS cannot be fetched and no cached key fits (answered 503)."""
-
-    retry_after = 5
 
 
 class SigningKeys:
@@ -62,11 +53,11 @@ class SigningKeys:
         self._flag_lock = threading.Lock()
 
     def get(self, kid: Any) -> Any:
-        """The key for a token's `kid`. Raises InvalidSessionToken (unknown kid) or SigningKeysUnavailable."""
+        """The key for a token's `kid`. Raises Refused (no or unknown kid) or Unavailable (no keys fetched yet)."""
         if settings.CLERK_JWT_KEY:
             return pem_public_key(settings.CLERK_JWT_KEY)
         if not isinstance(kid, str):
-            raise InvalidSessionToken("token has no key id")
+            raise Refused("token has no key id")
         key = self._keys.get(kid)
         if key is None:
             return self._refetched(kid, stale_key=None)
@@ -100,9 +91,9 @@ class SigningKeys:
                 self._fetch_if_due()
                 key = self._keys.get(kid)
             if key is None and not self._keys:
-                raise SigningKeysUnavailable("Clerk's signing keys cannot be fetched")
+                raise Unavailable("Clerk's signing keys cannot be fetched")
         if key is None:
-            raise InvalidSessionToken("token signed with an unknown key")
+            raise Refused("token signed with an unknown key")
         return key
 
     def _refresh_in_background(self) -> None:
@@ -133,7 +124,7 @@ class SigningKeys:
             raise ImproperlyConfigured(
                 "Set CLERK_JWT_KEY or CLERK_SECRET_KEY: session tokens cannot be verified without a key."
             ) from None
-        except ClerkAPIError as exc:
+        except (ClerkAPIError, Unavailable) as exc:
             logger.warning("Clerk JWKS could not be fetched (%s); keeping %d cached keys", exc, len(self._keys))
             return
         finally:

@@ -28,9 +28,8 @@ from typing import Any
 import jwt
 from django.conf import settings
 
-from .signing_keys import InvalidSessionToken, SigningKeysUnavailable, signing_keys
-
-__all__ = ["InvalidSessionToken", "SessionClaims", "SigningKeysUnavailable", "session_token_verify"]
+from .errors import Refused
+from .signing_keys import signing_keys
 
 ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 5
@@ -72,7 +71,7 @@ class SessionClaims:
 def session_token_verify(token: str) -> SessionClaims:
     """The verified claims of a Clerk session token.
 
-    Raises InvalidSessionToken (401), SigningKeysUnavailable (503), or
+    Raises Refused (401), Unavailable (503: no signing keys can be fetched), or
     ImproperlyConfigured when neither CLERK_JWT_KEY nor CLERK_SECRET_KEY is set.
     """
     session = verified_tokens.get(token)
@@ -83,50 +82,50 @@ def session_token_verify(token: str) -> SessionClaims:
     _authorized_party_check(session.claims)
     if session.claims.get("sts") == "pending" and settings.CLERK_TREAT_PENDING_AS_SIGNED_OUT:
         # Clerk's SDKs treat a v2 token of a session with pending tasks as signed out.
-        raise InvalidSessionToken("session is pending")
+        raise Refused("session is pending")
     return session
 
 
 def session_token_classify(token: str) -> dict[str, Any]:
-    """The token's header, once the unverified token looks like a Clerk session token; else InvalidSessionToken.
+    """The token's header, once the unverified token looks like a Clerk session token; else Refused.
 
     Nothing here trusts the token: it only refuses, before any key lookup,
     JWKS refetch or call to Clerk, what cannot be a session token.
     """
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
-        raise InvalidSessionToken("malformed token")
+        raise Refused("malformed token")
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
         # Includes a non-string `kid` (PyJWT refuses it while reading the header).
-        raise InvalidSessionToken("malformed token") from None
+        raise Refused("malformed token") from None
     # verifyJwt.ts, assertHeaderAlgorithm; stricter: Clerk signs session tokens with RS256 only.
     if header.get("alg") not in ALGORITHMS:
-        raise InvalidSessionToken("token algorithm not allowed")
+        raise Refused("token algorithm not allowed")
     # assertions.ts, assertHeaderType: with no expected type given, a present `typ` must be "JWT".
     # OAuth access tokens carry `at+jwt` (machine.ts, OAUTH_ACCESS_TOKEN_TYPES).
     if "typ" in header and header["typ"] != "JWT":
-        raise InvalidSessionToken("token type is not a session token")
+        raise Refused("token type is not a session token")
     # jwtCategories.ts, isNonSessionJwtCategory (called by request.ts before verifying): a present
     # `cat` other than the session or ignore category is another JWT class (template, machine token).
     # A token without `cat` was minted before categories existed and is accepted.
     if "cat" in header and header["cat"] not in SESSION_CATEGORIES:
-        raise InvalidSessionToken("token category is not a session token")
+        raise Refused("token category is not a session token")
     # verify.ts, loadClerkJWKFromRemote({ kid }) and keys.ts: the JWKS key is found by the header's kid.
     if not settings.CLERK_JWT_KEY and not isinstance(header.get("kid"), str):
-        raise InvalidSessionToken("token has no key id")
+        raise Refused("token has no key id")
     sub = _unverified_claims(token).get("sub")
     if sub is None:
-        raise InvalidSessionToken("token has no 'sub' claim")
+        raise Refused("token has no 'sub' claim")
     # assertions.ts, assertSubClaim: `sub` must be a string.
     if not isinstance(sub, str):
-        raise InvalidSessionToken("token subject is not a string")
+        raise Refused("token subject is not a string")
     # machine.ts, isM2MJwt (M2M_SUBJECT_PREFIX "mch_"), refused by request.ts via isMachineJwt.
     if sub.startswith("mch_"):
-        raise InvalidSessionToken("token is a machine token, not a session token")
+        raise Refused("token is a machine token, not a session token")
     # Stricter: only a Clerk user id reaches the database or Clerk's Backend API.
     if not USER_ID.fullmatch(sub):
-        raise InvalidSessionToken("token subject is not a Clerk user id")
+        raise Refused("token subject is not a Clerk user id")
     return header
 
 
@@ -135,9 +134,9 @@ def _unverified_claims(token: str) -> dict[str, Any]:
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (binascii.Error, ValueError, RecursionError):
-        raise InvalidSessionToken("malformed token") from None
+        raise Refused("malformed token") from None
     if not isinstance(claims, dict):
-        raise InvalidSessionToken("malformed token")
+        raise Refused("malformed token")
     return claims
 
 
@@ -154,7 +153,7 @@ def _signature_verify(token: str, kid: Any) -> tuple[SessionClaims, Any]:
     return SessionClaims.from_claims(claims), key
 
 
-class _SignatureMismatch(InvalidSessionToken):
+class _SignatureMismatch(Refused):
     pass
 
 
@@ -168,26 +167,26 @@ def _decode(token: str, key: Any) -> dict[str, Any]:
             options={"require": ["exp", "sub"], "verify_aud": False},
         )
     except jwt.ExpiredSignatureError:
-        raise InvalidSessionToken("token expired") from None
+        raise Refused("token expired") from None
     except jwt.ImmatureSignatureError:
-        raise InvalidSessionToken("token not yet valid") from None
+        raise Refused("token not yet valid") from None
     except jwt.InvalidSignatureError:
         raise _SignatureMismatch("token signature invalid") from None
     except jwt.InvalidAlgorithmError:
-        raise InvalidSessionToken("token algorithm not allowed") from None
+        raise Refused("token algorithm not allowed") from None
     except jwt.DecodeError:
-        raise InvalidSessionToken("malformed token") from None
+        raise Refused("malformed token") from None
     except jwt.MissingRequiredClaimError as exc:
-        raise InvalidSessionToken(f"token has no '{exc.claim}' claim") from None
+        raise Refused(f"token has no '{exc.claim}' claim") from None
     except (jwt.PyJWTError, TypeError, ValueError, OverflowError):  # e.g. an `exp` of 1e999
-        raise InvalidSessionToken("invalid token") from None
+        raise Refused("invalid token") from None
 
 
 def _authorized_party_check(claims: Mapping[str, Any]) -> None:
     """With CLERK_AUTHORIZED_PARTIES set, `azp` must be one of them; absent is refused, as Clerk's SDKs do."""
     allowed = settings.CLERK_AUTHORIZED_PARTIES
     if allowed and claims.get("azp") not in allowed:
-        raise InvalidSessionToken("token authorized party not allowed")
+        raise Refused("token authorized party not allowed")
 
 
 class VerifiedTokens:

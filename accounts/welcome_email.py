@@ -1,8 +1,9 @@
-"""The welcome email as durable background work: schedule, claim, send, record, retry, sweep.
+"""The welcome email as durable background work: trigger, send, retry, sweep, and the queue's figures.
 
-The `UserProvisioning` row is the record (what must happen, what happened);
-a queued task (`accounts.tasks.welcome_email_send`) is only the trigger that
-makes a worker look at it, so a lost trigger costs latency, never the email:
+The `UserProvisioning` row is the record (what must happen, what happened;
+its claims and records are accounts/welcome_email_records.py); a queued task
+(`accounts.tasks.welcome_email_send`) is only the trigger that makes a worker
+look at it, so a lost trigger costs latency, never the email:
 
 - `welcome_email_trigger` queues the trigger. With the database backend it is
   written in the caller's transaction (it commits or rolls back with the
@@ -24,25 +25,23 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import F, Min, Q
+from django.db import transaction
+from django.db.models import Min, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .models import User, UserProvisioning
+from .welcome_email_records import claim, lease, record_failure, record_sent, record_skipped, unclaimed
 
 logger = logging.getLogger(__name__)
 
 Status = UserProvisioning.WelcomeEmail
 
-# A trigger may run this early by another host's clock and still claim its send.
-CLOCK_TOLERANCE = dt.timedelta(seconds=5)
 SWEEP_BATCH = 500
 # Pending emails waiting this long for a worker are flagged on the sync-health page.
 WAITING_WARNING = dt.timedelta(minutes=5)
@@ -95,21 +94,46 @@ def welcome_email_deliver(provisioning_pk: int) -> Delivery:
     scheduled (or, past the retry window, as failed); it is not raised.
     Raises DatabaseError when the database cannot be reached.
     """
-    provisioning = _claim(provisioning_pk)
+    provisioning = claim(provisioning_pk)
     if provisioning is None:
         return Delivery.NOT_CLAIMED
     user, attempt = provisioning.user, provisioning.welcome_email_attempts
-    if user.deleted_at is not None or not user.is_active:
-        return _record_skipped(provisioning_pk, attempt, "the user was deleted before the email went out")
+    if user.is_deleted_in_clerk or not user.is_active:
+        return _skipped(provisioning_pk, attempt, "the user was deleted before the email went out")
     if not user.email:
-        return _record_skipped(provisioning_pk, attempt, "the user has no email address any more")
+        return _skipped(provisioning_pk, attempt, "the user has no email address any more")
     try:
         user_welcome_email_send(user)
     except Exception as exc:  # any mail backend error: refused, 4xx/5xx, timeout, DNS
-        return _record_failure(provisioning_pk, attempt, exc)
-    _record_sent(provisioning_pk, attempt)
+        return _failed(provisioning_pk, attempt, exc)
+    record_sent(provisioning_pk, attempt, accepted_at=timezone.now())
     logger.info("welcome email sent clerk_id=%s attempt=%d", user.clerk_id, attempt)
     return Delivery.SENT
+
+
+def _skipped(provisioning_pk: int, attempt: int, reason: str) -> Delivery:
+    record_skipped(provisioning_pk, attempt, reason)
+    logger.info("welcome email skipped provisioning=%s: %s", provisioning_pk, reason)
+    return Delivery.SKIPPED
+
+
+def _failed(provisioning_pk: int, attempt: int, exc: Exception) -> Delivery:
+    """Keep the error; schedule the retry (its trigger commits with the record) or give up."""
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    delay = retry_delay(attempt)
+    retry_at = None if delay is None else timezone.now() + delay
+    with transaction.atomic():
+        if record_failure(provisioning_pk, attempt, error, retry_at=retry_at) and retry_at is not None:
+            welcome_email_trigger(provisioning_pk, run_after=retry_at)
+    logger.warning(
+        "welcome email %s provisioning=%s attempt=%d%s: %s",
+        "failed for good" if delay is None else "failed",
+        provisioning_pk,
+        attempt,
+        "" if delay is None else f" retry in {delay.total_seconds():.0f}s",
+        error,
+    )
+    return Delivery.FAILED if delay is None else Delivery.RETRY
 
 
 def welcome_email_retry(provisioning_pks: Iterable[int]) -> list[int]:
@@ -123,7 +147,7 @@ def welcome_email_retry(provisioning_pks: Iterable[int]) -> list[int]:
         retried = list(
             UserProvisioning.objects.select_for_update()
             .filter(pk__in=list(provisioning_pks), welcome_email__in=[Status.PENDING, Status.FAILED])
-            .filter(_unclaimed(now))
+            .filter(unclaimed(now))
             .values_list("pk", flat=True)
         )
         UserProvisioning.objects.filter(pk__in=retried).update(
@@ -146,12 +170,12 @@ def welcome_emails_sweep() -> int:
     workers sweeping together never re-trigger one email twice.
     """
     now = timezone.now()
-    dead_before = now - _lease()
+    dead_before = now - lease()
     with transaction.atomic():
         due = list(
             UserProvisioning.objects.select_for_update(skip_locked=True)
             .filter(welcome_email=Status.PENDING, welcome_email_next_attempt_at__lte=now)
-            .filter(_unclaimed(now))
+            .filter(unclaimed(now))
             .filter(Q(welcome_email_triggered_at__isnull=True) | Q(welcome_email_triggered_at__lt=dead_before))
             .order_by("welcome_email_next_attempt_at")
             .values_list("pk", flat=True)[:SWEEP_BATCH]
@@ -208,121 +232,3 @@ def welcome_email_queue(*, failed_shown: int = 10) -> WelcomeEmailQueue:
         failed=list(failed.select_related("user").order_by("-welcome_email_next_attempt_at", "-pk")[:failed_shown]),
         failed_count=failed.count(),
     )
-
-
-# --- claim and record ----------------------------------------------------------------------------
-
-
-def _lease() -> dt.timedelta:
-    return dt.timedelta(seconds=settings.WELCOME_EMAIL_LEASE_SECONDS)
-
-
-def _unclaimed(now: dt.datetime) -> Q:
-    return Q(welcome_email_claimed_until__isnull=True) | Q(welcome_email_claimed_until__lt=now)
-
-
-def _claim(provisioning_pk: int) -> UserProvisioning | None:
-    """Take the send with one conditional UPDATE; returns the claimed row with its user, or None.
-
-    Its attempt number is the claim's token: whatever is recorded later is
-    conditional on it, so a worker whose lease expired cannot overwrite the
-    claim that replaced its own.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        claimed = (
-            UserProvisioning.objects.filter(
-                pk=provisioning_pk,
-                welcome_email=Status.PENDING,
-                welcome_email_next_attempt_at__lte=now + CLOCK_TOLERANCE,
-            )
-            .filter(_unclaimed(now))
-            .update(
-                welcome_email_claimed_until=now + _lease(),
-                welcome_email_attempts=F("welcome_email_attempts") + 1,
-            )
-        )
-        if not claimed:
-            return None
-        return UserProvisioning.objects.select_related("user").get(pk=provisioning_pk)
-
-
-def _claimed(provisioning_pk: int, attempt: int):
-    return UserProvisioning.objects.filter(
-        pk=provisioning_pk, welcome_email=Status.PENDING, welcome_email_attempts=attempt
-    )
-
-
-def _record_sent(provisioning_pk: int, attempt: int) -> None:
-    """Record the accepted send. While the lease lasts nobody else sends it, so a database
-    error is retried until then rather than letting the email go out again."""
-    deadline = time.monotonic() + settings.WELCOME_EMAIL_LEASE_SECONDS
-    while True:
-        try:
-            recorded = _claimed(provisioning_pk, attempt).update(
-                welcome_email=Status.SENT,
-                welcome_email_sent_at=timezone.now(),
-                welcome_email_claimed_until=None,
-                welcome_email_next_attempt_at=None,
-                welcome_email_last_error="",
-            )
-            break
-        except DatabaseError:
-            if time.monotonic() >= deadline:
-                raise
-            logger.warning("cannot record a sent welcome email yet (database unavailable); retrying")
-            connection.close()
-            time.sleep(1)
-            close_old_connections()
-    if not recorded:
-        logger.error(
-            "welcome email provisioning=%s was sent after its claim expired; another worker may send it again",
-            provisioning_pk,
-        )
-
-
-def _record_skipped(provisioning_pk: int, attempt: int, reason: str) -> Delivery:
-    _claimed(provisioning_pk, attempt).update(
-        welcome_email=Status.SKIPPED,
-        welcome_email_claimed_until=None,
-        welcome_email_next_attempt_at=None,
-        welcome_email_last_error=reason,
-    )
-    logger.info("welcome email skipped provisioning=%s: %s", provisioning_pk, reason)
-    return Delivery.SKIPPED
-
-
-def _record_failure(provisioning_pk: int, attempt: int, exc: Exception) -> Delivery:
-    """Keep the error; schedule the retry (its trigger commits with the record) or give up."""
-    error = f"{type(exc).__name__}: {exc}"[:2000]
-    delay = retry_delay(attempt)
-    now = timezone.now()
-    with transaction.atomic():
-        if delay is None:
-            recorded = _claimed(provisioning_pk, attempt).update(
-                welcome_email=Status.FAILED,
-                welcome_email_claimed_until=None,
-                welcome_email_last_error=error,
-            )
-        else:
-            retry_at = now + delay
-            recorded = _claimed(provisioning_pk, attempt).update(
-                welcome_email_claimed_until=None,
-                welcome_email_next_attempt_at=retry_at,
-                welcome_email_triggered_at=retry_at,
-                welcome_email_last_error=error,
-            )
-            if recorded:
-                welcome_email_trigger(provisioning_pk, run_after=retry_at)
-    outcome = Delivery.FAILED if delay is None else Delivery.RETRY
-    logger.warning(
-        "welcome email %s provisioning=%s attempt=%d%s: %s",
-        "failed for good" if delay is None else "failed",
-        provisioning_pk,
-        attempt,
-        "" if delay is None else f" retry in {delay.total_seconds():.0f}s",
-        error,
-    )
-    if not recorded:
-        logger.error("welcome email provisioning=%s: its claim expired during the attempt", provisioning_pk)
-    return outcome

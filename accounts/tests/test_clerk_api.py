@@ -14,14 +14,9 @@ import responses
 from django.core.exceptions import ImproperlyConfigured
 from responses import matchers
 
-from accounts.clerk_api import (
-    ClerkAPIError,
-    ClerkClient,
-    ClerkUnavailable,
-    ClerkUserNotFound,
-    clerk_client,
-    retry_after_seconds,
-)
+from accounts.clerk_api import ClerkAPIError, ClerkClient, ClerkUserNotFound, clerk_client
+from accounts.clerk_http import retry_after_seconds
+from accounts.errors import Unavailable
 
 BASE = "https://api.clerk.test"
 SECRET = "sk_test_x"
@@ -128,7 +123,7 @@ class TestUserGet:
             client.user_get("user_gone")
 
         assert str(excinfo.value) == "user_gone"
-        assert not isinstance(excinfo.value, ClerkUnavailable)
+        assert not isinstance(excinfo.value, Unavailable)
         assert len(api.calls) == 1
         assert naps == []
 
@@ -176,20 +171,20 @@ class TestRetries:
         assert len(api.calls) == 3
 
     def test_500_every_time_gives_up_after_max_retries(self, api, make_client, naps):
-        """500 on every attempt: max_retries + 1 calls, then ClerkUnavailable."""
+        """500 on every attempt: max_retries + 1 calls, then Unavailable."""
         api.get(f"{USERS}/user_1", status=500)  # answers every call
 
-        with pytest.raises(ClerkUnavailable, match="500"):
+        with pytest.raises(Unavailable, match="500"):
             make_client(max_retries=2).user_get("user_1")
 
         assert len(api.calls) == 3
         assert naps == [0.5, 1.0]
 
     def test_retry_after_above_max_wait_fails_at_once(self, api, make_client, naps):
-        """A 429 asking for 30 s with max_wait=2 is not slept through: ClerkUnavailable(retry_after=30)."""
+        """A 429 asking for 30 s with max_wait=2 is not slept through: Unavailable(retry_after=30)."""
         api.get(f"{USERS}/user_1", status=429, headers={"Retry-After": "30"})
 
-        with pytest.raises(ClerkUnavailable) as excinfo:
+        with pytest.raises(Unavailable) as excinfo:
             make_client(max_wait=2.0).user_get("user_1")
 
         assert excinfo.value.retry_after == 30
@@ -218,7 +213,7 @@ class TestRetries:
         when = email.utils.formatdate(time.time() + 120, usegmt=True)
         api.get(f"{USERS}/user_1", status=429, headers={"Retry-After": when})
 
-        with pytest.raises(ClerkUnavailable) as excinfo:
+        with pytest.raises(Unavailable) as excinfo:
             client.user_get("user_1")
 
         assert 110 <= excinfo.value.retry_after <= 120
@@ -243,10 +238,10 @@ class TestRetries:
 
     @pytest.mark.parametrize("retry_after", ["inf", "1e400"])
     def test_infinite_retry_after_is_unavailable(self, api, client, naps, retry_after):
-        """A Retry-After that parses to infinity is still ClerkUnavailable, not a crash."""
+        """A Retry-After that parses to infinity is still Unavailable, not a crash."""
         api.get(f"{USERS}/user_1", status=429, headers={"Retry-After": retry_after})
 
-        with pytest.raises(ClerkUnavailable):
+        with pytest.raises(Unavailable):
             client.user_get("user_1")
         assert naps == []
 
@@ -265,10 +260,10 @@ class TestErrors:
         ids=["connection-error", "connect-timeout", "read-timeout"],
     )
     def test_unreachable_clerk_is_unavailable_and_not_retried(self, api, client, naps, failure):
-        """A transport failure is ClerkUnavailable at once (a timeout already cost its full wait)."""
+        """A transport failure is Unavailable at once (a timeout already cost its full wait)."""
         api.get(f"{USERS}/user_1", body=failure)
 
-        with pytest.raises(ClerkUnavailable, match=type(failure).__name__) as excinfo:
+        with pytest.raises(Unavailable, match=type(failure).__name__) as excinfo:
             client.user_get("user_1")
 
         assert excinfo.value.retry_after == 5
@@ -291,7 +286,7 @@ class TestErrors:
         with pytest.raises(ClerkAPIError) as excinfo:
             client.user_get("user_1")
 
-        assert not isinstance(excinfo.value, ClerkUnavailable)
+        assert not isinstance(excinfo.value, Unavailable)
         assert "401" in str(excinfo.value)
         assert "The provided secret key is invalid. Check your Clerk dashboard." in str(excinfo.value)
         assert len(api.calls) == 1
@@ -445,24 +440,24 @@ class TestRequestPathClient:
         assert request_client.breaker is not None
 
     def test_gives_up_after_the_second_failure(self, api, naps):
-        """Two 503s: one 0.5 s wait between them, then ClerkUnavailable."""
+        """Two 503s: one 0.5 s wait between them, then Unavailable."""
         request_client = clerk_client()
         request_client.sleep = naps.append
         api.get(f"{USERS}/user_1", status=503)
 
-        with pytest.raises(ClerkUnavailable):
+        with pytest.raises(Unavailable):
             request_client.user_get("user_1")
 
         assert len(api.calls) == 2
         assert naps == [0.5]
 
     def test_does_not_wait_two_seconds(self, api, naps):
-        """`Retry-After: 2` is over its one second: ClerkUnavailable(retry_after=2) without waiting."""
+        """`Retry-After: 2` is over its one second: Unavailable(retry_after=2) without waiting."""
         request_client = clerk_client()
         request_client.sleep = naps.append
         api.get(f"{USERS}/user_1", status=429, headers={"Retry-After": "2"})
 
-        with pytest.raises(ClerkUnavailable) as excinfo:
+        with pytest.raises(Unavailable) as excinfo:
             request_client.user_get("user_1")
 
         assert excinfo.value.retry_after == 2

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.backfill import BackfillReport, users_backfill_from_clerk
 from accounts.clerk_api import ClerkAPIError, ClerkClient
+from accounts.errors import Unavailable
 from accounts.services import ProvisioningFailed
 
 SUMMARY_ORDER = ("created", "updated", "unchanged", "skipped")
@@ -49,7 +50,7 @@ class Command(BaseCommand):
             )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
-        except ClerkAPIError as exc:
+        except (ClerkAPIError, Unavailable) as exc:
             raise CommandError(f"Clerk's API failed: {exc}. Nothing is lost: run the command again.") from None
         except ProvisioningFailed as exc:
             raise CommandError(f"{exc}. The page it was on was rolled back: fix the receiver, run again.") from None

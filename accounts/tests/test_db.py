@@ -1,0 +1,105 @@
+"""accounts/db.py, the app's hand-written SQL: what each statement returns, how many it sends, where it goes.
+
+Run on both databases (SQLite by default, PostgreSQL with DATABASE_URL): the
+statement counts are the same on each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.db.utils import ConnectionDoesNotExist
+from django.test.utils import CaptureQueriesContext
+
+from accounts.db import insert_ignoring_conflicts, user_by_clerk_id
+from accounts.models import User
+from accounts.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+TRANSACTION_CONTROL = ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+
+
+class Statements(CaptureQueriesContext):
+    """The SQL sent on the default connection inside the block, transaction control left out."""
+
+    def __init__(self) -> None:
+        super().__init__(connection)
+
+    @property
+    def sql(self) -> list[str]:
+        return [query["sql"] for query in self.captured_queries if query["sql"].strip().upper() not in TRANSACTION_CONTROL]
+
+
+class ReadsElsewhere:
+    """A router sending reads to an alias that does not exist: any read routed there fails."""
+
+    def db_for_read(self, model, **hints):
+        return "replica"
+
+    def db_for_write(self, model, **hints):
+        return "default"
+
+
+class TestInsertIgnoringConflicts:
+    def test_a_new_row_is_one_statement_and_gets_its_pk(self):
+        user = User(clerk_id="user_insert_new", username="insert-new")
+
+        with Statements() as statements:
+            inserted = insert_ignoring_conflicts(user)
+
+        assert inserted is True
+        assert len(statements.sql) == 1 and "ON CONFLICT DO NOTHING" in statements.sql[0]
+        assert User.objects.get(pk=user.pk).clerk_id == "user_insert_new"
+        assert user._state.adding is False
+
+    def test_a_conflicting_row_is_one_statement_and_writes_nothing(self):
+        existing = UserFactory(clerk_id="user_insert_taken", username="insert-taken-1")
+        duplicate = User(clerk_id="user_insert_taken", username="insert-taken-2")
+
+        with Statements() as statements:
+            inserted = insert_ignoring_conflicts(duplicate)
+
+        assert inserted is False and duplicate.pk is None
+        assert len(statements.sql) == 1
+        assert list(User.objects.filter(clerk_id="user_insert_taken").values_list("pk", flat=True)) == [existing.pk]
+
+
+class TestUserByClerkId:
+    def test_reads_the_row_in_one_statement_with_the_values_the_orm_reads(self):
+        updated_at = dt.datetime(2026, 11, 30, 12, 0, 0, 123000, tzinfo=dt.timezone.utc)
+        stored = UserFactory(clerk_id="user_read_1", clerk_updated_at=updated_at)
+
+        with Statements() as statements:
+            user = user_by_clerk_id("user_read_1")
+
+        assert len(statements.sql) == 1
+        expected = User.objects.get(pk=stored.pk)
+        for field in User._meta.concrete_fields:
+            assert getattr(user, field.attname) == getattr(expected, field.attname), field.name
+        assert user.clerk_updated_at == updated_at and user._state.adding is False
+
+    def test_an_unknown_clerk_id_is_none_in_one_statement(self):
+        with Statements() as statements:
+            assert user_by_clerk_id("user_nobody") is None
+        assert len(statements.sql) == 1
+
+    def test_lock_reads_for_update_where_the_database_has_row_locks(self):
+        UserFactory(clerk_id="user_lock_1")
+
+        with Statements() as statements:
+            user = user_by_clerk_id("user_lock_1", lock=True)
+
+        assert user.clerk_id == "user_lock_1"
+        assert len(statements.sql) == 1
+        assert statements.sql[0].rstrip().endswith("FOR UPDATE") is connection.features.has_select_for_update
+
+    def test_lock_reads_from_the_write_database_and_a_plain_read_from_the_read_database(self, settings):
+        UserFactory(clerk_id="user_routed")
+        settings.DATABASE_ROUTERS = [ReadsElsewhere()]
+
+        assert user_by_clerk_id("user_routed", lock=True).clerk_id == "user_routed"
+        with pytest.raises(ConnectionDoesNotExist):
+            user_by_clerk_id("user_routed")
