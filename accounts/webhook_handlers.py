@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from webhooks.models import WebhookEvent
-from webhooks.registry import InvalidPayload, WebhookSource
+from webhooks.errors import Reason, Refused
+from webhooks.registry import WebhookSource
 
 from .clerk_data import ClerkDataError, clerk_id_from_payload
 from .models import User
@@ -23,7 +24,7 @@ def user_upserted(event: WebhookEvent) -> None:
             likely_new=event.event_type == "user.created",
         )
     except ClerkDataError as exc:
-        raise InvalidPayload(str(exc)) from None
+        raise Refused(Reason.BAD_DATA, str(exc)) from None
 
 
 def user_deleted(event: WebhookEvent) -> None:
@@ -31,7 +32,7 @@ def user_deleted(event: WebhookEvent) -> None:
     try:
         clerk_id = clerk_id_from_payload(event.payload["data"])
     except ClerkDataError as exc:
-        raise InvalidPayload(str(exc)) from None
+        raise Refused(Reason.BAD_DATA, str(exc)) from None
     user_tombstone(clerk_id, created_via=User.CreatedVia.WEBHOOK)
 
 

@@ -14,14 +14,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .models import WebhookEvent
 
-# A handler gets the locked ledger row; it raises InvalidPayload for data it
-# cannot use (answered 400, nothing kept) and anything else for a failure.
+# A handler gets the event (its source, id, type and payload; the ledger row is locked for the
+# whole transaction the handler runs in, but the object is not a fresh read of it). It raises
+# webhooks.errors.Refused(Reason.BAD_DATA, …) for data it cannot use (answered 400, nothing kept)
+# and anything else for a failure (answered 500, stored failed, retried).
 Handler = Callable[["WebhookEvent"], None]
-
-
-class InvalidPayload(ValueError):
-    """The verified event is unusable (e.g. user data without an id): answered 400."""
-
 
 @dataclass(frozen=True)
 class WebhookSource:

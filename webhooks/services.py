@@ -23,7 +23,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from .models import WebhookAttempt, WebhookEvent
-from .registry import InvalidPayload, WebhookSource, get_source
+from .errors import Refused
+from .registry import WebhookSource, get_source
 from .sql import db_datetime
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def webhook_event_deliver(source: WebhookSource, *, event_id: str, payload: dict
     """Record a verified delivery and process it unless it is already done.
 
     Returns the outcome (processed, ignored, duplicate or failed). Raises
-    InvalidPayload when the handler finds the data unusable (nothing is kept),
+    Refused when the handler finds the data unusable (nothing is kept),
     and OperationalError/InterfaceError when the database is unavailable.
     """
     started_at, clock = timezone.now(), time.perf_counter()
@@ -69,7 +70,7 @@ def webhook_event_deliver(source: WebhookSource, *, event_id: str, payload: dict
                 _event_finish(event, outcome)
             if not attempt_recorded:
                 _attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock)
-    except (InvalidPayload, *DATABASE_UNAVAILABLE):
+    except (Refused, *DATABASE_UNAVAILABLE):
         raise
     except Exception as exc:
         # The transaction above rolled back, handler writes and all; keep the failure.
