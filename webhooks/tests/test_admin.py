@@ -16,7 +16,6 @@ from accounts.tests.factories import (
 )
 from conftest import deliver_to, statements_at_most
 from webhooks.models import WebhookAttempt, WebhookEvent
-from webhooks.registry import WebhookSource, register_source
 from webhooks.tests.factories import WebhookEventFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,20 +50,9 @@ def staff_client(db):
     return client
 
 
-@pytest.fixture
-def flaky_handler():
-    """A source whose handler fails while `state['fail']` is true."""
-    state = {"fail": True}
-
-    def handler(event):
-        if state["fail"]:
-            raise RuntimeError("downstream is down")
-
-    register_source(WebhookSource(name="flaky", secret_setting="CLERK_WEBHOOK_SECRET", handlers={"thing.done": handler}))
-    yield state
-    from webhooks import registry
-
-    registry._sources.pop("flaky")
+def downstream_is_down(event: WebhookEvent) -> None:
+    """The handler of the throwaway source "flaky": it always fails."""
+    raise RuntimeError("downstream is down")
 
 
 class TestAccess:
@@ -244,7 +232,8 @@ class TestReplay:
         event.refresh_from_db()
         assert event.attempts == 1
 
-    def test_failing_replay_marks_the_event_failed_and_the_page_says_so(self, admin_client, flaky_handler):
+    def test_failing_replay_marks_the_event_failed_and_the_page_says_so(self, admin_client, webhook_source):
+        webhook_source({"thing.done": downstream_is_down})
         event = WebhookEventFactory(source="flaky", payload={"type": "thing.done", "data": {}}, status="processed")
 
         response = admin_client.post(replay_url(event), follow=True)
@@ -254,7 +243,8 @@ class TestReplay:
         event.refresh_from_db()
         assert (event.status, event.last_error) == ("failed", "RuntimeError: downstream is down")
 
-    def test_bulk_action_replays_each_and_reports_each(self, admin_client, flaky_handler):
+    def test_bulk_action_replays_each_and_reports_each(self, admin_client, webhook_source):
+        webhook_source({"thing.done": downstream_is_down})
         good = WebhookEventFactory(event_id="msg_good", status="failed")
         bad = WebhookEventFactory(event_id="msg_bad", source="flaky", payload={"type": "thing.done", "data": {}})
 
@@ -294,7 +284,8 @@ class TestReplay:
 
 
 class TestHealth:
-    def test_health_page_shows_chart_failures_last_delivery_and_jit_share(self, admin_client, client, flaky_handler):
+    def test_health_page_shows_chart_failures_last_delivery_and_jit_share(self, admin_client, client, webhook_source):
+        webhook_source({"thing.done": downstream_is_down})
         for _ in range(3):
             deliver_to(client, ClerkEventFactory())
         deliver_to(client, {"type": "thing.done", "data": {}}, path="/webhooks/flaky/")

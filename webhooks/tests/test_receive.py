@@ -23,7 +23,6 @@ from conftest import (
     svix_headers,
 )
 from webhooks.models import WebhookEvent, WebhookRejection
-from webhooks.registry import WebhookSource, register_source
 
 pytestmark = pytest.mark.django_db
 
@@ -140,26 +139,17 @@ class TestRedelivery:
 
 
 class TestHandlerFailure:
-    @pytest.fixture
-    def flaky_source(self):
+    def test_failure_answers_500_keeps_error_and_redelivery_processes_again(self, deliver, webhook_source):
         """A second Svix-signed source, registered without touching the ledger, whose handler can fail."""
-        state = {"fail": True, "runs": 0}
+        flaky_source = {"fail": True, "runs": 0}
 
         def handler(event):
-            state["runs"] += 1
+            flaky_source["runs"] += 1
             UserFactory(clerk_id=f"user_{event.event_id}")  # a write that must roll back on failure
-            if state["fail"]:
+            if flaky_source["fail"]:
                 raise RuntimeError("downstream is down")
 
-        register_source(
-            WebhookSource(name="flaky", secret_setting="CLERK_WEBHOOK_SECRET", handlers={"thing.happened": handler})
-        )
-        yield state
-        from webhooks import registry
-
-        registry._sources.pop("flaky")
-
-    def test_failure_answers_500_keeps_error_and_redelivery_processes_again(self, deliver, flaky_source):
+        webhook_source({"thing.happened": handler})
         payload = {"type": "thing.happened", "data": {"id": "x"}}
 
         failed = deliver(payload, msg_id="msg_flaky", path="/webhooks/flaky/")
