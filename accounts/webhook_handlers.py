@@ -1,4 +1,4 @@
-"""Clerk as a webhook source: its user.* handlers and the types it sends that we leave alone.
+"""Clerk as a webhook source: its user.* handlers, the types it sends that we leave alone, its admin hooks.
 
 https://clerk.com/docs/webhooks/overview
 """
@@ -13,6 +13,7 @@ from webhooks.registry import WebhookSource
 from .clerk_data import ClerkDataError, clerk_id_from_payload
 from .models import User
 from .services import user_tombstone, user_upsert_from_clerk
+from .webhook_source import clerk_health, clerk_subject_links, clerk_subject_search
 
 
 def user_upserted(event: WebhookEvent) -> None:
@@ -44,14 +45,17 @@ def clerk_subject_id(payload: Mapping[str, Any]) -> str:
     return ""
 
 
+# Event type -> handler; a new type Clerk sends is one more entry here.
+handlers = {
+    "user.created": user_upserted,
+    "user.updated": user_upserted,
+    "user.deleted": user_deleted,
+}
+
 clerk_source = WebhookSource(
     name="clerk",
     secret_setting="CLERK_WEBHOOK_SECRET",
-    handlers={
-        "user.created": user_upserted,
-        "user.updated": user_upserted,
-        "user.deleted": user_deleted,
-    },
+    handlers=handlers,
     # Sent by Clerk, deliberately not handled here: stored as ignored and answered 200.
     ignored_types=frozenset(
         {
@@ -85,4 +89,7 @@ clerk_source = WebhookSource(
         }
     ),
     subject_id=clerk_subject_id,
+    subject_links=clerk_subject_links,
+    subject_search=clerk_subject_search,
+    health=clerk_health,
 )
