@@ -82,13 +82,14 @@ class TestAccess:
 
 
 class TestChangelist:
-    def test_lists_newest_first_with_ids_badges_and_the_user_each_concerns(self, admin_client):
+    def test_lists_newest_first_with_ids_badges_attempts_and_the_user_each_concerns(self, admin_client):
         known = UserFactory(clerk_id="user_known")
         old = WebhookEventFactory(event_id="msg_old", received_at=timezone.now() - dt.timedelta(hours=2))
-        new = WebhookEventFactory(
+        WebhookEventFactory(
             event_id="msg_new",
             subject_id="user_known",
             status="failed",
+            attempts=3,
             payload=ClerkEventFactory(data=ClerkUserDataFactory(id="user_known")),
         )
 
@@ -99,7 +100,7 @@ class TestChangelist:
         assert 'class="status-badge"' in html and ">Failed<" in html
         assert f'href="/admin/accounts/user/{known.pk}/change/">user_known</a>' in html
         assert old.subject_id in html  # shown, unlinked: no local user
-        assert new.attempts == 1
+        assert re.findall(r'<td class="field-attempts">(\d+)</td>', html) == ["3", "1"]
 
     @pytest.mark.parametrize(
         "query, expected",
@@ -242,6 +243,7 @@ class TestReplay:
         assert any("replay failed: RuntimeError: downstream is down" in m for m in messages_of(response))
         event.refresh_from_db()
         assert (event.status, event.last_error) == ("failed", "RuntimeError: downstream is down")
+        assert event.attempts == 2  # the failed replay counted
 
     def test_bulk_action_replays_each_and_reports_each(self, admin_client, webhook_source):
         webhook_source({"thing.done": downstream_is_down})
@@ -256,6 +258,9 @@ class TestReplay:
         assert any("msg_good: replayed, processed" in m for m in reported)
         assert any("msg_bad: replay failed" in m for m in reported)
         assert WebhookAttempt.objects.filter(kind="replay").count() == 2
+        for event in (good, bad):
+            event.refresh_from_db()
+        assert (good.attempts, bad.attempts) == (2, 2)
 
     def test_replaying_a_processed_event_sends_nothing_twice(self, admin_client, client, mailoutbox, django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
