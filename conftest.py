@@ -32,7 +32,7 @@ UNKNOWN_WEBHOOK_SECRET = "whsec_bm90LW91ci1zZWNyZXQtYXQtYWxsLWNsZXJrISE="
 # The shared concurrency helpers assert; have pytest explain their failures as in a test module.
 pytest.register_assert_rewrite("webhooks.tests.concurrency")
 
-FIXTURES = Path(__file__).parent / "webhooks" / "tests" / "fixtures"
+FIXTURES = Path(__file__).parent / "accounts" / "tests" / "fixtures"
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES", "") not in ("", "0")
 
 
@@ -81,7 +81,7 @@ def _signing_keys_forgotten():
 
 
 def load_fixture(name: str) -> dict[str, Any]:
-    """A recorded Clerk payload from webhooks/tests/fixtures/<name>.json."""
+    """A recorded Clerk payload from accounts/tests/fixtures/<name>.json."""
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 

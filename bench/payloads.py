@@ -20,7 +20,7 @@ import jwt
 from svix.webhooks import Webhook
 
 PROJECT = Path(__file__).resolve().parent.parent
-FIXTURE = PROJECT / "webhooks" / "tests" / "fixtures" / "user__created.json"
+FIXTURE = PROJECT / "accounts" / "tests" / "fixtures" / "user__created.json"
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim")
 LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman", "Lee")
 KID = "ins_bench_key_1"
