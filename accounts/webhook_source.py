@@ -19,6 +19,8 @@ from webhooks.registry import HealthBlock, HealthRow, SubjectLink
 from .models import User
 from .welcome_email import WAITING_WARNING, welcome_email_queue
 
+CreatedVia = User.CreatedVia
+
 # Above this share of users created just in time, webhooks are probably not arriving.
 JIT_SHARE_WARNING = 0.10
 
@@ -34,9 +36,9 @@ def clerk_subject_links(events: Sequence[WebhookEvent]) -> Mapping[int, SubjectL
         return {}
     user_pks = dict(User.objects.filter(clerk_id__in=clerk_ids).values_list("clerk_id", "pk"))
     return {
-        event.pk: SubjectLink(event.subject_id, reverse("admin:accounts_user_change", args=[user_pks[event.subject_id]]))
+        event.pk: SubjectLink(event.subject_id, reverse("admin:accounts_user_change", args=[user_pk]))
         for event in events
-        if event.subject_id in user_pks
+        if (user_pk := user_pks.get(event.subject_id)) is not None
     }
 
 
@@ -59,7 +61,7 @@ def _users_block() -> HealthBlock:
         .annotate(users=Count("pk"))
         .values_list("created_via", "users")
     )
-    jit, webhook, sync = (by_path.get(path, 0) for path in (User.CreatedVia.JIT, User.CreatedVia.WEBHOOK, User.CreatedVia.SYNC))
+    jit, webhook, sync = (by_path.get(path, 0) for path in (CreatedVia.JIT, CreatedVia.WEBHOOK, CreatedVia.SYNC))
     share = jit / (jit + webhook) if jit + webhook else None
     too_high = share is not None and share > JIT_SHARE_WARNING
     note = ""

@@ -72,7 +72,10 @@ class WebhookEventAdmin(admin.ModelAdmin):
     list_filter = [SourceFilter, EventTypeFilter, "status"]
     date_hierarchy = "received_at"
     search_fields = ["event_id"]  # shows the search box; the search itself is exact, see get_search_results
-    search_help_text = "An event id (svix-id), what an event concerns (e.g. a Clerk user id, user_…), or a term its source knows (e.g. a local user's email), exactly."
+    search_help_text = (
+        "An event id (svix-id), what an event concerns (e.g. a Clerk user id, user_…), "
+        "or a term its source knows (e.g. a local user's email), exactly."
+    )
     ordering = ["-received_at", "-pk"]
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # facet counts would count the whole ledger per filter choice

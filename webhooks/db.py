@@ -149,7 +149,15 @@ def attempt_insert(
     with connection.cursor() as cursor:
         cursor.execute(
             _ATTEMPT_INSERT.format(attempts=_table(WebhookAttempt)),
-            [event_pk, kind, outcome, http_status, _prepared(WebhookAttempt, "started_at", started_at), duration_ms, error],
+            [
+                event_pk,
+                kind,
+                outcome,
+                http_status,
+                _prepared(WebhookAttempt, "started_at", started_at),
+                duration_ms,
+                error,
+            ],
         )
 
 

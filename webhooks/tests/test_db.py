@@ -57,7 +57,8 @@ def test_event_upsert_inserts_then_counts_attempts_one_statement_each():
     assert (inserted.pk, inserted.status, inserted.attempts) == (counted.pk, "received", 1)
     assert counted.attempts == 2 and not counted.duplicate_recorded
     event = WebhookEvent.objects.get()
-    assert (event.attempts, event.subject_id, event.received_at, event.payload["data"]) == (2, "user_1", NOW, {"id": "user_1"})
+    assert (event.attempts, event.subject_id, event.received_at) == (2, "user_1", NOW)
+    assert event.payload == {"type": "user.updated", "data": {"id": "user_1"}}
 
 
 @pytest.mark.parametrize("status", ["processed", "ignored"])
@@ -123,21 +124,16 @@ def test_attempt_insert_is_one_statement():
 
     assert len(statements.sent) == 1
     attempt = event.attempt_log.get()
-    assert (attempt.kind, attempt.outcome, attempt.http_status, attempt.started_at, attempt.duration_ms, attempt.error) == (
-        "replay",
-        "failed",
-        None,
-        NOW,
-        7,
-        "trace",
-    )
+    assert (attempt.kind, attempt.outcome, attempt.http_status) == ("replay", "failed", None)
+    assert (attempt.started_at, attempt.duration_ms, attempt.error) == (NOW, 7, "trace")
 
 
 def test_rejection_count_is_one_statement_and_counts_into_the_hour():
     with Statements() as statements:
         db.rejection_count("clerk", "bad_signature", seen_at=NOW, detail="first", event_id="msg_a")
-    db.rejection_count("clerk", "bad_signature", seen_at=NOW + dt.timedelta(minutes=5), detail="second", event_id="msg_b")
-    db.rejection_count("clerk", "bad_signature", seen_at=NOW + dt.timedelta(hours=1), detail="next hour", event_id="")
+    later, next_hour = NOW + dt.timedelta(minutes=5), NOW + dt.timedelta(hours=1)
+    db.rejection_count("clerk", "bad_signature", seen_at=later, detail="second", event_id="msg_b")
+    db.rejection_count("clerk", "bad_signature", seen_at=next_hour, detail="next hour", event_id="")
 
     assert len(statements.sent) == 1
     rows = list(WebhookRejection.objects.order_by("hour").values_list("hour", "count", "last_detail", "last_event_id"))
