@@ -6,8 +6,8 @@ https://clerk.com/docs/webhooks/overview
 from collections.abc import Mapping
 from typing import Any
 
-from webhooks.models import WebhookEvent
 from webhooks.errors import Reason, Refused
+from webhooks.models import WebhookEvent
 from webhooks.registry import WebhookSource
 
 from .clerk_data import ClerkDataError, clerk_id_from_payload

@@ -22,8 +22,8 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from . import db
-from .models import WebhookAttempt, WebhookEvent
 from .errors import Refused
+from .models import WebhookAttempt, WebhookEvent
 from .registry import WebhookSource, get_source
 
 logger = logging.getLogger(__name__)
