@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from typing import Any
 
 import jwt
@@ -79,6 +80,25 @@ def deliver(client):
         return deliver_to(client, payload, **kwargs)
 
     return _deliver
+
+
+@pytest.fixture
+def webhook_source():
+    """webhook_source(handlers, name="flaky", secret_setting="CLERK_WEBHOOK_SECRET", **hooks) -> WebhookSource.
+
+    A throwaway source for this test, registered through the registry's public API and
+    unregistered afterwards (any source it replaced comes back). By default its deliveries,
+    POSTed to /webhooks/<name>/, are signed with the test secret like Clerk's.
+    """
+    from webhooks.registry import WebhookSource, source_registered
+
+    with ExitStack() as registered:
+
+        def register(handlers, *, name="flaky", secret_setting="CLERK_WEBHOOK_SECRET", **hooks) -> WebhookSource:
+            source = WebhookSource(name=name, secret_setting=secret_setting, handlers=handlers, **hooks)
+            return registered.enter_context(source_registered(source))
+
+        yield register
 
 
 @pytest.fixture

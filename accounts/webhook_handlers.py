@@ -1,4 +1,4 @@
-"""Clerk as a webhook source: its user.* handlers and the types it sends that we leave alone.
+"""Clerk as a webhook source: its user.* handlers, the types it sends that we leave alone, its admin hooks.
 
 https://clerk.com/docs/webhooks/overview
 """
@@ -6,12 +6,14 @@ https://clerk.com/docs/webhooks/overview
 from collections.abc import Mapping
 from typing import Any
 
+from webhooks.errors import Reason, Refused
 from webhooks.models import WebhookEvent
-from webhooks.registry import InvalidPayload, WebhookSource
+from webhooks.registry import WebhookSource
 
 from .clerk_data import ClerkDataError, clerk_id_from_payload
 from .models import User
 from .services import user_tombstone, user_upsert_from_clerk
+from .webhook_source import clerk_health, clerk_subject_links, clerk_subject_search
 
 
 def user_upserted(event: WebhookEvent) -> None:
@@ -23,7 +25,7 @@ def user_upserted(event: WebhookEvent) -> None:
             likely_new=event.event_type == "user.created",
         )
     except ClerkDataError as exc:
-        raise InvalidPayload(str(exc)) from None
+        raise Refused(Reason.BAD_DATA, str(exc)) from None
 
 
 def user_deleted(event: WebhookEvent) -> None:
@@ -31,7 +33,7 @@ def user_deleted(event: WebhookEvent) -> None:
     try:
         clerk_id = clerk_id_from_payload(event.payload["data"])
     except ClerkDataError as exc:
-        raise InvalidPayload(str(exc)) from None
+        raise Refused(Reason.BAD_DATA, str(exc)) from None
     user_tombstone(clerk_id, created_via=User.CreatedVia.WEBHOOK)
 
 
@@ -43,14 +45,17 @@ def clerk_subject_id(payload: Mapping[str, Any]) -> str:
     return ""
 
 
+# Event type -> handler; a new type Clerk sends is one more entry here.
+handlers = {
+    "user.created": user_upserted,
+    "user.updated": user_upserted,
+    "user.deleted": user_deleted,
+}
+
 clerk_source = WebhookSource(
     name="clerk",
     secret_setting="CLERK_WEBHOOK_SECRET",
-    handlers={
-        "user.created": user_upserted,
-        "user.updated": user_upserted,
-        "user.deleted": user_deleted,
-    },
+    handlers=handlers,
     # Sent by Clerk, deliberately not handled here: stored as ignored and answered 200.
     ignored_types=frozenset(
         {
@@ -84,4 +89,7 @@ clerk_source = WebhookSource(
         }
     ),
     subject_id=clerk_subject_id,
+    subject_links=clerk_subject_links,
+    subject_search=clerk_subject_search,
+    health=clerk_health,
 )

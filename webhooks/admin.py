@@ -8,70 +8,25 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from accounts.models import User
-from accounts.welcome_email import WAITING_WARNING, welcome_email_queue
-
-from .charts import STATUS_COLOURS, hourly_chart_svg
+from .admin_changelist import (
+    CappedCountPaginator,
+    EventTypeFilter,
+    SourceFilter,
+    SubjectLinkedChangeList,
+    event_search,
+    subject_link_of,
+)
+from .admin_health import sync_health_view
+from .charts import STATUS_COLOURS
 from .json_html import json_to_html
 from .models import WebhookAttempt, WebhookEvent, WebhookRejection
-from .registry import registered_sources
-from .selectors import JIT_SHARE_WARNING, sync_health
 from .services import DeliveryResult, webhook_event_replay
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most COUNT_CAP rows, so a million-row ledger is never counted whole.
-
-    The count is a `SELECT COUNT(*)` over a `LIMIT COUNT_CAP + 1` subquery;
-    beyond the cap the pages are not listed (narrow with the filters or dates).
-    """
-
-    COUNT_CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.COUNT_CAP + 1].count()
-
-
-class SourceFilter(admin.SimpleListFilter):
-    title = "source"
-    parameter_name = "source"
-
-    def lookups(self, request, model_admin):
-        return [(name, name) for name in registered_sources()]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(source=self.value()) if self.value() else queryset
-
-
-class EventTypeFilter(admin.SimpleListFilter):
-    """Handled types by name, the rest as one choice: no DISTINCT over the whole ledger."""
-
-    title = "event type"
-    parameter_name = "type"
-    OTHER = "__other__"
-
-    def handled_types(self) -> list[str]:
-        return sorted({event_type for source in registered_sources().values() for event_type in source.handlers})
-
-    def lookups(self, request, model_admin):
-        return [(event_type, event_type) for event_type in self.handled_types()] + [
-            (self.OTHER, "Other (no handler)")
-        ]
-
-    def queryset(self, request, queryset):
-        if self.value() == self.OTHER:
-            return queryset.exclude(event_type__in=self.handled_types())
-        return queryset.filter(event_type=self.value()) if self.value() else queryset
 
 
 class WebhookAttemptInline(admin.TabularInline):
@@ -104,7 +59,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
-    # Fits 1280 px beside the filters: the user an event concerns sits under its type.
+    # Fits 1280 px beside the filters: what an event concerns sits under its type.
     list_display = [
         "received",
         "source",
@@ -117,7 +72,10 @@ class WebhookEventAdmin(admin.ModelAdmin):
     list_filter = [SourceFilter, EventTypeFilter, "status"]
     date_hierarchy = "received_at"
     search_fields = ["event_id"]  # shows the search box; the search itself is exact, see get_search_results
-    search_help_text = "An event id (svix-id), a Clerk user id (user_…), or a local user's email, exactly."
+    search_help_text = (
+        "An event id (svix-id), what an event concerns (e.g. a Clerk user id, user_…), "
+        "or a term its source knows (e.g. a local user's email), exactly."
+    )
     ordering = ["-received_at", "-pk"]
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # facet counts would count the whole ledger per filter choice
@@ -141,21 +99,13 @@ class WebhookEventAdmin(admin.ModelAdmin):
     change_form_template = "admin/webhooks/webhookevent/change_form.html"
     change_list_template = "admin/webhooks/webhookevent/change_list.html"
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEvent]:
-        # The local user each event concerns, in the same query: no per-row lookups.
-        local_user = User.objects.filter(clerk_id=OuterRef("subject_id")).values("pk")[:1]
-        return super().get_queryset(request).annotate(local_user_pk=Subquery(local_user))
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return SubjectLinkedChangeList  # what each event concerns: one lookup per page, not per row
 
     def get_search_results(self, request, queryset, search_term):
         """Exact matches only, each served by an index (a substring search would scan the ledger)."""
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        matches = Q(event_id=term) | Q(subject_id=term)
-        if "@" in term:
-            clerk_ids = User.objects.filter(email__iexact=term, clerk_id__isnull=False).values("clerk_id")
-            matches |= Q(subject_id__in=clerk_ids)
-        return queryset.filter(matches), False
+        matches = event_search(search_term)
+        return (queryset, False) if matches is None else (queryset.filter(matches), False)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -201,23 +151,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:webhooks_webhookevent_change", args=[event.pk]))
 
     def health_view(self, request: HttpRequest):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        health = sync_health()
-        rejections = WebhookRejection.objects.filter(hour__gte=health.since).order_by("-hour")[:20]
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Clerk sync health",
-            "health": health,
-            "chart": hourly_chart_svg(health.hourly),
-            "legend": [(status.label, colour) for status, colour in STATUS_COLOURS.items()],
-            "jit_share_warning": JIT_SHARE_WARNING,
-            "rejections": rejections,
-            "welcome_emails": welcome_email_queue(),
-            "waiting_warning_minutes": int(WAITING_WARNING.total_seconds() // 60),
-        }
-        return TemplateResponse(request, "admin/webhooks/health.html", context)
+        return sync_health_view(self, request)
 
     # --- actions -------------------------------------------------------------------------------
 
@@ -252,11 +186,10 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def subject(self, event: WebhookEvent) -> str:
         if not event.subject_id:
             return "—"
-        user_pk = getattr(event, "local_user_pk", None)
-        if user_pk is None:
+        link = subject_link_of(event)
+        if link is None:
             return event.subject_id
-        url = reverse("admin:accounts_user_change", args=[user_pk])
-        return format_html('<a href="{}">{}</a>', url, event.subject_id)
+        return format_html('<a href="{}">{}</a>', link.url, link.label) if link.url else link.label
 
     @admin.display(description="last error")
     def last_error_text(self, event: WebhookEvent) -> str:

@@ -6,28 +6,17 @@ import json
 import math
 from typing import Any
 
-from .models import WebhookRejection
-
-Reason = WebhookRejection.Reason
+from .errors import Reason, Refused
 
 # Deeper bodies are refused: Clerk's events nest a few levels, and every later reader
 # (the database's JSON, the admin's pretty-printer) must be able to walk what is stored.
 MAX_DEPTH = 100
 
 
-class PayloadError(ValueError):
-    """A verified body that is not a usable event envelope."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
 def webhook_payload_parse(body: bytes) -> dict[str, Any]:
     """The event envelope in `body`: a JSON object with a string `type` and a `data` member.
 
-    Raises PayloadError: `not_json` for invalid JSON, non-finite numbers (NaN,
+    Raises Refused: `not_json` for invalid JSON, non-finite numbers (NaN,
     Infinity, 1e999, which neither jsonb nor SQLite's JSON can store) and
     anything but an object; `too_deep` for nesting deeper than MAX_DEPTH;
     `bad_envelope` without a usable `type` or `data`. Values PostgreSQL's
@@ -39,19 +28,19 @@ def webhook_payload_parse(body: bytes) -> dict[str, Any]:
         payload = _DECODER.decode(text)
     except RecursionError:
         # The C parser counts its nesting against the recursion limit and stops cleanly.
-        raise PayloadError(Reason.TOO_DEEP, f"body nests deeper than {MAX_DEPTH} levels") from None
+        raise Refused(Reason.TOO_DEEP, f"body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
-        raise PayloadError(Reason.NOT_JSON, f"body is not valid JSON: {exc}") from None
+        raise Refused(Reason.NOT_JSON, f"body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
-        raise PayloadError(Reason.NOT_JSON, "body is not a JSON object")
+        raise Refused(Reason.NOT_JSON, "body is not a JSON object")
     # Fewer brackets in the text than the limit (those in strings only add) bound the depth cheaply.
     if text.count("[") + text.count("{") > MAX_DEPTH and json_depth(payload) > MAX_DEPTH:
-        raise PayloadError(Reason.TOO_DEEP, f"body nests deeper than {MAX_DEPTH} levels")
+        raise Refused(Reason.TOO_DEEP, f"body nests deeper than {MAX_DEPTH} levels")
     event_type = payload.get("type")
     if not isinstance(event_type, str) or not event_type.strip() or len(event_type) > 128:
-        raise PayloadError(Reason.BAD_ENVELOPE, "event has no valid 'type'")
+        raise Refused(Reason.BAD_ENVELOPE, "event has no valid 'type'")
     if "data" not in payload or payload["data"] is None:
-        raise PayloadError(Reason.BAD_ENVELOPE, "event has no 'data'")
+        raise Refused(Reason.BAD_ENVELOPE, "event has no 'data'")
     if "\\u" in text:  # only escapes can smuggle in what jsonb refuses
         payload = _jsonb_safe(payload)
     return payload

@@ -3,24 +3,62 @@
 The ledger knows nothing about any one sender. A source is registered by the
 app that owns its handlers (Clerk's by `accounts`); adding a second
 Svix-signed provider is one more `register_source` call and a secret setting.
+What staff see of a source beyond the ledger's own columns (what an event
+concerns, a search by the source's own terms, its health figures) comes from
+the hooks it brings; without them the admin shows the ledger alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .models import WebhookEvent
 
-# A handler gets the locked ledger row; it raises InvalidPayload for data it
-# cannot use (answered 400, nothing kept) and anything else for a failure.
+# A handler gets the event: pk, source, id, type, payload, status and attempts. On a delivery
+# it is built in memory from what the ledger's upsert returned (the other fields are not
+# loaded); on a replay it is read from the database. Either way its row stays locked for the
+# transaction the handler runs in. A handler raises webhooks.errors.Refused(Reason.BAD_DATA, …)
+# for data it cannot use (answered 400, nothing kept) and anything else for a failure
+# (answered 500, stored failed, run again on the next delivery or replay).
 Handler = Callable[["WebhookEvent"], None]
 
 
-class InvalidPayload(ValueError):
-    """The verified event is unusable (e.g. user data without an id): answered 400."""
+@dataclass(frozen=True)
+class SubjectLink:
+    """What an event concerns, as staff read it: a label, linked to its admin page when there is one."""
+
+    label: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class HealthRow:
+    """One figure on the sync health page; `warning` flags it for staff's attention."""
+
+    label: str
+    value: str
+    warning: bool = False
+    detail: str = ""  # a smaller line under the value
+    url: str = ""  # where staff see what the figure counts
+    key: str = ""  # the card's HTML id
+
+
+@dataclass(frozen=True)
+class HealthBlock:
+    """A source's section of the sync health page: a title, its figures, and a note when one is due."""
+
+    title: str
+    rows: Sequence[HealthRow]
+    note: str = ""  # shown under the figures (may be a SafeString with markup)
+    key: str = ""  # the section's HTML id
+
+
+def _no_subject(payload: Mapping[str, Any]) -> str:
+    return ""
 
 
 @dataclass(frozen=True)
@@ -33,14 +71,51 @@ class WebhookSource:
     # but logged quietly because we expect them.
     ignored_types: frozenset[str] = field(default_factory=frozenset)
     # What an event concerns (e.g. the Clerk user id), kept on the ledger row for search.
-    subject_id: Callable[[Mapping[str, Any]], str] = lambda payload: ""
+    subject_id: Callable[[Mapping[str, Any]], str] = _no_subject
+    # The admin's hooks, all optional.
+    # Given the events of one changelist page (or the one event shown), how to show what each
+    # concerns, by event pk; events left out show their subject id as it is. One query per
+    # page at most, never one per row.
+    subject_links: Callable[[Sequence[WebhookEvent]], Mapping[int, SubjectLink]] | None = None
+    # The subject ids a search term names in the source's own terms (e.g. a user's email): a
+    # list, or a one-column queryset the search uses as a subquery; None when the term is not
+    # one of its terms (the changelist's search also matches event ids and subject ids as given).
+    subject_search: Callable[[str], Collection[str] | None] | None = None
+    # The source's own figures for the sync health page.
+    health: Callable[[], Sequence[HealthBlock]] | None = None
 
 
 _sources: dict[str, WebhookSource] = {}
 
 
 def register_source(source: WebhookSource) -> None:
+    """Route deliveries to /webhooks/<source.name>/ to this source (replacing one of that name)."""
     _sources[source.name] = source
+
+
+def unregister_source(name: str) -> WebhookSource:
+    """Stop accepting this source's deliveries (they are answered 404); returns the source.
+
+    Raises LookupError when no source of that name is registered. Its events
+    stay in the ledger; replaying them fails until it is registered again.
+    """
+    try:
+        return _sources.pop(name)
+    except KeyError:
+        raise LookupError(f"webhook source {name!r} is not registered") from None
+
+
+@contextmanager
+def source_registered(source: WebhookSource) -> Iterator[WebhookSource]:
+    """Register `source` for the block, then restore whatever was registered under its name before."""
+    previous = _sources.get(source.name)
+    register_source(source)
+    try:
+        yield source
+    finally:
+        unregister_source(source.name)
+        if previous is not None:
+            register_source(previous)
 
 
 def get_source(name: str) -> WebhookSource | None:

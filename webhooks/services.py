@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from . import db
+from .errors import Refused
 from .models import WebhookAttempt, WebhookEvent
-from .registry import InvalidPayload, WebhookSource, get_source
-from .sql import db_datetime
+from .registry import WebhookSource, get_source
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def webhook_event_deliver(source: WebhookSource, *, event_id: str, payload: dict
     """Record a verified delivery and process it unless it is already done.
 
     Returns the outcome (processed, ignored, duplicate or failed). Raises
-    InvalidPayload when the handler finds the data unusable (nothing is kept),
+    Refused when the handler finds the data unusable (nothing is kept),
     and OperationalError/InterfaceError when the database is unavailable.
     """
     started_at, clock = timezone.now(), time.perf_counter()
@@ -69,7 +69,7 @@ def webhook_event_deliver(source: WebhookSource, *, event_id: str, payload: dict
                 _event_finish(event, outcome)
             if not attempt_recorded:
                 _attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock)
-    except (InvalidPayload, *DATABASE_UNAVAILABLE):
+    except (Refused, *DATABASE_UNAVAILABLE):
         raise
     except Exception as exc:
         # The transaction above rolled back, handler writes and all; keep the failure.
@@ -122,65 +122,33 @@ def webhook_event_record(source: WebhookSource, *, event_id: str, payload: Mappi
     return _event_upsert(source, event_id=event_id, payload=payload)[0]
 
 
-_UPSERT = """
-    INSERT INTO {events}
-        (source, event_id, event_type, subject_id, payload, status, attempts, last_error, received_at)
-    VALUES (%s, %s, %s, %s, %s, %s, 1, '', %s)
-    ON CONFLICT (source, event_id) DO UPDATE SET attempts = {events}.attempts + 1
-    RETURNING id, status, attempts
-"""
-# PostgreSQL can write a redelivery's attempt row in the same statement (a data-modifying
-# CTE), so a duplicate costs one round trip; its duration is recorded as 0.
-_UPSERT_RECORDING_DUPLICATE = """
-    WITH event AS ({upsert}), duplicate AS (
-        INSERT INTO {attempts} (event_id, kind, outcome, http_status, started_at, duration_ms, error)
-        SELECT id, %s, %s, %s, %s, 0, '' FROM event WHERE status IN (%s, %s)
-    )
-    SELECT id, status, attempts FROM event
-"""
-
-
 def _event_upsert(
     source: WebhookSource, *, event_id: str, payload: Mapping[str, Any], duplicate_started_at=None
 ) -> tuple[WebhookEvent, bool]:
     """webhook_event_record's statement; with `duplicate_started_at` on PostgreSQL it also records
     the attempt of a redelivery of a finished event. Returns the event and whether it did."""
-    events = WebhookEvent._meta.db_table
-    sql = _UPSERT.format(events=events)
-    params = [
-        source.name,
-        event_id,
-        payload["type"],
-        _subject_id(source, payload),
-        WebhookEvent._meta.get_field("payload").get_db_prep_save(payload, connection),
-        Status.RECEIVED,
-        db_datetime(WebhookEvent, "received_at", timezone.now()),
-    ]
-    records_duplicate = duplicate_started_at is not None and connection.vendor == "postgresql"
-    if records_duplicate:
-        sql = _UPSERT_RECORDING_DUPLICATE.format(upsert=sql, attempts=WebhookAttempt._meta.db_table)
-        params += [
-            WebhookAttempt.Kind.DELIVERY,
-            Outcome.DUPLICATE,
-            HTTP_STATUS[Outcome.DUPLICATE],
-            db_datetime(WebhookAttempt, "started_at", duplicate_started_at),
-            Status.PROCESSED,
-            Status.IGNORED,
-        ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        pk, status, attempts = cursor.fetchone()
-    # Svix resends a message id with the same body, so the delivered payload is the stored one.
+    row = db.event_upsert(
+        source=source.name,
+        event_id=event_id,
+        event_type=payload["type"],
+        subject_id=_subject_id(source, payload),
+        payload=payload,
+        received_at=timezone.now(),
+        duplicate_started_at=duplicate_started_at,
+        duplicate_http_status=HTTP_STATUS[Outcome.DUPLICATE],
+    )
+    # Built from what the statement returned, not read back: Svix resends a message id with the
+    # same body, so the delivered payload is the stored one.
     event = WebhookEvent(
-        pk=pk,
+        pk=row.pk,
         source=source.name,
         event_id=event_id,
         event_type=payload["type"],
         payload=payload,
-        status=status,
-        attempts=attempts,
+        status=row.status,
+        attempts=row.attempts,
     )
-    return event, records_duplicate and event.is_done
+    return event, row.duplicate_recorded
 
 
 def webhook_event_process(source: WebhookSource, event: WebhookEvent) -> Outcome:
@@ -198,13 +166,7 @@ def _event_finish(event: WebhookEvent, outcome: Outcome, *, count_attempt: bool 
     """Store the outcome; `count_attempt` for a replay (a delivery was counted by its upsert)."""
     status = Status.IGNORED if outcome == Outcome.IGNORED else Status.PROCESSED
     now = timezone.now()
-    processed_at = db_datetime(WebhookEvent, "processed_at", now)
-    table = WebhookEvent._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = %s, processed_at = %s, last_error = '', attempts = attempts + %s WHERE id = %s",
-            [status, processed_at, int(count_attempt), event.pk],
-        )
+    db.event_outcome_store(event.pk, status=status, last_error="", attempts_added=int(count_attempt), processed_at=now)
     event.status, event.processed_at, event.last_error = status, now, ""
 
 
@@ -219,30 +181,22 @@ def _event_fail(event: WebhookEvent, exc: BaseException, kind: str, started_at, 
     replay = kind == WebhookAttempt.Kind.REPLAY
     if replay or not event.is_done:
         # A replay is counted here; a delivery was counted by its upsert.
-        WebhookEvent.objects.filter(pk=event.pk).update(
-            status=Status.FAILED, last_error=error[:10_000], attempts=F("attempts") + int(replay)
-        )
+        db.event_outcome_store(event.pk, status=Status.FAILED, last_error=error[:10_000], attempts_added=int(replay))
     details = "".join(traceback.format_exception(exc))[-10_000:]
     _attempt_add(event, kind, Outcome.FAILED, started_at, clock, error=details)
     return error
 
 
 def _attempt_add(event: WebhookEvent, kind: str, outcome: Outcome, started_at, clock: float, error: str = "") -> None:
-    started = db_datetime(WebhookAttempt, "started_at", started_at)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {WebhookAttempt._meta.db_table}"
-            " (event_id, kind, outcome, http_status, started_at, duration_ms, error) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [
-                event.pk,
-                kind,
-                outcome,
-                HTTP_STATUS[outcome] if kind == WebhookAttempt.Kind.DELIVERY else None,
-                started,
-                round((time.perf_counter() - clock) * 1000),
-                error,
-            ],
-        )
+    db.attempt_insert(
+        event.pk,
+        kind=kind,
+        outcome=outcome,
+        http_status=HTTP_STATUS[outcome] if kind == WebhookAttempt.Kind.DELIVERY else None,
+        started_at=started_at,
+        duration_ms=round((time.perf_counter() - clock) * 1000),
+        error=error,
+    )
 
 
 def _source_of(event: WebhookEvent) -> WebhookSource:

@@ -21,9 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from svix.webhooks import Webhook, WebhookVerificationError
 
-from .models import WebhookRejection
-
-Reason = WebhookRejection.Reason
+from .errors import Reason, Refused
 
 # Both header families are accepted by the library; only these are passed on.
 SIGNATURE_HEADERS = (
@@ -34,13 +32,6 @@ SIGNATURE_HEADERS = (
     "webhook-timestamp",
     "webhook-signature",
 )
-
-
-class SignatureError(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 def secrets_for(setting_name: str) -> tuple[str, ...]:
@@ -58,7 +49,7 @@ def _verifiers(secrets: tuple[str, ...]) -> tuple[Webhook, ...]:
 
 
 def signature_verify(body: bytes, headers: Mapping[str, str], *, setting_name: str) -> None:
-    """Return if any configured secret signed `body`; raise SignatureError otherwise.
+    """Return if any configured secret signed `body`; raise Refused otherwise.
 
     Raises ImproperlyConfigured when the setting holds no secret or an invalid one.
     """
@@ -75,7 +66,7 @@ def signature_verify(body: bytes, headers: Mapping[str, str], *, setting_name: s
         wanted[header] = "v1,"
     elif well_formed:
         wanted[header] = " ".join(well_formed)
-    error = SignatureError(Reason.BAD_SIGNATURE, "no signature matched")
+    error = Refused(Reason.BAD_SIGNATURE, "no signature matched")
     for verifier in _verifiers(secrets):
         try:
             verifier.verify(body, wanted)
@@ -83,11 +74,11 @@ def signature_verify(body: bytes, headers: Mapping[str, str], *, setting_name: s
         except WebhookVerificationError as exc:
             error = _classify(str(exc))
         except UnicodeDecodeError:  # the library verifies text
-            raise SignatureError(Reason.NOT_JSON, "body is not UTF-8 text") from None
+            raise Refused(Reason.NOT_JSON, "body is not UTF-8 text") from None
         if error.reason != Reason.BAD_SIGNATURE:
             break  # headers and timestamp are the same for every secret
     if error.reason == Reason.BAD_SIGNATURE and all_malformed:
-        raise SignatureError(Reason.MALFORMED_SIGNATURE, "malformed signature header: no well-formed entry")
+        raise Refused(Reason.MALFORMED_SIGNATURE, "malformed signature header: no well-formed entry")
     raise error
 
 
@@ -103,9 +94,9 @@ def _well_formed(entry: str) -> bool:
     return True
 
 
-def _classify(message: str) -> SignatureError:
+def _classify(message: str) -> Refused:
     if message == "Missing required headers":
-        return SignatureError(Reason.MISSING_SIGNATURE, "missing svix-id, svix-timestamp or svix-signature")
+        return Refused(Reason.MISSING_SIGNATURE, "missing svix-id, svix-timestamp or svix-signature")
     if "timestamp" in message.lower() or message == "Invalid Signature Headers":
-        return SignatureError(Reason.BAD_TIMESTAMP, f"timestamp refused: {message}")
-    return SignatureError(Reason.BAD_SIGNATURE, message)
+        return Refused(Reason.BAD_TIMESTAMP, f"timestamp refused: {message}")
+    return Refused(Reason.BAD_SIGNATURE, message)

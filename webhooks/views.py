@@ -10,14 +10,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.csrf import csrf_exempt
 
 from .body import BodyTooLarge, BodyUnreadable, request_body_read
-from .models import WebhookRejection
-from .payloads import PayloadError, webhook_payload_parse
-from .registry import InvalidPayload, get_source
+from .errors import Reason, Refused
+from .payloads import webhook_payload_parse
+from .registry import get_source
 from .rejections import webhook_rejection_count
 from .services import webhook_event_deliver
-from .verification import SignatureError, signature_verify
-
-Reason = WebhookRejection.Reason
+from .verification import signature_verify
 
 logger = logging.getLogger(__name__)
 
@@ -50,22 +48,16 @@ def webhook_receive(request: HttpRequest, source_name: str) -> HttpResponse:
 
     try:
         signature_verify(body, request.headers, setting_name=source.secret_setting)
+        if not event_id or len(event_id) > 255:
+            raise Refused(Reason.BAD_ENVELOPE, "message id missing or too long")
+        payload = webhook_payload_parse(body)
+        result = webhook_event_deliver(source, event_id=event_id, payload=payload)
     except ImproperlyConfigured as exc:
         logger.error("webhook source %s is not configured: %s", source.name, exc)
         # 503, and nothing acknowledged: the sender keeps the event and retries.
         return _reject(source.name, Reason.NOT_CONFIGURED, str(exc), event_id, status=503)
-    except SignatureError as exc:
+    except Refused as exc:
         return _reject(source.name, exc.reason, exc.detail, event_id, status=400)
-    if not event_id or len(event_id) > 255:
-        return _reject(source.name, Reason.BAD_ENVELOPE, "message id missing or too long", event_id, status=400)
-
-    try:
-        payload = webhook_payload_parse(body)
-        result = webhook_event_deliver(source, event_id=event_id, payload=payload)
-    except PayloadError as exc:
-        return _reject(source.name, exc.reason, exc.detail, event_id, status=400)
-    except InvalidPayload as exc:
-        return _reject(source.name, Reason.BAD_DATA, str(exc), event_id, status=400)
     except DatabaseError:
         # Unreachable, or unable to write even the failure (e.g. a read-only standby during failover).
         logger.exception("database unavailable for webhook source=%s event_id=%s", source.name, event_id)

@@ -32,11 +32,11 @@ UNKNOWN_WEBHOOK_SECRET = "whsec_bm90LW91ci1zZWNyZXQtYXQtYWxsLWNsZXJrISE="
 # The `kid` of the session tokens the tests sign (Clerk's kids are instance ids).
 CLERK_KID = "ins_test_key_1"
 
-FIXTURES = Path(__file__).resolve().parents[2] / "webhooks" / "tests" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "accounts" / "tests" / "fixtures"
 
 
 def load_fixture(name: str) -> dict[str, Any]:
-    """A recorded Clerk payload from webhooks/tests/fixtures/<name>.json."""
+    """A recorded Clerk payload from accounts/tests/fixtures/<name>.json."""
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 

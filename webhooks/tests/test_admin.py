@@ -16,7 +16,6 @@ from accounts.tests.factories import (
 )
 from config.tests.helpers import deliver_to, statements_at_most
 from webhooks.models import WebhookAttempt, WebhookEvent
-from webhooks.registry import WebhookSource, register_source
 from webhooks.tests.factories import WebhookEventFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,20 +50,9 @@ def staff_client(db):
     return client
 
 
-@pytest.fixture
-def flaky_handler():
-    """A source whose handler fails while `state['fail']` is true."""
-    state = {"fail": True}
-
-    def handler(event):
-        if state["fail"]:
-            raise RuntimeError("downstream is down")
-
-    register_source(WebhookSource(name="flaky", secret_setting="CLERK_WEBHOOK_SECRET", handlers={"thing.done": handler}))
-    yield state
-    from webhooks import registry
-
-    registry._sources.pop("flaky")
+def downstream_is_down(event: WebhookEvent) -> None:
+    """The handler of the throwaway source "flaky": it always fails."""
+    raise RuntimeError("downstream is down")
 
 
 class TestAccess:
@@ -94,13 +82,14 @@ class TestAccess:
 
 
 class TestChangelist:
-    def test_lists_newest_first_with_ids_badges_and_the_user_each_concerns(self, admin_client):
+    def test_lists_newest_first_with_ids_badges_attempts_and_the_user_each_concerns(self, admin_client):
         known = UserFactory(clerk_id="user_known")
         old = WebhookEventFactory(event_id="msg_old", received_at=timezone.now() - dt.timedelta(hours=2))
-        new = WebhookEventFactory(
+        WebhookEventFactory(
             event_id="msg_new",
             subject_id="user_known",
             status="failed",
+            attempts=3,
             payload=ClerkEventFactory(data=ClerkUserDataFactory(id="user_known")),
         )
 
@@ -111,7 +100,7 @@ class TestChangelist:
         assert 'class="status-badge"' in html and ">Failed<" in html
         assert f'href="/admin/accounts/user/{known.pk}/change/">user_known</a>' in html
         assert old.subject_id in html  # shown, unlinked: no local user
-        assert new.attempts == 1
+        assert re.findall(r'<td class="field-attempts">(\d+)</td>', html) == ["3", "1"]
 
     @pytest.mark.parametrize(
         "query, expected",
@@ -244,7 +233,8 @@ class TestReplay:
         event.refresh_from_db()
         assert event.attempts == 1
 
-    def test_failing_replay_marks_the_event_failed_and_the_page_says_so(self, admin_client, flaky_handler):
+    def test_failing_replay_marks_the_event_failed_and_the_page_says_so(self, admin_client, webhook_source):
+        webhook_source({"thing.done": downstream_is_down})
         event = WebhookEventFactory(source="flaky", payload={"type": "thing.done", "data": {}}, status="processed")
 
         response = admin_client.post(replay_url(event), follow=True)
@@ -253,8 +243,10 @@ class TestReplay:
         assert any("replay failed: RuntimeError: downstream is down" in m for m in messages_of(response))
         event.refresh_from_db()
         assert (event.status, event.last_error) == ("failed", "RuntimeError: downstream is down")
+        assert event.attempts == 2  # the failed replay counted
 
-    def test_bulk_action_replays_each_and_reports_each(self, admin_client, flaky_handler):
+    def test_bulk_action_replays_each_and_reports_each(self, admin_client, webhook_source):
+        webhook_source({"thing.done": downstream_is_down})
         good = WebhookEventFactory(event_id="msg_good", status="failed")
         bad = WebhookEventFactory(event_id="msg_bad", source="flaky", payload={"type": "thing.done", "data": {}})
 
@@ -266,6 +258,9 @@ class TestReplay:
         assert any("msg_good: replayed, processed" in m for m in reported)
         assert any("msg_bad: replay failed" in m for m in reported)
         assert WebhookAttempt.objects.filter(kind="replay").count() == 2
+        for event in (good, bad):
+            event.refresh_from_db()
+        assert (good.attempts, bad.attempts) == (2, 2)
 
     def test_replaying_a_processed_event_sends_nothing_twice(self, admin_client, client, mailoutbox, django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
@@ -294,7 +289,8 @@ class TestReplay:
 
 
 class TestHealth:
-    def test_health_page_shows_chart_failures_last_delivery_and_jit_share(self, admin_client, client, flaky_handler):
+    def test_health_page_shows_chart_failures_last_delivery_and_jit_share(self, admin_client, client, webhook_source):
+        webhook_source({"thing.done": downstream_is_down})
         for _ in range(3):
             deliver_to(client, ClerkEventFactory())
         deliver_to(client, {"type": "thing.done", "data": {}}, path="/webhooks/flaky/")

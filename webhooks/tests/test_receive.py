@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -23,9 +24,10 @@ from config.tests.helpers import (
     svix_headers,
 )
 from webhooks.models import WebhookEvent, WebhookRejection
-from webhooks.registry import WebhookSource, register_source
 
 pytestmark = pytest.mark.django_db
+
+SVIX_FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def rejections() -> dict[str, int]:
@@ -140,26 +142,17 @@ class TestRedelivery:
 
 
 class TestHandlerFailure:
-    @pytest.fixture
-    def flaky_source(self):
+    def test_failure_answers_500_keeps_error_and_redelivery_processes_again(self, deliver, webhook_source):
         """A second Svix-signed source, registered without touching the ledger, whose handler can fail."""
-        state = {"fail": True, "runs": 0}
+        flaky_source = {"fail": True, "runs": 0}
 
         def handler(event):
-            state["runs"] += 1
+            flaky_source["runs"] += 1
             UserFactory(clerk_id=f"user_{event.event_id}")  # a write that must roll back on failure
-            if state["fail"]:
+            if flaky_source["fail"]:
                 raise RuntimeError("downstream is down")
 
-        register_source(
-            WebhookSource(name="flaky", secret_setting="CLERK_WEBHOOK_SECRET", handlers={"thing.happened": handler})
-        )
-        yield state
-        from webhooks import registry
-
-        registry._sources.pop("flaky")
-
-    def test_failure_answers_500_keeps_error_and_redelivery_processes_again(self, deliver, flaky_source):
+        webhook_source({"thing.happened": handler})
         payload = {"type": "thing.happened", "data": {"id": "x"}}
 
         failed = deliver(payload, msg_id="msg_flaky", path="/webhooks/flaky/")
@@ -212,7 +205,7 @@ class TestSecrets:
 
     def test_test_deliveries_are_signed_like_svix_official_vector(self):
         """Svix's published vector: the helper that signs test deliveries produces exactly Svix's signature."""
-        vector = load_fixture("svix__test_vector")
+        vector = json.loads((SVIX_FIXTURES / "svix__test_vector.json").read_text())
         when = dt.datetime.fromtimestamp(vector["timestamp"], tz=dt.timezone.utc)
 
         headers = svix_headers(vector["payload"], msg_id=vector["msg_id"], secret=vector["secret"], timestamp=when)

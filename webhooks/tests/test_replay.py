@@ -20,9 +20,7 @@ from django.forms.models import model_to_dict
 from accounts.models import User
 from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory, user_event
 from accounts.webhook_handlers import clerk_source
-from webhooks import registry
 from webhooks.models import WebhookAttempt, WebhookEvent
-from webhooks.registry import WebhookSource, register_source
 from webhooks.services import webhook_event_deliver, webhook_event_replay
 from webhooks.tests.factories import WebhookEventFactory
 
@@ -39,18 +37,6 @@ class HandlerBroke(RuntimeError):
 
 def broken_handler(event: WebhookEvent) -> None:
     raise HandlerBroke(f"handler broke on {event.event_id}")
-
-
-@pytest.fixture
-def broken_source():
-    """A throwaway source whose one handler raises; unregistered afterwards."""
-    source = WebhookSource(
-        name="test-broken", secret_setting="TEST_BROKEN_WEBHOOK_SECRET", handlers={"thing.happened": broken_handler}
-    )
-    assert registry.get_source(source.name) is None
-    register_source(source)
-    yield source
-    registry._sources.pop(source.name, None)
 
 
 def replay_attempts(event: WebhookEvent) -> list[WebhookAttempt]:
@@ -151,8 +137,9 @@ def test_replaying_failed_user_created_processes_it(django_capture_on_commit_cal
 
 
 @pytest.mark.parametrize("status", [Status.RECEIVED, Status.FAILED, Status.PROCESSED])
-def test_replay_whose_handler_raises_marks_event_failed_without_raising(broken_source, status):
+def test_replay_whose_handler_raises_marks_event_failed_without_raising(webhook_source, status):
     """The failure is stored (last_error, a failed replay attempt with the traceback); nothing raises."""
+    broken_source = webhook_source({"thing.happened": broken_handler}, name="test-broken")
     stored = WebhookEventFactory(
         source=broken_source.name,
         payload={"type": "thing.happened", "data": {"id": "thing_1"}},
@@ -174,14 +161,14 @@ def test_replay_whose_handler_raises_marks_event_failed_without_raising(broken_s
     assert attempt.error.rstrip().endswith(expected_error)
 
 
-def test_replay_rolls_back_the_writes_of_a_handler_that_raises(broken_source, monkeypatch):
+def test_replay_rolls_back_the_writes_of_a_handler_that_raises(webhook_source):
     """What a failing handler wrote before raising is not kept."""
 
     def writes_then_breaks(event):
         User.objects.create(username="half-done", clerk_id="user_half_done")
         raise HandlerBroke("after writing")
 
-    monkeypatch.setitem(broken_source.handlers, "thing.happened", writes_then_breaks)
+    broken_source = webhook_source({"thing.happened": writes_then_breaks}, name="test-broken")
     stored = WebhookEventFactory(source=broken_source.name, payload={"type": "thing.happened", "data": {}})
 
     assert webhook_event_replay(stored.pk).outcome == Outcome.FAILED

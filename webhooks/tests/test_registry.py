@@ -1,0 +1,52 @@
+"""Registering and unregistering a source through the registry's public API."""
+
+import pytest
+
+from webhooks.models import WebhookEvent
+from webhooks.registry import WebhookSource, get_source, register_source, source_registered, unregister_source
+
+pytestmark = pytest.mark.django_db
+
+
+def source(name: str = "second", **fields) -> WebhookSource:
+    return WebhookSource(name=name, secret_setting="CLERK_WEBHOOK_SECRET", handlers={}, **fields)
+
+
+def test_a_registered_source_takes_deliveries_and_an_unregistered_one_is_404(deliver):
+    register_source(source())
+    try:
+        assert deliver({"type": "thing.happened", "data": {}}, path="/webhooks/second/").status_code == 200
+    finally:
+        removed = unregister_source("second")
+
+    assert removed.name == "second" and get_source("second") is None
+    assert deliver({"type": "thing.happened", "data": {}}, path="/webhooks/second/").status_code == 404
+    assert WebhookEvent.objects.get().source == "second"  # its events stay in the ledger
+
+
+def test_unregistering_an_unknown_source_raises_lookup_error():
+    with pytest.raises(LookupError, match="'nobody' is not registered"):
+        unregister_source("nobody")
+
+
+def test_source_registered_restores_the_source_it_replaced():
+    clerk = get_source("clerk")
+    stand_in = source("clerk", ignored_types=frozenset({"thing.ignored"}))
+
+    with source_registered(stand_in) as registered:
+        assert registered is stand_in and get_source("clerk") is stand_in
+
+    assert get_source("clerk") is clerk
+
+
+@pytest.fixture
+def throwaway_gone_afterwards():
+    """Set up before webhook_source, so torn down after it: checks what the fixture left behind."""
+    yield
+    assert get_source("throwaway") is None, "the webhook_source fixture left its source registered"
+
+
+def test_the_webhook_source_fixture_registers_for_the_test_only(throwaway_gone_afterwards, webhook_source):
+    registered = webhook_source({"thing.happened": lambda event: None}, name="throwaway")
+
+    assert get_source("throwaway") is registered
