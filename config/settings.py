@@ -175,7 +175,7 @@ _TASKS_BACKENDS = {
     "database": "django_tasks_db.DatabaseBackend",
 }
 if TASKS_BACKEND not in _TASKS_BACKENDS:
-    raise ImproperlyConfigured(f"TASKS_BACKEND must be 'database' or 'immediate', not {TASKS_BACKEND!r}.")
+    raise ConfigurationError(f"TASKS_BACKEND must be 'database' or 'immediate', not {TASKS_BACKEND!r}.")
 TASKS = {"default": {"BACKEND": _TASKS_BACKENDS[TASKS_BACKEND]}}
 # A worker's claim on a send lasts this long; a worker that died is replaced after it expires.
 WELCOME_EMAIL_LEASE_SECONDS = env.float("WELCOME_EMAIL_LEASE_SECONDS", default=60)

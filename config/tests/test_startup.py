@@ -32,6 +32,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"DATABASE_URL": "postgres//postgres@127.0.0.1:5432/app"}, "ImproperlyConfigured: DATABASE_URL is not"),
         ({"DATABASE_URL": "mysqlx://db/app"}, "ImproperlyConfigured: DATABASE_URL is not"),
         ({"DATABASE_URL": "postgres://u:hunter2@db:99999/app"}, "ImproperlyConfigured: DATABASE_URL is not"),
+        ({"TASKS_BACKEND": "celery"}, "ImproperlyConfigured: TASKS_BACKEND must be 'database' or 'immediate'"),
     ],
 )
 @pytest.mark.parametrize("command", [["check"], ["runserver", "--noreload"], ["migrate"]])
