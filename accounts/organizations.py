@@ -12,8 +12,10 @@ rules (accounts/services.py):
   guard, and a membership is stored even in a deleted organization (so every
   delivery order converges) but counts only while neither is deleted.
 
-Lock order, everywhere: the organization row, then the member's link lock
-(`_user_link_lock`), then the membership row.
+Data is parsed before anything is written: unusable data raises
+ClerkDataError and leaves the caller's transaction usable (a backfill page
+goes on). Each write is atomic. Lock order, everywhere: the organization
+row, then the member's link lock (`_user_link_lock`), then the membership row.
 """
 
 from __future__ import annotations
@@ -62,7 +64,6 @@ class MembershipSyncResult:
     outcome: OrgOutcome
 
 
-@transaction.atomic(savepoint=False)
 def organization_upsert_from_clerk(
     data: Mapping[str, Any], *, created_via: Organization.CreatedVia
 ) -> OrganizationSyncResult:
@@ -70,7 +71,6 @@ def organization_upsert_from_clerk(
     return _organization_upsert(ClerkOrganization.from_payload(data), created_via=created_via)
 
 
-@transaction.atomic(savepoint=False)
 def organization_tombstone(data: Mapping[str, Any], *, created_via: Organization.CreatedVia) -> OrganizationSyncResult:
     """Mark the organization deleted (organization.deleted's `{object, id, slug, deleted}`), creating it if unseen.
 
@@ -78,10 +78,15 @@ def organization_tombstone(data: Mapping[str, Any], *, created_via: Organization
     announced with `organization_membership_removed`. Raises ClerkDataError.
     """
     clerk_id = clerk_prefixed_id(data, "org_", "organization")
+    slug = clean_text(data.get("slug"), ORG_TEXT_MAX_LENGTH) if isinstance(data, Mapping) else ""
+    return _organization_tombstone(clerk_id, slug, created_via=created_via)
+
+
+@transaction.atomic(savepoint=False)
+def _organization_tombstone(clerk_id: str, slug: str, *, created_via: str) -> OrganizationSyncResult:
     now = timezone.now()
     organization = _locked(Organization, clerk_id)
     if organization is None:
-        slug = clean_text(data.get("slug"), ORG_TEXT_MAX_LENGTH)
         organization = Organization(clerk_id=clerk_id, slug=slug, created_via=created_via, deleted_at=now)
         if insert_ignoring_conflicts(organization):
             return OrganizationSyncResult(organization, OrgOutcome.DELETED)
@@ -99,7 +104,6 @@ def organization_tombstone(data: Mapping[str, Any], *, created_via: Organization
     return OrganizationSyncResult(organization, OrgOutcome.DELETED)
 
 
-@transaction.atomic(savepoint=False)
 def membership_upsert_from_clerk(
     data: Mapping[str, Any], *, created_via: Organization.CreatedVia
 ) -> MembershipSyncResult:
@@ -113,7 +117,6 @@ def membership_upsert_from_clerk(
     return MembershipSyncResult(membership, outcome)
 
 
-@transaction.atomic(savepoint=False)
 def membership_tombstone(data: Mapping[str, Any], *, created_via: Organization.CreatedVia) -> MembershipSyncResult:
     """Mark the membership deleted (organizationMembership.deleted carries the whole membership).
 
@@ -148,6 +151,7 @@ def organization_current_members(organization: Organization) -> QuerySet[Organiz
     )
 
 
+@transaction.atomic(savepoint=False)
 def _organization_upsert(clerk_organization: ClerkOrganization, *, created_via: str) -> OrganizationSyncResult:
     organization = _locked(Organization, clerk_organization.clerk_id)
     if organization is None:
@@ -164,6 +168,7 @@ def _organization_upsert(clerk_organization: ClerkOrganization, *, created_via: 
     return OrganizationSyncResult(organization, _apply(organization, clerk_organization, ORGANIZATION_FIELDS))
 
 
+@transaction.atomic(savepoint=False)
 def _membership_write(
     clerk_membership: ClerkMembership, *, created_via: str, deleted_at
 ) -> tuple[OrganizationMembership, OrgOutcome]:
