@@ -72,7 +72,8 @@ def test_changelist_costs_the_same_queries_for_2_or_20_organizations(admin_clien
 
 @pytest.mark.parametrize("query", ["org_searchme", "find-me", "Findable"])
 def test_search_by_clerk_id_slug_or_name(admin_client, query):
-    organization_upsert_from_clerk(new_organization(id="org_searchme", name="Findable Corp", slug="find-me"), created_via=VIA)
+    findable = new_organization(id="org_searchme", name="Findable Corp", slug="find-me")
+    organization_upsert_from_clerk(findable, created_via=VIA)
     organization_with_members(0, name="Other", slug="other")
 
     html = page(admin_client, f"/admin/accounts/organization/?q={query}")
