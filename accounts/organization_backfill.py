@@ -2,10 +2,12 @@
 
 Each one goes through the same upserts as a webhook (`created_via='sync'`),
 so a second run changes nothing and an interrupted run can simply be started
-again. Clerk's lists are paged by `limit` and `offset`; each page is written in
-its own transaction, never held open while Clerk is called. Nothing is
-tombstoned for being absent from Clerk's lists: only a delete event ends an
-organization or a membership.
+again. Clerk's lists are paged by `limit` and `offset`. Each item is written in
+its own short transaction, like a webhook: a transaction holding many
+organizations' locks and members' link locks (accounts/organization_links.py)
+at once could deadlock with a webhook taking two of them in the other order.
+Nothing is tombstoned for being absent from Clerk's lists: only a delete event
+ends an organization or a membership.
 """
 
 from __future__ import annotations
@@ -64,10 +66,10 @@ def organizations_backfill_from_clerk(
         offset = 0
         while True:
             page = page_get(client, offset=offset, limit=page_size)
-            with transaction.atomic():
-                for data in page.data:
+            for data in page.data:
+                with transaction.atomic():
                     report.counts[kind][_reconcile(upsert, data)] += 1
-                transaction.set_rollback(dry_run)
+                    transaction.set_rollback(dry_run)
             offset += len(page.data)
             report.seen[kind] += len(page.data)
             on_progress(report, kind)

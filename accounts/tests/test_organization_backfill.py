@@ -109,7 +109,7 @@ def test_converges_with_newer_local_state_and_tombstones_nothing_clerk_no_longer
 
 
 def test_clerk_failing_stops_with_the_reason(clerk_api):
-    clerk_api.fail("/v1/organizations", 500)
+    clerk_api.fail("/v1/organizations", 403)  # not retried: a 5xx would be, with backoff
 
     with pytest.raises(CommandError, match="Clerk's API failed.*run the command again"):
         run()
