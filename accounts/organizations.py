@@ -97,7 +97,7 @@ def _organization_tombstone(clerk_id: str, slug: str, *, created_via: str) -> Or
         return OrganizationSyncResult(organization, OrgOutcome.ALREADY_DELETED)
     organization.deleted_at = now
     organization.save(update_fields=["deleted_at"])
-    # Membership writes lock the organization row first, so none of these can change meanwhile.
+    # Membership writes lock the organization row first: none starts or ends while we announce these.
     for membership in organization.memberships.filter(deleted_at__isnull=True).order_by("pk").iterator():
         membership.organization = organization
         organization_membership_removed.send(

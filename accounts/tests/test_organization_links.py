@@ -1,9 +1,10 @@
-"""A membership that arrives before its user is linked by whichever path creates the user, also in a race.
+"""Linking members and racing inserts: a membership that arrives before its user, and concurrent first deliveries.
 
 Paths: the user.created webhook, just-in-time creation (`get_or_create_from_clerk`
 against the Clerk stand-in) and the backfill (`sync_clerk_users`). The race
 (the user and the membership created by two transactions open at the same
-time, neither seeing the other's row) runs real threads on PostgreSQL.
+time, neither seeing the other's row) runs real threads on PostgreSQL, and so
+do concurrent first deliveries of one new organization.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from django.db import connection
 from accounts.models import Organization, OrganizationMembership, User
 from accounts.organizations import membership_upsert_from_clerk, organization_memberships_link
 from accounts.services import get_or_create_from_clerk
-from accounts.signals import user_provisioned
+from accounts.signals import organization_membership_created, user_provisioned
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
-from accounts.tests.organization_factories import new_membership, org_event
+from accounts.tests.organization_factories import new_membership, new_organization, org_event
 from conftest import deliver_to
 from webhooks.tests.concurrency import BARRIER_TIMEOUT, new_msg_id, run_concurrently
 
@@ -169,3 +170,31 @@ def test_user_and_membership_created_at_the_same_moment_are_linked(meeting_point
         assert [answer.status for answer in answers] == [200, 200]
         assert sorted(meeting.reached) == ["membership", "user"]
         assert membership_of(user_data["id"]).user == User.objects.get(clerk_id=user_data["id"])
+
+
+@pytest.mark.postgres(
+    reason="ten deliveries insert the same new organization at once; converging on one row relies on "
+    "INSERT … ON CONFLICT waiting on concurrent transactions and on row locks, which need PostgreSQL"
+)
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_deliveries_of_one_organization_converge_on_one_row():
+    organization = new_organization(name="Raced")
+    memberships = [new_membership(organization=organization) for _ in range(10)]
+    created = []
+    organization_membership_created.connect(
+        lambda sender, membership, **kwargs: created.append(membership.clerk_id), weak=False, dispatch_uid="race-org"
+    )
+    try:
+        jobs = [("organization", lambda client: deliver_to(client, org_event("organization.created", organization)))]
+        jobs += [
+            ("membership", lambda client, m=m: deliver_to(client, org_event("organizationMembership.created", m)))
+            for m in memberships
+        ]
+        answers = run_concurrently(jobs)
+    finally:
+        organization_membership_created.disconnect(dispatch_uid="race-org")
+
+    assert [answer.status for answer in answers] == [200] * 11
+    assert list(Organization.objects.values_list("clerk_id", "name")) == [(organization["id"], "Raced")]
+    assert sorted(created) == sorted(m["id"] for m in memberships)
+    assert OrganizationMembership.objects.count() == 10
