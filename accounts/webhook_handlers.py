@@ -1,4 +1,4 @@
-"""Clerk as a webhook source: its user.* handlers, the types it sends that we leave alone, its admin hooks.
+"""Clerk as a webhook source: its user and organization handlers, the types it sends that we leave alone, its admin hooks.
 
 https://clerk.com/docs/webhooks/overview
 """
@@ -12,6 +12,7 @@ from webhooks.registry import WebhookSource
 
 from .clerk_data import ClerkDataError, clerk_id_from_payload
 from .models import User
+from .organization_handlers import membership_deleted, membership_upserted, organization_deleted, organization_upserted
 from .services import user_tombstone, user_upsert_from_clerk
 from .webhook_source import clerk_health, clerk_subject_links, clerk_subject_search
 
@@ -38,11 +39,20 @@ def user_deleted(event: WebhookEvent) -> None:
 
 
 def clerk_subject_id(payload: Mapping[str, Any]) -> str:
-    """The Clerk user id a user.* event concerns ("" for other types)."""
+    """What an event concerns: the Clerk user of a user.* event, the organization of an
+    organization.* or organizationMembership.* event ("" for other types or unusable data)."""
     data = payload.get("data")
-    if str(payload.get("type", "")).startswith("user.") and isinstance(data, Mapping):
-        return data.get("id") or ""
-    return ""
+    if not isinstance(data, Mapping):
+        return ""
+    event_type = str(payload.get("type", ""))
+    if event_type.startswith("organizationMembership."):
+        data = data.get("organization")
+        if not isinstance(data, Mapping):
+            return ""
+    elif not event_type.startswith(("user.", "organization.")):
+        return ""
+    subject = data.get("id")
+    return subject if isinstance(subject, str) else ""
 
 
 # Event type -> handler; a new type Clerk sends is one more entry here.
@@ -50,6 +60,12 @@ handlers = {
     "user.created": user_upserted,
     "user.updated": user_upserted,
     "user.deleted": user_deleted,
+    "organization.created": organization_upserted,
+    "organization.updated": organization_upserted,
+    "organization.deleted": organization_deleted,
+    "organizationMembership.created": membership_upserted,
+    "organizationMembership.updated": membership_upserted,
+    "organizationMembership.deleted": membership_deleted,
 }
 
 clerk_source = WebhookSource(
@@ -66,12 +82,6 @@ clerk_source = WebhookSource(
             "session.pending",
             "email.created",
             "sms.created",
-            "organization.created",
-            "organization.updated",
-            "organization.deleted",
-            "organizationMembership.created",
-            "organizationMembership.updated",
-            "organizationMembership.deleted",
             "organizationInvitation.created",
             "organizationInvitation.accepted",
             "organizationInvitation.revoked",

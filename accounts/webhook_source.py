@@ -1,4 +1,4 @@
-"""What staff see of Clerk in the ledger's admin: the users events concern, search by email, Clerk's health.
+"""What staff see of Clerk in the ledger's admin: the users and organizations events concern, search by email, Clerk's health.
 
 The ledger (`webhooks`) knows no sender; these are the hooks `clerk_source`
 (accounts/webhook_handlers.py) brings to it.
@@ -16,7 +16,7 @@ from django.utils.timesince import timesince
 from webhooks.models import WebhookEvent
 from webhooks.registry import HealthBlock, HealthRow, SubjectLink
 
-from .models import User
+from .models import Organization, User
 from .welcome_email import WAITING_WARNING, welcome_email_queue
 
 CreatedVia = User.CreatedVia
@@ -26,20 +26,22 @@ JIT_SHARE_WARNING = 0.10
 
 
 def clerk_subject_links(events: Sequence[WebhookEvent]) -> Mapping[int, SubjectLink]:
-    """Events about a local user link to its admin page: one query for the whole page.
-
-    Subjects are Clerk user ids today (see clerk_subject_id); events about other
-    kinds of subject show their id unlinked until a lookup for them is added here.
-    """
-    clerk_ids = {event.subject_id for event in events if event.subject_id.startswith("user_")}
-    if not clerk_ids:
-        return {}
-    user_pks = dict(User.objects.filter(clerk_id__in=clerk_ids).values_list("clerk_id", "pk"))
-    return {
-        event.pk: SubjectLink(event.subject_id, reverse("admin:accounts_user_change", args=[user_pk]))
-        for event in events
-        if (user_pk := user_pks.get(event.subject_id)) is not None
-    }
+    """Events about a local user or organization link to its admin page: one query per kind for the whole page."""
+    links = {}
+    for model, prefix in ((User, "user_"), (Organization, "org_")):
+        clerk_ids = {event.subject_id for event in events if event.subject_id.startswith(prefix)}
+        if not clerk_ids:
+            continue
+        pks = dict(model.objects.filter(clerk_id__in=clerk_ids).values_list("clerk_id", "pk"))
+        url_name = f"admin:accounts_{model._meta.model_name}_change"
+        links.update(
+            {
+                event.pk: SubjectLink(event.subject_id, reverse(url_name, args=[pk]))
+                for event in events
+                if (pk := pks.get(event.subject_id)) is not None
+            }
+        )
+    return links
 
 
 def clerk_subject_search(term: str) -> QuerySet | None:
