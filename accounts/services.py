@@ -31,6 +31,7 @@ from .clerk_api import ClerkAPIError, clerk_client
 from .clerk_data import NAME_MAX_LENGTH, ClerkUser
 from .db import insert_ignoring_conflicts
 from .models import User, UserProvisioning
+from .organizations import organization_memberships_link
 from .signals import user_provisioned
 from .single_flight import SingleFlight
 from .welcome_email import welcome_email_trigger
@@ -79,6 +80,7 @@ def user_upsert_from_clerk(
     if user is None:
         user = _user_insert(clerk_user, created_via=created_via)
         if user is not None:
+            organization_memberships_link(user)
             if send_welcome_email is None:
                 send_welcome_email = created_via in WELCOME_EMAIL_VIAS
             user_provision(user, created_via=created_via, send_welcome_email=send_welcome_email)

@@ -1,8 +1,9 @@
-"""A stand-in for Clerk's Backend API: a real HTTP server on 127.0.0.1 serving users and the JWKS.
+"""A stand-in for Clerk's Backend API: a real HTTP server on 127.0.0.1 serving users, organizations and the JWKS.
 
-It answers like Clerk (bare JSON arrays, `{"errors": [...]}` bodies, 404 for
-a missing user, 429 with Retry-After) and counts every request, so tests can
-assert how often the app called Clerk.
+It answers like Clerk (bare JSON arrays of users, `{"data", "total_count"}`
+pages of organizations and memberships, `{"errors": [...]}` bodies, 404 for a
+missing user or organization, 429 with Retry-After) and counts every request,
+so tests can assert how often the app called Clerk.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ class ClerkStandIn:
     def __init__(self) -> None:
         self.secret_key = "sk_test_stand_in"
         self.users: dict[str, dict[str, Any]] = {}
+        self.organizations: dict[str, dict[str, Any]] = {}
+        self.memberships: dict[str, dict[str, Any]] = {}
         self.jwks: dict[str, Any] = {"keys": []}
         # path prefix -> [status, headers, times left (None: always)]: answered instead of the real thing
         self.failures: dict[str, list] = {}
@@ -49,6 +52,8 @@ class ClerkStandIn:
     def reset(self) -> None:
         with self._lock:
             self.users.clear()
+            self.organizations.clear()
+            self.memberships.clear()
             self.failures.clear()
             for release in self.holds.values():
                 release.set()
@@ -59,6 +64,14 @@ class ClerkStandIn:
 
     def add_user(self, data: dict[str, Any]) -> dict[str, Any]:
         self.users[data["id"]] = data
+        return data
+
+    def add_organization(self, data: dict[str, Any]) -> dict[str, Any]:
+        self.organizations[data["id"]] = data
+        return data
+
+    def add_membership(self, data: dict[str, Any]) -> dict[str, Any]:
+        self.memberships[data["id"]] = data
         return data
 
     def fail(self, path_prefix: str, status: int, headers: dict[str, str] | None = None, *, times=None) -> None:
@@ -104,6 +117,15 @@ class ClerkStandIn:
                     if user is None:
                         return self._errors(404, "resource_not_found", "not found")
                     return self._json(200, user)
+                if url.path == "/v1/organizations":
+                    return self._json(200, self._page(stand_in.organizations, parse_qs(url.query)))
+                if url.path == "/v1/organization_memberships":
+                    return self._json(200, self._page(stand_in.memberships, parse_qs(url.query)))
+                if url.path.startswith("/v1/organizations/"):
+                    organization = self._organization(url.path.removeprefix("/v1/organizations/"))
+                    if organization is None:
+                        return self._errors(404, "resource_not_found", "not found")
+                    return self._json(200, organization)
                 return self._errors(404, "resource_not_found", "no such route")
 
             def _user_page(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
@@ -114,6 +136,21 @@ class ClerkStandIn:
                     users = users[ids.index(query["starting_after"][0]) + 1 :]
                 offset = int(query.get("offset", ["0"])[0])
                 return users[offset : offset + limit]
+
+            def _page(self, objects: dict[str, dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
+                """Clerk's `{"data", "total_count"}` page, oldest first, by `limit` (default 10) and `offset`."""
+                ordered = sorted(objects.values(), key=lambda item: (item.get("created_at") or 0, item["id"]))
+                limit = int(query.get("limit", ["10"])[0])
+                offset = int(query.get("offset", ["0"])[0])
+                return {"data": ordered[offset : offset + limit], "total_count": len(ordered)}
+
+            def _organization(self, id_or_slug: str) -> dict[str, Any] | None:
+                """Clerk's GET /v1/organizations/{id} takes an id or a slug."""
+                organization = stand_in.organizations.get(id_or_slug)
+                if organization is None:
+                    slugs = {item.get("slug"): item for item in stand_in.organizations.values()}
+                    organization = slugs.get(id_or_slug)
+                return organization
 
             def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
                 payload = json.dumps(body).encode()
@@ -143,5 +180,8 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 def _route(path: str) -> str:
-    """Count /v1/users/<id> under one name."""
-    return "/v1/users/{id}" if path.startswith("/v1/users/") else path
+    """Count /v1/users/<id> and /v1/organizations/<id> each under one name."""
+    for collection in ("/v1/users/", "/v1/organizations/"):
+        if path.startswith(collection):
+            return f"{collection}{{id}}"
+    return path

@@ -1,0 +1,273 @@
+"""Organization sync: upsert by Clerk id, tombstone, link members to local users, announce memberships.
+
+Every path that learns about a Clerk organization or membership (webhook,
+replay, just in time, backfill) goes through these functions, with the users'
+rules (accounts/services.py):
+
+- rows are found by `clerk_id`, never by name or slug;
+- an `updated_at` older than the stored `clerk_updated_at` changes nothing, and
+  neither does an equal one (Clerk's state at one instant is one state);
+- a tombstone (`deleted_at`) is final, whatever the delete's `updated_at`;
+- a membership event upserts the organization it embeds first, under the same
+  guard, and a membership is stored even in a deleted organization (so every
+  delivery order converges) but counts only while neither is deleted.
+
+Lock order, everywhere: the organization row, then the member's link lock
+(`_user_link_lock`), then the membership row.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections, router, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .clerk_data import clean_text
+from .clerk_org_data import ORG_TEXT_MAX_LENGTH, ClerkMembership, ClerkOrganization, clerk_prefixed_id
+from .db import insert_ignoring_conflicts
+from .models import Organization, OrganizationMembership, User
+from .signals import (
+    organization_membership_changed,
+    organization_membership_created,
+    organization_membership_removed,
+)
+
+ORGANIZATION_FIELDS = ("name", "slug", "image_url")
+MEMBERSHIP_FIELDS = ("role", "permissions")
+
+
+class OrgOutcome(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    STALE = "stale"  # older than (or as old as, but unlike) the stored state: nothing changed
+    DELETED = "deleted"  # tombstoned by this call
+    ALREADY_DELETED = "already_deleted"  # tombstoned earlier: nothing changed
+
+
+@dataclass(frozen=True)
+class OrganizationSyncResult:
+    organization: Organization
+    outcome: OrgOutcome
+
+
+@dataclass(frozen=True)
+class MembershipSyncResult:
+    membership: OrganizationMembership
+    outcome: OrgOutcome
+
+
+@transaction.atomic(savepoint=False)
+def organization_upsert_from_clerk(
+    data: Mapping[str, Any], *, created_via: Organization.CreatedVia
+) -> OrganizationSyncResult:
+    """Create or update the local organization from a Clerk Organization object. Raises ClerkDataError."""
+    return _organization_upsert(ClerkOrganization.from_payload(data), created_via=created_via)
+
+
+@transaction.atomic(savepoint=False)
+def organization_tombstone(data: Mapping[str, Any], *, created_via: Organization.CreatedVia) -> OrganizationSyncResult:
+    """Mark the organization deleted (organization.deleted's `{object, id, slug, deleted}`), creating it if unseen.
+
+    Its memberships count as ended from now on: each one that counted is
+    announced with `organization_membership_removed`. Raises ClerkDataError.
+    """
+    clerk_id = clerk_prefixed_id(data, "org_", "organization")
+    now = timezone.now()
+    organization = _locked(Organization, clerk_id)
+    if organization is None:
+        slug = clean_text(data.get("slug"), ORG_TEXT_MAX_LENGTH)
+        organization = Organization(clerk_id=clerk_id, slug=slug, created_via=created_via, deleted_at=now)
+        if insert_ignoring_conflicts(organization):
+            return OrganizationSyncResult(organization, OrgOutcome.DELETED)
+        organization = _locked(Organization, clerk_id)
+    if organization.deleted_at is not None:
+        return OrganizationSyncResult(organization, OrgOutcome.ALREADY_DELETED)
+    organization.deleted_at = now
+    organization.save(update_fields=["deleted_at"])
+    # Membership writes lock the organization row first, so none of these can change meanwhile.
+    for membership in organization.memberships.filter(deleted_at__isnull=True).order_by("pk").iterator():
+        membership.organization = organization
+        organization_membership_removed.send(
+            sender=OrganizationMembership, membership=membership, created_via=created_via
+        )
+    return OrganizationSyncResult(organization, OrgOutcome.DELETED)
+
+
+@transaction.atomic(savepoint=False)
+def membership_upsert_from_clerk(
+    data: Mapping[str, Any], *, created_via: Organization.CreatedVia
+) -> MembershipSyncResult:
+    """Create or update the membership (and first its embedded organization). Raises ClerkDataError.
+
+    A new membership that counts is announced with `organization_membership_created`,
+    a role change of one that counts with `organization_membership_changed`.
+    """
+    clerk_membership = ClerkMembership.from_payload(data)
+    membership, outcome = _membership_write(clerk_membership, created_via=created_via, deleted_at=None)
+    return MembershipSyncResult(membership, outcome)
+
+
+@transaction.atomic(savepoint=False)
+def membership_tombstone(data: Mapping[str, Any], *, created_via: Organization.CreatedVia) -> MembershipSyncResult:
+    """Mark the membership deleted (organizationMembership.deleted carries the whole membership).
+
+    Its data is applied first under the guard, then the tombstone, whatever
+    its `updated_at`; an unseen membership is created as a tombstone. A
+    membership that counted is announced with `organization_membership_removed`.
+    Raises ClerkDataError.
+    """
+    clerk_membership = ClerkMembership.from_payload(data)
+    membership, outcome = _membership_write(clerk_membership, created_via=created_via, deleted_at=timezone.now())
+    return MembershipSyncResult(membership, outcome)
+
+
+@transaction.atomic(savepoint=False)
+def organization_memberships_link(user: User) -> int:
+    """Link the memberships waiting for this user (`user_clerk_id` is its Clerk id, `user` empty).
+
+    Call it in the transaction that creates the user: with the link lock taken
+    here it also finds a membership inserted at the same moment by a
+    transaction that cannot see the user yet. Returns how many were linked.
+    """
+    if not user.clerk_id:
+        return 0
+    _user_link_lock(user.clerk_id)
+    return OrganizationMembership.objects.filter(user_clerk_id=user.clerk_id, user__isnull=True).update(user=user)
+
+
+def organization_current_members(organization: Organization) -> QuerySet[OrganizationMembership]:
+    """The organization's memberships that count: none deleted, and none at all once it is deleted."""
+    return OrganizationMembership.objects.filter(
+        organization=organization, deleted_at__isnull=True, organization__deleted_at__isnull=True
+    )
+
+
+def _organization_upsert(clerk_organization: ClerkOrganization, *, created_via: str) -> OrganizationSyncResult:
+    organization = _locked(Organization, clerk_organization.clerk_id)
+    if organization is None:
+        organization = Organization(
+            clerk_id=clerk_organization.clerk_id,
+            **{field: getattr(clerk_organization, field) for field in ORGANIZATION_FIELDS},
+            clerk_updated_at=clerk_organization.updated_at,
+            created_via=created_via,
+        )
+        if insert_ignoring_conflicts(organization):
+            return OrganizationSyncResult(organization, OrgOutcome.CREATED)
+        # A concurrent transaction created it first: converge on its row.
+        organization = _locked(Organization, clerk_organization.clerk_id)
+    return OrganizationSyncResult(organization, _apply(organization, clerk_organization, ORGANIZATION_FIELDS))
+
+
+def _membership_write(
+    clerk_membership: ClerkMembership, *, created_via: str, deleted_at
+) -> tuple[OrganizationMembership, OrgOutcome]:
+    """The upsert (`deleted_at` None) or the tombstone (`deleted_at` set) of one membership, with its signals."""
+    organization = _organization_upsert(clerk_membership.organization, created_via=created_via).organization
+    user = _member_user(clerk_membership.user_clerk_id)
+    membership = _locked(OrganizationMembership, clerk_membership.clerk_id)
+    if membership is None:
+        membership = OrganizationMembership(
+            clerk_id=clerk_membership.clerk_id,
+            organization=organization,
+            user_clerk_id=clerk_membership.user_clerk_id,
+            user=user,
+            **{field: getattr(clerk_membership, field) for field in MEMBERSHIP_FIELDS},
+            clerk_updated_at=clerk_membership.updated_at,
+            deleted_at=deleted_at,
+        )
+        if insert_ignoring_conflicts(membership):
+            if _counts(membership):
+                organization_membership_created.send(
+                    sender=OrganizationMembership, membership=membership, created_via=created_via
+                )
+            return membership, OrgOutcome.CREATED if deleted_at is None else OrgOutcome.DELETED
+        membership = _locked(OrganizationMembership, clerk_membership.clerk_id)
+    if membership.organization_id == organization.pk:
+        membership.organization = organization
+    if membership.deleted_at is not None:
+        return membership, OrgOutcome.ALREADY_DELETED
+    counted, old_role = _counts(membership), membership.role
+    outcome = _apply(membership, clerk_membership, MEMBERSHIP_FIELDS)
+    if user is not None and membership.user_id is None:
+        membership.user = user
+        membership.save(update_fields=["user"])
+    if deleted_at is not None:
+        membership.deleted_at = deleted_at
+        membership.save(update_fields=["deleted_at"])
+        if counted:
+            organization_membership_removed.send(
+                sender=OrganizationMembership, membership=membership, created_via=created_via
+            )
+        return membership, OrgOutcome.DELETED
+    if counted and membership.role != old_role:
+        organization_membership_changed.send(
+            sender=OrganizationMembership,
+            membership=membership,
+            created_via=created_via,
+            old_role=old_role,
+            new_role=membership.role,
+        )
+    return membership, outcome
+
+
+def _apply(row, incoming, fields: tuple[str, ...]) -> OrgOutcome:
+    """Bring an existing row to `incoming`'s state unless it is tombstoned or as new or newer."""
+    if row.deleted_at is not None:
+        return OrgOutcome.ALREADY_DELETED
+    changed = [field for field in fields if getattr(row, field) != getattr(incoming, field)]
+    stored, updated_at = row.clerk_updated_at, incoming.updated_at
+    if stored is not None and (updated_at is None or updated_at <= stored):
+        return OrgOutcome.UNCHANGED if updated_at == stored and not changed else OrgOutcome.STALE
+    for field in changed:
+        setattr(row, field, getattr(incoming, field))
+    update_fields = list(changed)
+    if updated_at != stored:
+        row.clerk_updated_at = updated_at
+        update_fields.append("clerk_updated_at")
+    if update_fields:
+        row.save(update_fields=update_fields)
+    return OrgOutcome.UPDATED if changed else OrgOutcome.UNCHANGED
+
+
+def _counts(membership: OrganizationMembership) -> bool:
+    return membership.deleted_at is None and membership.organization.deleted_at is None
+
+
+def _locked(model, clerk_id: str):
+    """The row by its unique clerk_id, locked (FOR UPDATE; SQLite has no row locks), or None."""
+    return model.objects.select_for_update().filter(clerk_id=clerk_id).first()
+
+
+def _member_user(user_clerk_id: str) -> User | None:
+    """The local user a membership belongs to, seen after taking the link lock when it first looks absent."""
+    user = User.objects.filter(clerk_id=user_clerk_id).first()
+    if user is None:
+        _user_link_lock(user_clerk_id)
+        user = User.objects.filter(clerk_id=user_clerk_id).first()
+    return user
+
+
+# The race: one transaction creates user X while another inserts a membership of X; neither
+# sees the other's uncommitted row, so neither could link. Both take this lock (transaction
+# scoped) before looking: the user's side after inserting the user, the membership's side
+# before inserting the membership. Whoever takes it second waits for the first to commit and
+# then, under READ COMMITTED, its next statement sees the committed row and links. We chose a
+# lock over a post-commit reconcile so the link commits with the user (a receiver of
+# user_provisioned sees it) and nothing runs outside a transaction. The key is the Clerk user
+# id (hashed; a collision only makes two users wait for each other), so unrelated users never
+# wait. SQLite needs none: its transactions begin as writes (BEGIN IMMEDIATE), one at a time.
+_LINK_LOCK_NAMESPACE = 13_001
+
+
+def _user_link_lock(user_clerk_id: str) -> None:
+    connection = connections[router.db_for_write(OrganizationMembership)]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_LINK_LOCK_NAMESPACE, user_clerk_id])
