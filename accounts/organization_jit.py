@@ -42,12 +42,12 @@ def active_organization(request) -> Organization | None:
     Retry-After) when it must be fetched and Clerk or the database cannot be reached.
     """
     django_request = getattr(request, "_request", request)
-    organization = getattr(django_request, "active_organization", _UNRESOLVED)
+    organization = getattr(django_request, "_active_organization", _UNRESOLVED)
     if organization is _UNRESOLVED:
         claims = getattr(request, "auth", None)
         claim = claims.organization if isinstance(claims, SessionClaims) else None
         organization = None if claim is None else _organization_for_request(claim)
-        django_request.active_organization = organization
+        django_request._active_organization = organization
     return organization
 
 
