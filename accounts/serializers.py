@@ -29,7 +29,10 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class ActiveOrganizationSerializer(serializers.Serializer):
-    """The token's active organization: Clerk id, name and slug from the local row, role and permissions from the token."""
+    """The token's active organization: Clerk id, name and slug from the local row, role and permissions from the token.
+
+    Its instance is the pair (Organization, ActiveOrganizationClaim).
+    """
 
     clerk_id = serializers.CharField()
     name = serializers.CharField()

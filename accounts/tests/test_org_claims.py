@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("accounts.tests.org_urls")
 USER = "user_2NNEqL2nrIRdJ194ndJqAHwEfxC"
 ORG = "org_2Z8kVHnHyKDzmTzmCCDUlhpYkdU"
 DELETED_ORG = "org_2Z8kVHnHyKDzmTzmDeletedOrg"
+MEMBERS = "/api/orgs/current/members/"
 DOCS_FEA = "o:dashboard,o:teams"  # Clerk's docs example
 EVERY_PROBE = frozenset(PROBES) | {"scoped"}
 ONLY_NOT_ADMIN = frozenset({"signed-in-not-admin"})  # `~` of a refusal allows: DRF's own semantics
@@ -56,9 +57,9 @@ def v2(o, fea=DOCS_FEA):
 
 CASES = [
     # --- version 1: full keys ---
-    OrgCase("v1 admin", "jwtPayloadParser.ts: org_id, org_role, org_permissions", v1(permissions=["org:dashboard:read"]),
-            "org:admin", ("org:dashboard:read",), frozenset({"active", "admin", "dashboard-read", "admin-or-teams-read",
-                                                             "scoped"})),
+    OrgCase("v1 admin", "jwtPayloadParser.ts: org_id, org_role, org_permissions",
+            v1(permissions=["org:dashboard:read"]), "org:admin", ("org:dashboard:read",),
+            frozenset({"active", "admin", "dashboard-read", "admin-or-teams-read", "scoped"})),
     OrgCase("v1 member without permissions", "jwtPayloadParser.ts", v1(role="org:member"), "org:member", (),
             frozenset({"active", "signed-in-not-admin", "scoped"})),
     OrgCase("v1 without a slug", "jwtPayloadParser.ts: org_slug optional", v1(org_slug=None),
@@ -88,8 +89,8 @@ CASES = [
     OrgCase("v2 no organization", "jwtPayloadParser.ts: no o", {"fea": "u:free"}, None, version=2),
     OrgCase("v2 ignores v1 keys", "jwtPayloadParser.ts switches on v", v1() | {"fea": ""}, None, version=2),
     # --- malformed: the organization is absent, nothing is granted ---
-    OrgCase("v2 fpm not numeric", "stricter (Clerk skips the feature)", v2({"rol": "admin", "per": "read", "fpm": "1,x"}),
-            None, version=2),
+    OrgCase("v2 fpm not numeric", "stricter (Clerk skips the feature)",
+            v2({"rol": "admin", "per": "read", "fpm": "1,x"}), None, version=2),
     OrgCase("v2 fpm negative", "stricter", v2({"rol": "admin", "per": "read", "fpm": "-1"}), None, version=2),
     OrgCase("v2 more fpm entries than features", "stricter (Clerk ignores the extra)",
             v2({"rol": "admin", "per": "manage,read", "fpm": "3,2,1"}), None, version=2),
@@ -143,13 +144,13 @@ def get(client, path: str, token: str):
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_claims_decode_to_the_active_organization(case):
     claims = {"sub": USER, "v": 2 if case.version == 2 else None} | case.claims
-    organization = SessionClaims.from_claims({name: value for name, value in claims.items() if value is not None})
+    session = SessionClaims.from_claims({name: value for name, value in claims.items() if value is not None})
 
     if case.role is None:
-        assert organization.organization is None, case.source
-        assert organization.organization_id is None
+        assert session.organization is None, case.source
+        assert session.organization_id is None
     else:
-        assert organization.organization == ActiveOrganizationClaim(
+        assert session.organization == ActiveOrganizationClaim(
             id=case.organization, slug=case.slug, role=case.role, permissions=case.permissions
         ), case.source
 
@@ -164,10 +165,11 @@ def test_permission_classes_me_and_members_follow_the_claim(case, client, organi
     me = get(client, "/api/me/", token)
     assert me.status_code == 200
     live = "active" in case.allowed
-    expected = {"clerk_id": ORG, "name": "Acme", "slug": "acme", "role": case.role, "permissions": list(case.permissions)}
+    expected = {"clerk_id": ORG, "name": "Acme", "slug": "acme", "role": case.role}
+    expected["permissions"] = list(case.permissions)
     assert me.json()["organization"] == (expected if live else None), case.source
 
-    members = get(client, "/api/orgs/current/members/", token)
+    members = get(client, MEMBERS, token)
     assert members.status_code == (200 if live else 403), members.content
     assert members["Content-Type"] == "application/json"
 
@@ -198,7 +200,7 @@ def test_the_scoped_view_lists_only_the_active_organizations_rows(client, organi
     assert [member["clerk_id"] for member in answer.json()] == ["orgmem_1"]
 
 
-@pytest.mark.parametrize("path", [*(f"/api/probe/{name}/" for name in sorted(EVERY_PROBE)), "/api/orgs/current/members/"])
+@pytest.mark.parametrize("path", [*(f"/api/probe/{name}/" for name in sorted(EVERY_PROBE)), MEMBERS])
 def test_no_token_is_401_not_403(client, path):
     response = client.get(path)
 
@@ -211,3 +213,15 @@ def test_no_token_is_401_not_403(client, path):
 def test_a_key_without_the_org_prefix_is_refused_where_the_view_is_written(make, key):
     with pytest.raises(ValueError, match="org:"):
         make(key)
+
+
+@pytest.mark.urls("config.urls")
+def test_the_schema_describes_the_organization_and_the_members_endpoint(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+
+    assert "/api/orgs/current/members/" in schema["paths"]
+    assert "organization" in schema["components"]["schemas"]["User"]["properties"]
+    assert set(schema["components"]["schemas"]["ActiveOrganization"]["properties"]) == {
+        "clerk_id", "name", "slug", "role", "permissions"
+    }
+    assert set(schema["components"]["schemas"]["Membership"]["properties"]) == {"clerk_id", "user_clerk_id", "role"}

@@ -192,7 +192,9 @@ def test_20_concurrent_first_requests_naming_a_new_organization_make_one_row_and
     clerk_api, org_token
 ):
     data = clerk_api.add_organization(new_organization(name="Launch day"))
-    jobs = [request_job(ME if index % 2 else MEMBERS, org_token(data["id"], version=1 + index % 2)) for index in range(20)]
+    jobs = [
+        request_job(ME if index % 2 else MEMBERS, org_token(data["id"], version=1 + index % 2)) for index in range(20)
+    ]
 
     answers = run_concurrently(jobs)
 
