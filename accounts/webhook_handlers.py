@@ -11,6 +11,7 @@ from webhooks.registry import InvalidPayload, WebhookSource
 
 from .clerk_data import ClerkDataError, clerk_id_from_payload
 from .models import User
+from .organization_handlers import membership_deleted, membership_upserted, organization_deleted, organization_upserted
 from .services import user_tombstone, user_upsert_from_clerk
 
 
@@ -50,6 +51,12 @@ clerk_source = WebhookSource(
         "user.created": user_upserted,
         "user.updated": user_upserted,
         "user.deleted": user_deleted,
+        "organization.created": organization_upserted,
+        "organization.updated": organization_upserted,
+        "organization.deleted": organization_deleted,
+        "organizationMembership.created": membership_upserted,
+        "organizationMembership.updated": membership_upserted,
+        "organizationMembership.deleted": membership_deleted,
     },
     # Sent by Clerk, deliberately not handled here: stored as ignored and answered 200.
     ignored_types=frozenset(
@@ -61,12 +68,6 @@ clerk_source = WebhookSource(
             "session.pending",
             "email.created",
             "sms.created",
-            "organization.created",
-            "organization.updated",
-            "organization.deleted",
-            "organizationMembership.created",
-            "organizationMembership.updated",
-            "organizationMembership.deleted",
             "organizationInvitation.created",
             "organizationInvitation.accepted",
             "organizationInvitation.revoked",

@@ -1,0 +1,171 @@
+"""A membership that arrives before its user is linked by whichever path creates the user, also in a race.
+
+Paths: the user.created webhook, just-in-time creation (`get_or_create_from_clerk`
+against the Clerk stand-in) and the backfill (`sync_clerk_users`). The race
+(the user and the membership created by two transactions open at the same
+time, neither seeing the other's row) runs real threads on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import uuid
+from contextlib import contextmanager
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from accounts.models import Organization, OrganizationMembership, User
+from accounts.organizations import membership_upsert_from_clerk, organization_memberships_link
+from accounts.services import get_or_create_from_clerk
+from accounts.signals import user_provisioned
+from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
+from accounts.tests.organization_factories import new_membership, org_event
+from conftest import deliver_to
+from webhooks.tests.concurrency import BARRIER_TIMEOUT, new_msg_id, run_concurrently
+
+VIA = Organization.CreatedVia.WEBHOOK
+
+
+def membership_of(user_id: str) -> OrganizationMembership:
+    return OrganizationMembership.objects.select_related("user").get(user_clerk_id=user_id)
+
+
+@pytest.mark.django_db
+class TestLinkedWhenTheUserIsCreated:
+    def test_by_webhook_in_the_transaction_that_creates_the_user(self, deliver):
+        user_data = ClerkUserDataFactory()
+        deliver(org_event("organizationMembership.created", new_membership(user_id=user_data["id"])))
+        assert membership_of(user_data["id"]).user is None
+        linked_when_provisioned = []
+
+        def look(sender, user, **kwargs):
+            linked_when_provisioned.append(membership_of(user.clerk_id).user_id == user.pk)
+
+        user_provisioned.connect(look, weak=False, dispatch_uid="test-link-look")
+        try:
+            assert deliver(user_event("user.created", user_data)).status_code == 200
+        finally:
+            user_provisioned.disconnect(dispatch_uid="test-link-look")
+
+        assert membership_of(user_data["id"]).user == User.objects.get(clerk_id=user_data["id"])
+        assert linked_when_provisioned == [True]
+
+    def test_just_in_time(self, clerk_api):
+        user_data = clerk_api.add_user(ClerkUserDataFactory())
+        membership_upsert_from_clerk(new_membership(user_id=user_data["id"]), created_via=VIA)
+
+        user = get_or_create_from_clerk(user_data["id"])
+
+        assert membership_of(user_data["id"]).user == user
+        assert user.created_via == "jit"
+
+    def test_by_backfill(self, clerk_api):
+        users = [clerk_api.add_user(ClerkUserDataFactory(created_at=n)) for n in range(3)]
+        for user_data in users:
+            membership_upsert_from_clerk(new_membership(user_id=user_data["id"]), created_via=VIA)
+
+        call_command("sync_clerk_users", stdout=io.StringIO(), stderr=io.StringIO())
+
+        for user_data in users:
+            assert membership_of(user_data["id"]).user.clerk_id == user_data["id"]
+
+    def test_every_membership_of_the_user_and_only_those(self):
+        user_id = "user_manyorgs"
+        for _ in range(3):
+            membership_upsert_from_clerk(new_membership(user_id=user_id), created_via=VIA)
+        membership_upsert_from_clerk(new_membership(user_id="user_someoneelse"), created_via=VIA)
+        user = UserFactory(clerk_id=user_id)
+
+        assert organization_memberships_link(user) == 3
+        assert organization_memberships_link(user) == 0  # already linked
+        assert set(OrganizationMembership.objects.filter(user=user).values_list("user_clerk_id", flat=True)) == {
+            user_id
+        }
+        assert OrganizationMembership.objects.get(user_clerk_id="user_someoneelse").user is None
+
+    def test_a_later_membership_event_links_a_user_that_became_local(self):
+        data = new_membership(updated_at=1_000)
+        membership_upsert_from_clerk(data, created_via=VIA)
+        User.objects.create(clerk_id=data["public_user_data"]["user_id"], username="made-elsewhere")
+
+        membership_upsert_from_clerk(data, created_via=VIA)  # the same state again: only the link changes
+
+        assert membership_of(data["public_user_data"]["user_id"]).user.username == "made-elsewhere"
+
+
+# --- the race ----------------------------------------------------------------------------------------
+
+# Where each side waits for the other, both transactions open and neither row visible to the other:
+# "user first": the user is inserted (its link lock not taken yet); the membership side has taken
+# the lock and inserted the membership. "membership first": the user side has inserted the user,
+# taken the lock and run its link update; the membership side has looked for the user and found none.
+MEETING_POINTS = {
+    "user first": {
+        "user": lambda sql: sql.startswith('INSERT INTO "accounts_user"'),
+        "membership": lambda sql: sql.startswith('INSERT INTO "accounts_organizationmembership"'),
+    },
+    "membership first": {
+        "user": lambda sql: sql.startswith('UPDATE "accounts_organizationmembership" SET "user_id"'),
+        "membership": lambda sql: sql.startswith("SELECT") and 'FROM "accounts_user"' in sql,
+    },
+}
+ROUNDS = 15  # per meeting point: after the meeting, which transaction commits first is up to the scheduler
+
+
+class Meeting:
+    """Holds each side's transaction right after its meeting-point statement until both are there."""
+
+    def __init__(self, points: dict) -> None:
+        self.points = points
+        self.met = threading.Barrier(2)
+        self.reached: list[str] = []
+
+    def around(self, index: int):
+        side = ("user", "membership")[index]
+
+        def hold(execute, sql, params, many, context):
+            result = execute(sql, params, many, context)
+            if side not in self.reached and self.points[side](sql.lstrip()):
+                self.reached.append(side)
+                self.met.wait(timeout=BARRIER_TIMEOUT)
+            return result
+
+        @contextmanager
+        def wrapped():
+            with connection.execute_wrapper(hold):
+                yield
+
+        return wrapped()
+
+
+@pytest.mark.postgres(
+    reason="the user and the membership are inserted by two transactions open at the same time; "
+    "the link lock makes the later one wait and see the other's row, which needs PostgreSQL's concurrency"
+)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("meeting_point", MEETING_POINTS)
+def test_user_and_membership_created_at_the_same_moment_are_linked(meeting_point):
+    for _ in range(ROUNDS):
+        user_data = ClerkUserDataFactory(id=f"user_race{uuid.uuid4().hex[:12]}")
+        membership = new_membership(user_id=user_data["id"])
+        meeting = Meeting(MEETING_POINTS[meeting_point])
+
+        answers = run_concurrently(
+            [
+                ("user", lambda client: deliver_to(client, user_event("user.created", user_data), msg_id=new_msg_id())),
+                (
+                    "membership",
+                    lambda client: deliver_to(
+                        client, org_event("organizationMembership.created", membership), msg_id=new_msg_id()
+                    ),
+                ),
+            ],
+            around=meeting.around,
+        )
+
+        assert [answer.status for answer in answers] == [200, 200]
+        assert sorted(meeting.reached) == ["membership", "user"]
+        assert membership_of(user_data["id"]).user == User.objects.get(clerk_id=user_data["id"])
