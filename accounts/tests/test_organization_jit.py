@@ -14,8 +14,8 @@ from accounts.clerk_org_payloads import organization_deleted_data
 from accounts.models import Organization
 from accounts.organizations import membership_tombstone, membership_upsert_from_clerk, organization_tombstone
 from accounts.tests.factories import UserFactory
-from accounts.tests.organization_factories import new_membership, new_organization
-from conftest import statements_at_most
+from accounts.tests.organization_factories import new_membership, new_organization, org_event
+from conftest import deliver_to, statements_at_most
 from webhooks.tests.concurrency import Job, run_concurrently
 
 pytestmark = pytest.mark.django_db
@@ -203,3 +203,23 @@ def test_20_concurrent_first_requests_naming_a_new_organization_make_one_row_and
     assert Organization.objects.filter(clerk_id=data["id"]).count() == 1
     assert Organization.objects.get().created_via == Organization.CreatedVia.JIT
     assert clerk_api.calls[ORGANIZATION_CALLS] == 1
+
+
+@pytest.mark.postgres(
+    reason="first requests creating the organization just in time race its organization.created webhook; "
+    "converging on one row relies on INSERT … ON CONFLICT waiting on concurrent transactions: PostgreSQL"
+)
+@pytest.mark.django_db(transaction=True)
+def test_first_requests_racing_the_created_webhook_converge_on_one_organization(clerk_api, org_token):
+    data = clerk_api.add_organization(new_organization(name="Raced"))
+    jobs = [request_job(ME, org_token(data["id"], version=1 + index % 2)) for index in range(10)]
+    jobs.insert(5, ("webhook", lambda client: deliver_to(client, org_event("organization.created", data))))
+
+    answers = run_concurrently(jobs)
+
+    assert [(answer.name, answer.status) for answer in answers if answer.name == "webhook"] == [("webhook", 200)]
+    me_answers = [answer for answer in answers if answer.name == ME]
+    assert [(answer.status, answer.body["organization"]["name"]) for answer in me_answers] == [(200, "Raced")] * 10
+    organization = Organization.objects.get(clerk_id=data["id"])
+    assert organization.created_via in (Organization.CreatedVia.JIT, Organization.CreatedVia.WEBHOOK)
+    assert clerk_api.calls[ORGANIZATION_CALLS] <= 1
