@@ -55,8 +55,7 @@ def active_organization_from_claims(claims: Mapping[str, Any]) -> ActiveOrganiza
 
 def _version(claims: Mapping[str, Any]) -> int:
     # jwtPayloadParser.ts switches on `claims.v`: 2 is the compact form, anything else version 1.
-    version = claims.get("v")
-    return 2 if version == 2 and not isinstance(version, bool) else 1
+    return 2 if claims.get("v") == 2 else 1
 
 
 def _from_v1(claims: Mapping[str, Any]) -> ActiveOrganizationClaim | None:
@@ -123,10 +122,13 @@ def _organization_features(fea: str | None) -> list[str]:
 def _bitmask(entry: str, width: int) -> int:
     """One `fpm` entry: a decimal integer whose set bits all index a name in `per`."""
     significant = entry.lstrip("0")
-    # 2**width - 1 has fewer than width/3 + 1 digits: a longer entry needs a bit beyond `per` (and is never parsed).
+    # 2**width - 1 has at most width // 3 + 1 digits: a longer entry needs a bit beyond `per` (and is never parsed).
     if not DIGITS.fullmatch(entry) or len(significant) > width // 3 + 1:
         raise _Malformed
-    mask = int(significant or "0")
+    try:
+        mask = int(significant or "0")
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+        raise _Malformed from None
     if mask.bit_length() > width:
         raise _Malformed
     return mask

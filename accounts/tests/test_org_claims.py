@@ -225,3 +225,10 @@ def test_the_schema_describes_the_organization_and_the_members_endpoint(client):
         "clerk_id", "name", "slug", "role", "permissions"
     }
     assert set(schema["components"]["schemas"]["Membership"]["properties"]) == {"clerk_id", "user_clerk_id", "role"}
+
+
+def test_an_fpm_entry_too_long_for_python_to_read_is_no_organization_not_an_error():
+    """Only possible in claims larger than a session token may be, so tested on the decoder itself."""
+    claims = v2({"rol": "admin", "per": ",".join(f"p{index}" for index in range(20_000)), "fpm": "9" * 6_000})
+
+    assert SessionClaims.from_claims({"sub": USER, "v": 2} | claims).organization is None
