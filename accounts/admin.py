@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from .models import User, UserProvisioning
+from .organization_admin import UserMembershipInline
 from .provisioning_admin import welcome_email_badge
 
 # Fields Clerk owns on a Clerk user; a local staff account (no clerk_id) keeps them editable.
@@ -39,6 +40,7 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ["-date_joined"]
     show_full_result_count = False
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    inlines = [UserMembershipInline]
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
         ("Clerk", {"fields": list(CLERK_BOOKKEEPING_FIELDS)}),

@@ -12,8 +12,10 @@ rules (accounts/services.py):
   guard, and a membership is stored even in a deleted organization (so every
   delivery order converges) but counts only while neither is deleted.
 
-Lock order, everywhere: the organization row, then the member's link lock
-(`_user_link_lock`), then the membership row.
+Data is parsed before anything is written: unusable data raises
+ClerkDataError and leaves the caller's transaction usable (a backfill page
+goes on). Each write is atomic. Lock order, everywhere: the organization
+row, then the member's link lock (accounts/organization_links.py), then the membership row.
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from .clerk_data import clean_text
 from .clerk_org_data import ORG_TEXT_MAX_LENGTH, ClerkMembership, ClerkOrganization, clerk_prefixed_id
 from .db import insert_ignoring_conflicts
-from .models import Organization, OrganizationMembership, User
+from .models import Organization, OrganizationMembership
+# organization_memberships_link is part of this module's interface, kept beside the lock it takes.
+from .organization_links import member_user, organization_memberships_link  # noqa: F401
 from .signals import (
     organization_membership_changed,
     organization_membership_created,
@@ -62,7 +66,6 @@ class MembershipSyncResult:
     outcome: OrgOutcome
 
 
-@transaction.atomic(savepoint=False)
 def organization_upsert_from_clerk(
     data: Mapping[str, Any], *, created_via: Organization.CreatedVia
 ) -> OrganizationSyncResult:
@@ -70,7 +73,6 @@ def organization_upsert_from_clerk(
     return _organization_upsert(ClerkOrganization.from_payload(data), created_via=created_via)
 
 
-@transaction.atomic(savepoint=False)
 def organization_tombstone(data: Mapping[str, Any], *, created_via: Organization.CreatedVia) -> OrganizationSyncResult:
     """Mark the organization deleted (organization.deleted's `{object, id, slug, deleted}`), creating it if unseen.
 
@@ -78,10 +80,15 @@ def organization_tombstone(data: Mapping[str, Any], *, created_via: Organization
     announced with `organization_membership_removed`. Raises ClerkDataError.
     """
     clerk_id = clerk_prefixed_id(data, "org_", "organization")
+    slug = clean_text(data.get("slug"), ORG_TEXT_MAX_LENGTH) if isinstance(data, Mapping) else ""
+    return _organization_tombstone(clerk_id, slug, created_via=created_via)
+
+
+@transaction.atomic(savepoint=False)
+def _organization_tombstone(clerk_id: str, slug: str, *, created_via: str) -> OrganizationSyncResult:
     now = timezone.now()
     organization = _locked(Organization, clerk_id)
     if organization is None:
-        slug = clean_text(data.get("slug"), ORG_TEXT_MAX_LENGTH)
         organization = Organization(clerk_id=clerk_id, slug=slug, created_via=created_via, deleted_at=now)
         if insert_ignoring_conflicts(organization):
             return OrganizationSyncResult(organization, OrgOutcome.DELETED)
@@ -99,7 +106,6 @@ def organization_tombstone(data: Mapping[str, Any], *, created_via: Organization
     return OrganizationSyncResult(organization, OrgOutcome.DELETED)
 
 
-@transaction.atomic(savepoint=False)
 def membership_upsert_from_clerk(
     data: Mapping[str, Any], *, created_via: Organization.CreatedVia
 ) -> MembershipSyncResult:
@@ -113,7 +119,6 @@ def membership_upsert_from_clerk(
     return MembershipSyncResult(membership, outcome)
 
 
-@transaction.atomic(savepoint=False)
 def membership_tombstone(data: Mapping[str, Any], *, created_via: Organization.CreatedVia) -> MembershipSyncResult:
     """Mark the membership deleted (organizationMembership.deleted carries the whole membership).
 
@@ -127,20 +132,6 @@ def membership_tombstone(data: Mapping[str, Any], *, created_via: Organization.C
     return MembershipSyncResult(membership, outcome)
 
 
-@transaction.atomic(savepoint=False)
-def organization_memberships_link(user: User) -> int:
-    """Link the memberships waiting for this user (`user_clerk_id` is its Clerk id, `user` empty).
-
-    Call it in the transaction that creates the user: with the link lock taken
-    here it also finds a membership inserted at the same moment by a
-    transaction that cannot see the user yet. Returns how many were linked.
-    """
-    if not user.clerk_id:
-        return 0
-    _user_link_lock(user.clerk_id)
-    return OrganizationMembership.objects.filter(user_clerk_id=user.clerk_id, user__isnull=True).update(user=user)
-
-
 def organization_current_members(organization: Organization) -> QuerySet[OrganizationMembership]:
     """The organization's memberships that count: none deleted, and none at all once it is deleted."""
     return OrganizationMembership.objects.filter(
@@ -148,6 +139,7 @@ def organization_current_members(organization: Organization) -> QuerySet[Organiz
     )
 
 
+@transaction.atomic(savepoint=False)
 def _organization_upsert(clerk_organization: ClerkOrganization, *, created_via: str) -> OrganizationSyncResult:
     organization = _locked(Organization, clerk_organization.clerk_id)
     if organization is None:
@@ -164,12 +156,13 @@ def _organization_upsert(clerk_organization: ClerkOrganization, *, created_via: 
     return OrganizationSyncResult(organization, _apply(organization, clerk_organization, ORGANIZATION_FIELDS))
 
 
+@transaction.atomic(savepoint=False)
 def _membership_write(
     clerk_membership: ClerkMembership, *, created_via: str, deleted_at
 ) -> tuple[OrganizationMembership, OrgOutcome]:
     """The upsert (`deleted_at` None) or the tombstone (`deleted_at` set) of one membership, with its signals."""
     organization = _organization_upsert(clerk_membership.organization, created_via=created_via).organization
-    user = _member_user(clerk_membership.user_clerk_id)
+    user = member_user(clerk_membership.user_clerk_id)
     membership = _locked(OrganizationMembership, clerk_membership.clerk_id)
     if membership is None:
         membership = OrganizationMembership(
@@ -242,32 +235,3 @@ def _counts(membership: OrganizationMembership) -> bool:
 def _locked(model, clerk_id: str):
     """The row by its unique clerk_id, locked (FOR UPDATE; SQLite has no row locks), or None."""
     return model.objects.select_for_update().filter(clerk_id=clerk_id).first()
-
-
-def _member_user(user_clerk_id: str) -> User | None:
-    """The local user a membership belongs to, seen after taking the link lock when it first looks absent."""
-    user = User.objects.filter(clerk_id=user_clerk_id).first()
-    if user is None:
-        _user_link_lock(user_clerk_id)
-        user = User.objects.filter(clerk_id=user_clerk_id).first()
-    return user
-
-
-# The race: one transaction creates user X while another inserts a membership of X; neither
-# sees the other's uncommitted row, so neither could link. Both take this lock (transaction
-# scoped) before looking: the user's side after inserting the user, the membership's side
-# before inserting the membership. Whoever takes it second waits for the first to commit and
-# then, under READ COMMITTED, its next statement sees the committed row and links. We chose a
-# lock over a post-commit reconcile so the link commits with the user (a receiver of
-# user_provisioned sees it) and nothing runs outside a transaction. The key is the Clerk user
-# id (hashed; a collision only makes two users wait for each other), so unrelated users never
-# wait. SQLite needs none: its transactions begin as writes (BEGIN IMMEDIATE), one at a time.
-_LINK_LOCK_NAMESPACE = 13_001
-
-
-def _user_link_lock(user_clerk_id: str) -> None:
-    connection = connections[router.db_for_write(OrganizationMembership)]
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_LINK_LOCK_NAMESPACE, user_clerk_id])

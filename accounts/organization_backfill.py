@@ -1,0 +1,84 @@
+"""Backfill from Clerk: every organization, then every membership (sync_clerk_organizations).
+
+Each one goes through the same upserts as a webhook (`created_via='sync'`),
+so a second run changes nothing and an interrupted run can simply be started
+again. Clerk's lists are paged by `limit` and `offset`; each page is written in
+its own transaction, never held open while Clerk is called. Nothing is
+tombstoned for being absent from Clerk's lists: only a delete event ends an
+organization or a membership.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from .clerk_api import ClerkClient
+from .clerk_data import ClerkDataError
+from .clerk_organizations import LIST_MAX_LIMIT, ClerkPage, organization_list, organization_membership_list
+from .models import Organization
+from .organizations import OrgOutcome, membership_upsert_from_clerk, organization_upsert_from_clerk
+
+# How the summary groups the upserts' outcomes.
+SUMMARY = {
+    OrgOutcome.CREATED: "created",
+    OrgOutcome.UPDATED: "updated",
+    OrgOutcome.UNCHANGED: "unchanged",
+    OrgOutcome.STALE: "skipped",  # the local row is as new or newer (a webhook got there first)
+    OrgOutcome.ALREADY_DELETED: "skipped",  # tombstoned locally: final
+}
+
+
+@dataclass
+class OrganizationBackfillReport:
+    # "organizations" and "memberships": outcome name -> count, and how many Clerk listed.
+    counts: dict[str, Counter[str]] = field(
+        default_factory=lambda: {"organizations": Counter(), "memberships": Counter()}
+    )
+    seen: Counter[str] = field(default_factory=Counter)
+
+
+def organizations_backfill_from_clerk(
+    client: ClerkClient,
+    *,
+    dry_run: bool = False,
+    page_size: int = LIST_MAX_LIMIT,
+    on_progress: Callable[[OrganizationBackfillReport, str], None] = lambda report, kind: None,
+) -> OrganizationBackfillReport:
+    """Walk Clerk's organizations, then its memberships, page by page, and upsert each.
+
+    `dry_run` runs the very same code in transactions that are rolled back.
+    `on_progress(report, kind)` is called after each page. Raises
+    ClerkUnavailable/ClerkAPIError, ImproperlyConfigured.
+    """
+    report = OrganizationBackfillReport()
+    walks: list[tuple[str, Callable[..., ClerkPage], Callable[..., Any]]] = [
+        ("organizations", organization_list, organization_upsert_from_clerk),
+        ("memberships", organization_membership_list, membership_upsert_from_clerk),
+    ]
+    for kind, page_get, upsert in walks:
+        offset = 0
+        while True:
+            page = page_get(client, offset=offset, limit=page_size)
+            with transaction.atomic():
+                for data in page.data:
+                    report.counts[kind][_reconcile(upsert, data)] += 1
+                transaction.set_rollback(dry_run)
+            offset += len(page.data)
+            report.seen[kind] += len(page.data)
+            on_progress(report, kind)
+            if not page.data or offset >= page.total_count:
+                break
+    return report
+
+
+def _reconcile(upsert: Callable[..., Any], data: Mapping[str, Any]) -> str:
+    try:
+        result = upsert(data, created_via=Organization.CreatedVia.SYNC)
+    except ClerkDataError:
+        return "skipped"
+    return SUMMARY[result.outcome]

@@ -1,0 +1,116 @@
+"""Organizations and memberships in the admin: members counted in one query, Clerk's fields read-only."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.clerk_org_payloads import organization_deleted_data
+from accounts.models import Organization, OrganizationMembership
+from accounts.organizations import (
+    membership_tombstone,
+    membership_upsert_from_clerk,
+    organization_tombstone,
+    organization_upsert_from_clerk,
+)
+from accounts.tests.factories import UserFactory
+from accounts.tests.organization_factories import new_membership, new_organization
+
+pytestmark = pytest.mark.django_db
+
+VIA = Organization.CreatedVia.WEBHOOK
+
+
+def organization_with_members(count: int, *, name: str = "Acme", slug: str = "acme", **membership) -> dict:
+    """An organization stored locally, with `count` memberships (each given `membership`'s fields)."""
+    organization = new_organization(name=name, slug=slug)
+    organization_upsert_from_clerk(organization, created_via=VIA)
+    for _ in range(count):
+        membership_upsert_from_clerk(new_membership(organization=organization, **membership), created_via=VIA)
+    return organization
+
+
+def page(admin_client, url: str) -> str:
+    response = admin_client.get(url)
+    assert response.status_code == 200, response.content[:500]
+    return response.content.decode()
+
+
+def members_cell(html: str, name: str) -> str:
+    row = html[html.index(f">{name}<") :]
+    cell = row[row.index('class="field-members"') :]
+    return cell[cell.index(">") + 1 : cell.index("<")]
+
+
+def test_changelist_counts_current_members_only(admin_client):
+    organization_with_members(3, name="Three")
+    leaving = new_membership(organization=organization_with_members(2, name="TwoMinusOne", slug="two"))
+    membership_upsert_from_clerk(leaving, created_via=VIA)
+    membership_tombstone(leaving, created_via=VIA)
+    deleted = organization_with_members(2, name="Deleted", slug="gone")
+    organization_tombstone(organization_deleted_data(id=deleted["id"]), created_via=VIA)
+
+    html = page(admin_client, "/admin/accounts/organization/")
+
+    assert [members_cell(html, name) for name in ("Three", "TwoMinusOne", "Deleted")] == ["3", "2", "0"]
+    assert "field-deleted_in_clerk" in html and "field-created_via" in html
+
+
+def test_changelist_costs_the_same_queries_for_2_or_20_organizations(admin_client):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as context:
+            page(admin_client, "/admin/accounts/organization/")
+        return len(context.captured_queries)
+
+    for n in range(2):
+        organization_with_members(2, name=f"Org {n}", slug=f"org-{n}")
+    few = queries()
+    for n in range(2, 20):
+        organization_with_members(2, name=f"Org {n}", slug=f"org-{n}")
+
+    assert queries() == few
+
+
+@pytest.mark.parametrize("query", ["org_searchme", "find-me", "Findable"])
+def test_search_by_clerk_id_slug_or_name(admin_client, query):
+    findable = new_organization(id="org_searchme", name="Findable Corp", slug="find-me")
+    organization_upsert_from_clerk(findable, created_via=VIA)
+    organization_with_members(0, name="Other", slug="other")
+
+    html = page(admin_client, f"/admin/accounts/organization/?q={query}")
+
+    assert "Findable Corp" in html and ">Other<" not in html
+
+
+def test_organization_page_is_read_only_with_its_memberships_inline(admin_client):
+    data = organization_with_members(2, role="org:admin")
+    organization = Organization.objects.get(clerk_id=data["id"])
+
+    html = page(admin_client, f"/admin/accounts/organization/{organization.pk}/change/")
+
+    for field in ("name", "slug", "clerk_id", "image_url"):
+        assert f'name="{field}"' not in html, field
+    for membership in OrganizationMembership.objects.all():
+        assert membership.clerk_id in html and membership.user_clerk_id in html
+    assert "org:admin" in html and 'name="memberships-0-role"' not in html
+    assert admin_client.get("/admin/accounts/organization/add/").status_code == 403
+
+
+def test_user_page_lists_the_users_memberships(admin_client):
+    user = UserFactory(clerk_id="user_withorgs")
+    organization_with_members(1, name="Member Org", slug="member-org", user_id="user_withorgs", role="org:admin")
+    organization_with_members(1, name="Not Mine", slug="not-mine")
+
+    html = page(admin_client, f"/admin/accounts/user/{user.pk}/change/")
+
+    assert "Member Org" in html and "org:admin" in html and "Not Mine" not in html
+
+
+def test_membership_changelist_and_page(admin_client):
+    organization_with_members(1, name="Listed", slug="listed", user_id="user_listed")
+    membership = OrganizationMembership.objects.get()
+
+    listing = page(admin_client, "/admin/accounts/organizationmembership/?q=user_listed")
+    detail = page(admin_client, f"/admin/accounts/organizationmembership/{membership.pk}/change/")
+
+    assert membership.clerk_id in listing and "Listed" in listing
+    assert 'name="role"' not in detail and membership.role in detail
