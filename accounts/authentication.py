@@ -97,13 +97,18 @@ def user_from_session_token(token: str) -> tuple[User, SessionClaims]:
         logger.error("just-in-time creation failed: %s", exc, exc_info=exc)
         raise Unavailable("the new user could not be set up; retry shortly") from None
     except (OperationalError, InterfaceError) as exc:
-        logger.warning("database unreachable while authenticating: %s", type(exc).__name__)
-        for alias in {router.db_for_read(User), router.db_for_write(User)}:
-            connections[alias].close()  # the next request connects afresh
-        raise Unavailable("The database cannot be reached") from None
+        raise database_unreachable(exc, User) from None
     if user.is_deleted_in_clerk or not user.is_active:
         raise Refused("user is deleted or inactive")
     return user, claims
+
+
+def database_unreachable(exc: Exception, model: type) -> Unavailable:
+    """The 503 for a database that cannot be reached; its connections are closed so the next request connects afresh."""
+    logger.warning("database unreachable while authenticating: %s", type(exc).__name__)
+    for alias in {router.db_for_read(model), router.db_for_write(model)}:
+        connections[alias].close()
+    return Unavailable("The database cannot be reached")
 
 
 class ServiceUnavailable(exceptions.APIException):

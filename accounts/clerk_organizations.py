@@ -1,8 +1,7 @@
 """Clerk's Backend API for organizations: one organization, and the organization and membership lists.
 
-The calls go through `ClerkClient`'s GET (its authentication, timeouts,
-retries on 429/5xx honouring Retry-After, deadline and circuit breaker), here
-and nowhere else. The lists answer `{"data": [...], "total_count": N}`, paged
+The calls go through `ClerkClient.get` (its authentication, timeouts,
+retries on 429/5xx honouring Retry-After, deadline and circuit breaker). The lists answer `{"data": [...], "total_count": N}`, paged
 with `limit` (1-500) and `offset`.
 https://clerk.com/docs/reference/backend-api/tag/Organizations
 """
@@ -24,9 +23,9 @@ class ClerkPage(NamedTuple):
 
 
 def organization_get(client: ClerkClient, org_id: str) -> dict[str, Any] | None:
-    """The Clerk Organization object, or None when Clerk answers 404. Raises ClerkUnavailable, ClerkAPIError."""
+    """The Clerk Organization object, or None when Clerk answers 404. Raises Unavailable, ClerkAPIError."""
     try:
-        organization = _get(client, f"/v1/organizations/{requests.utils.quote(org_id, safe='')}")
+        organization = client.get(f"/v1/organizations/{requests.utils.quote(org_id, safe='')}")
     except ClerkNotFound:
         return None
     if not isinstance(organization, dict):
@@ -45,14 +44,9 @@ def organization_membership_list(client: ClerkClient, *, offset: int, limit: int
 
 
 def _page(client: ClerkClient, path: str, *, offset: int, limit: int) -> ClerkPage:
-    body = _get(client, path, params={"limit": limit, "offset": offset}, max_bytes=USER_LIST_MAX_BODY_BYTES)
+    body = client.get(path, params={"limit": limit, "offset": offset}, max_bytes=USER_LIST_MAX_BODY_BYTES)
     data = body.get("data") if isinstance(body, dict) else None
     total_count = body.get("total_count") if isinstance(body, dict) else None
     if not isinstance(data, list) or isinstance(total_count, bool) or not isinstance(total_count, int):
         raise ClerkAPIError(f"Clerk answered {path} without a data list and a total_count")
     return ClerkPage(data, total_count)
-
-
-def _get(client: ClerkClient, path: str, **kwargs: Any) -> Any:
-    # The one call of the client's GET for organizations (ClerkClient._get, to become public as `get`).
-    return client._get(path, **kwargs)

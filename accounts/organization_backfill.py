@@ -55,7 +55,7 @@ def organizations_backfill_from_clerk(
 
     `dry_run` runs the very same code in transactions that are rolled back.
     `on_progress(report, kind)` is called after each page. Raises
-    ClerkUnavailable/ClerkAPIError, ImproperlyConfigured.
+    Unavailable/ClerkAPIError, ImproperlyConfigured.
     """
     report = OrganizationBackfillReport()
     walks: list[tuple[str, Callable[..., ClerkPage], Callable[..., Any]]] = [

@@ -1,9 +1,10 @@
-"""How a user is shown to API clients."""
+"""How a user, and the active organization of their token, are shown to API clients."""
 
 from django.utils import timezone
 from rest_framework import serializers
 
-from .models import User
+from .models import Organization, OrganizationMembership, User
+from .org_claims import ActiveOrganizationClaim
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -27,9 +28,64 @@ class UserSerializer(serializers.ModelSerializer):
         }
 
 
+class ActiveOrganizationSerializer(serializers.Serializer):
+    """The token's active organization: Clerk id, name and slug from the local row, role and permissions from the token.
+
+    Its instance is the pair (Organization, ActiveOrganizationClaim).
+    """
+
+    clerk_id = serializers.CharField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    role = serializers.CharField()
+    permissions = serializers.ListField(child=serializers.CharField())
+
+    def to_representation(self, instance: tuple[Organization, ActiveOrganizationClaim]) -> dict:
+        organization, claim = instance
+        return _active_organization_data(organization, claim)
+
+
+class MeSerializer(UserSerializer):
+    """/api/me/: the user and `organization` (null when the token names no live organization).
+
+    The view puts the resolved (organization, claim) pair, or None, in the context as "organization".
+    """
+
+    organization = ActiveOrganizationSerializer(allow_null=True, read_only=True)
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "organization"]
+        read_only_fields = fields
+        ref_name = "User"  # the schema's name for what /api/me/ answers
+
+    def to_representation(self, instance: User) -> dict:
+        active = self.context.get("organization")
+        organization = None if active is None else _active_organization_data(*active)
+        return super().to_representation(instance) | {"organization": organization}
+
+
+def _active_organization_data(organization: Organization, claim: ActiveOrganizationClaim) -> dict:
+    return {
+        "clerk_id": organization.clerk_id,
+        "name": organization.name,
+        "slug": organization.slug,
+        "role": claim.role,
+        "permissions": list(claim.permissions),
+    }
+
+
 def _datetime_iso(value):
     """What DRF's DateTimeField writes (ISO 8601 in the current time zone, UTC as "Z"), at a fifth of its cost."""
     if value is None:
         return None
     text = timezone.localtime(value).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    """A member of the active organization, as GET /api/orgs/current/members/ lists them."""
+
+    class Meta:
+        model = OrganizationMembership
+        fields = ["clerk_id", "user_clerk_id", "role"]
+        read_only_fields = fields

@@ -29,6 +29,7 @@ import jwt
 from django.conf import settings
 
 from .errors import Refused
+from .org_claims import ActiveOrganizationClaim, active_organization_from_claims
 from .signing_keys import signing_keys
 
 ALGORITHMS = ["RS256"]
@@ -50,22 +51,26 @@ class SessionClaims:
     session_id: str | None
     authorized_party: str | None
     version: int
-    organization_id: str | None
+    # The active organization (accounts/org_claims.py); None when the token names none or a malformed one.
+    organization: ActiveOrganizationClaim | None
     claims: Mapping[str, Any]
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> SessionClaims:
         """Read v1 and v2 claims alike (v2 adds `v: 2` and nests the organization in `o`)."""
         version = claims.get("v") if isinstance(claims.get("v"), int) else 1
-        organization = claims.get("o") if isinstance(claims.get("o"), Mapping) else {}
         return cls(
             user_id=claims["sub"],
             session_id=claims.get("sid"),
             authorized_party=claims.get("azp"),
             version=version,
-            organization_id=organization.get("id") or claims.get("org_id"),
+            organization=active_organization_from_claims(claims),
             claims=claims,
         )
+
+    @property
+    def organization_id(self) -> str | None:
+        return self.organization.id if self.organization else None
 
 
 def session_token_verify(token: str) -> SessionClaims:

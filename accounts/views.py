@@ -1,10 +1,16 @@
-"""The API about the signed-in user."""
+"""The API about the signed-in user and their active organization."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.generics import RetrieveAPIView
+from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.negotiation import BaseContentNegotiation
 
-from .serializers import UserSerializer
+from .organization_jit import active_organization
+from .organizations import organization_current_members
+from .serializers import MembershipSerializer, MeSerializer
+from .tenancy import ActiveOrganizationMixin
+
+UNAUTHENTICATED = OpenApiResponse(description="No, invalid or expired token; user unknown to Clerk or deleted.")
+UNAVAILABLE = OpenApiResponse(description="Clerk must be asked and cannot be reached: see Retry-After.")
 
 
 class JSONOnly(BaseContentNegotiation):
@@ -21,16 +27,16 @@ class JSONOnly(BaseContentNegotiation):
 
 
 class MeView(RetrieveAPIView):
-    """The signed-in user, created just in time if Clerk's webhook has not arrived yet."""
+    """The signed-in user and the token's active organization, each created just in time if not local yet."""
 
-    serializer_class = UserSerializer
+    serializer_class = MeSerializer
     content_negotiation_class = JSONOnly
 
     @extend_schema(
         responses={
-            200: UserSerializer,
-            401: OpenApiResponse(description="No, invalid or expired token; user unknown to Clerk or deleted."),
-            503: OpenApiResponse(description="The user must be fetched and Clerk cannot be reached: see Retry-After."),
+            200: MeSerializer,
+            401: UNAUTHENTICATED,
+            503: UNAVAILABLE,
         }
     )
     def get(self, request, *args, **kwargs):
@@ -38,3 +44,30 @@ class MeView(RetrieveAPIView):
 
     def get_object(self):
         return self.request.user
+
+    def get_serializer_context(self):
+        # None for no, a deleted or an unknown organization: never a refusal of the request.
+        organization = active_organization(self.request)
+        active = None if organization is None else (organization, self.request.auth.organization)
+        return super().get_serializer_context() | {"organization": active}
+
+
+class CurrentMembersView(ActiveOrganizationMixin, ListAPIView):
+    """The active organization's current members (the token's claim proves the caller is one)."""
+
+    serializer_class = MembershipSerializer
+    content_negotiation_class = JSONOnly
+
+    @extend_schema(
+        responses={
+            200: MembershipSerializer(many=True),
+            401: UNAUTHENTICATED,
+            403: OpenApiResponse(description="The token names no active organization, or a deleted one."),
+            503: UNAVAILABLE,
+        }
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def organization_queryset(self, organization):
+        return organization_current_members(organization)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from accounts.clerk_api import ClerkAPIError, ClerkClient, ClerkUnavailable
+from accounts.clerk_api import ClerkAPIError, ClerkClient
+from accounts.errors import Unavailable
 from accounts.clerk_organizations import organization_get, organization_list, organization_membership_list
 from accounts.tests.organization_factories import new_membership, new_organization
 
@@ -26,7 +27,7 @@ def test_organization_get_answers_none_for_404(clerk_api):
 def test_organization_get_unavailable(clerk_api):
     clerk_api.fail("/v1/organizations/", 503)
 
-    with pytest.raises(ClerkUnavailable):
+    with pytest.raises(Unavailable):
         organization_get(client(), "org_any")
 
 

@@ -24,7 +24,7 @@ from accounts.services import get_or_create_from_clerk
 from accounts.signals import organization_membership_created, user_provisioned
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
 from accounts.tests.organization_factories import new_membership, new_organization, org_event
-from conftest import deliver_to
+from config.tests.helpers import deliver_to
 from webhooks.tests.concurrency import BARRIER_TIMEOUT, new_msg_id, run_concurrently
 
 VIA = Organization.CreatedVia.WEBHOOK

@@ -15,7 +15,7 @@ from accounts.signals import (
     organization_membership_removed,
 )
 from accounts.tests.organization_factories import new_membership, new_organization, org_event
-from conftest import load_fixture
+from config.tests.helpers import load_fixture
 from webhooks.models import WebhookEvent, WebhookRejection
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,234 @@
+"""The token table for organization claims: each token's decoded organization, and what it may do.
+
+Every case is a real RS256-signed session token of a known user, sent to
+probe views guarded by the permission classes (accounts/tests/org_urls.py),
+to /api/me/ and to /api/orgs/current/members/. Sources: `@clerk/backend`'s
+jwtPayloadParser.ts (via CLERK-FACTS.md, "Organizations"), or "stricter" for
+what Clerk would skip silently and this app treats as no organization at all.
+No case may call Clerk: the API URL points at a closed port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Organization, OrganizationMembership
+from accounts.org_claims import ActiveOrganizationClaim
+from accounts.permissions import HasOrgPermission, HasOrgRole
+from accounts.tests.factories import UserFactory
+from accounts.tests.org_urls import PROBES
+from accounts.tokens import SessionClaims
+from config.tests.helpers import public_pem
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("accounts.tests.org_urls")]
+
+USER = "user_2NNEqL2nrIRdJ194ndJqAHwEfxC"
+ORG = "org_2Z8kVHnHyKDzmTzmCCDUlhpYkdU"
+DELETED_ORG = "org_2Z8kVHnHyKDzmTzmDeletedOrg"
+MEMBERS = "/api/orgs/current/members/"
+DOCS_FEA = "o:dashboard,o:teams"  # Clerk's docs example
+EVERY_PROBE = frozenset(PROBES) | {"scoped"}
+ONLY_NOT_ADMIN = frozenset({"signed-in-not-admin"})  # `~` of a refusal allows: DRF's own semantics
+
+
+@dataclass(frozen=True)
+class OrgCase:
+    name: str
+    source: str
+    claims: dict
+    role: str | None  # None: the organization is absent
+    permissions: tuple[str, ...] = ()
+    allowed: frozenset[str] = ONLY_NOT_ADMIN  # the probes answering 200; the others 403
+    version: int = 1
+    organization: str = ORG
+    slug: str | None = "acme"
+
+
+def v1(role="org:admin", permissions=(), **extra):
+    return {"org_id": ORG, "org_slug": "acme", "org_role": role, "org_permissions": list(permissions)} | extra
+
+
+def v2(o, fea=DOCS_FEA):
+    return {"fea": fea, "o": {"id": ORG, "slg": "acme"} | o}
+
+
+CASES = [
+    # --- version 1: full keys ---
+    OrgCase("v1 admin", "jwtPayloadParser.ts: org_id, org_role, org_permissions",
+            v1(permissions=["org:dashboard:read"]), "org:admin", ("org:dashboard:read",),
+            frozenset({"active", "admin", "dashboard-read", "admin-or-teams-read", "scoped"})),
+    OrgCase("v1 member without permissions", "jwtPayloadParser.ts", v1(role="org:member"), "org:member", (),
+            frozenset({"active", "signed-in-not-admin", "scoped"})),
+    OrgCase("v1 without a slug", "jwtPayloadParser.ts: org_slug optional", v1(org_slug=None),
+            "org:admin", (), frozenset({"active", "admin", "admin-or-teams-read", "scoped"}), slug=None),
+    OrgCase("v1 deleted organization", "CONTRACT: a deleted organization authorizes nothing",
+            v1(permissions=["org:dashboard:read"]) | {"org_id": DELETED_ORG}, "org:admin", ("org:dashboard:read",),
+            organization=DELETED_ORG),
+    OrgCase("v1 no organization", "jwtPayloadParser.ts: no org_id", {}, None),
+    # --- version 2: o.rol, o.per, o.fpm against fea ---
+    OrgCase("v2 docs example", "CLERK-FACTS: fea o:dashboard,o:teams, per manage,read, fpm 3,2",
+            v2({"rol": "member", "per": "manage,read", "fpm": "3,2"}), "org:member",
+            ("org:dashboard:manage", "org:dashboard:read", "org:teams:read"),
+            frozenset({"active", "dashboard-read", "admin-or-teams-read", "signed-in-not-admin", "scoped"}), version=2),
+    OrgCase("v2 user and shared scopes", "authorization.ts splitByScope: u: skipped, uo:/ou: are the organization's",
+            v2({"rol": "admin", "per": "read,write", "fpm": "3,1,2"}, fea="u:free,uo:reports,o:teams,ou:dashboard"),
+            "org:admin", ("org:reports:read", "org:reports:write", "org:teams:read", "org:dashboard:write"),
+            frozenset({"active", "admin", "admin-or-teams-read", "scoped"}), version=2),
+    OrgCase("v2 fewer fpm entries than features", "jwtPayloadParser.ts buildOrgPermissions: the rest grant nothing",
+            v2({"rol": "member", "per": "read", "fpm": " 01 "}), "org:member", ("org:dashboard:read",),
+            frozenset({"active", "dashboard-read", "signed-in-not-admin", "scoped"}), version=2),
+    OrgCase("v2 without per or fpm", "jwtPayloadParser.ts parsePermissions: no per or fpm, no permissions",
+            v2({"rol": "admin"}), "org:admin", (), frozenset({"active", "admin", "admin-or-teams-read", "scoped"}),
+            version=2),
+    OrgCase("v2 deleted organization", "CONTRACT: a deleted organization authorizes nothing",
+            v2({"id": DELETED_ORG, "rol": "admin", "per": "manage,read", "fpm": "3,2"}), "org:admin",
+            ("org:dashboard:manage", "org:dashboard:read", "org:teams:read"), version=2, organization=DELETED_ORG),
+    OrgCase("v2 no organization", "jwtPayloadParser.ts: no o", {"fea": "u:free"}, None, version=2),
+    OrgCase("v2 ignores v1 keys", "jwtPayloadParser.ts switches on v", v1() | {"fea": ""}, None, version=2),
+    # --- malformed: the organization is absent, nothing is granted ---
+    OrgCase("v2 fpm not numeric", "stricter (Clerk skips the feature)",
+            v2({"rol": "admin", "per": "read", "fpm": "1,x"}), None, version=2),
+    OrgCase("v2 fpm negative", "stricter", v2({"rol": "admin", "per": "read", "fpm": "-1"}), None, version=2),
+    OrgCase("v2 more fpm entries than features", "stricter (Clerk ignores the extra)",
+            v2({"rol": "admin", "per": "manage,read", "fpm": "3,2,1"}), None, version=2),
+    OrgCase("v2 per shorter than the bitmask", "stricter (Clerk ignores the high bits)",
+            v2({"rol": "admin", "per": "manage,read", "fpm": "4,2"}), None, version=2),
+    OrgCase("v2 huge fpm", "stricter", v2({"rol": "admin", "per": "read", "fpm": "9" * 5000}), None, version=2),
+    OrgCase("v2 fpm not a string", "stricter", v2({"rol": "admin", "per": "read", "fpm": [1]}), None, version=2),
+    OrgCase("v2 fea entry without a scope", "authorization.ts splitByScope throws",
+            v2({"rol": "admin", "per": "read", "fpm": "1"}, fea="dashboard"), None, version=2),
+    OrgCase("v2 empty permission name", "stricter", v2({"rol": "admin", "per": "read,,write", "fpm": "1"}), None,
+            version=2),
+    OrgCase("v2 role not a string", "stricter", v2({"rol": ["admin"]}), None, version=2),
+    OrgCase("v2 no role", "stricter", v2({"rol": None}), None, version=2),
+    OrgCase("v2 no id", "stricter", v2({"id": None, "rol": "admin"}), None, version=2),
+    OrgCase("v2 id not an organization id", "stricter: only org_… reaches the database or Clerk",
+            v2({"id": "../users/user_1", "rol": "admin"}), None, version=2),
+    OrgCase("v2 o not an object", "stricter", {"o": "org_2Z8kVHnHyKDzmTzmCCDUlhpYkdU"}, None, version=2),
+    OrgCase("v1 role not a string", "stricter", v1(role=7), None),
+    OrgCase("v1 permissions not a list", "stricter", v1(org_permissions="org:dashboard:read"), None),
+    OrgCase("v1 permission not a string", "stricter", v1(permissions=[{"key": "org:dashboard:read"}]), None),
+    OrgCase("v1 id not a string", "stricter", v1(org_id=12), None),
+    OrgCase("v1 slug not a string", "stricter", v1(org_slug=["acme"]), None),
+]  # fmt: skip
+
+
+@pytest.fixture
+def organizations(db):
+    live = Organization.objects.create(clerk_id=ORG, name="Acme", slug="acme", created_via="webhook")
+    Organization.objects.create(
+        clerk_id=DELETED_ORG, name="Gone", slug="gone", created_via="webhook", deleted_at=timezone.now()
+    )
+    return live
+
+
+@pytest.fixture
+def signed_in(settings, rsa_private_key, make_token):
+    """token(case) -> a session token of a known user with the case's claims (keys from CLERK_JWT_KEY)."""
+    settings.CLERK_JWT_KEY = public_pem(rsa_private_key)
+    UserFactory(clerk_id=USER)
+
+    def token(case: OrgCase) -> str:
+        return make_token(USER, version=case.version, **case.claims)
+
+    return token
+
+
+def get(client, path: str, token: str):
+    return client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_claims_decode_to_the_active_organization(case):
+    claims = {"sub": USER, "v": 2 if case.version == 2 else None} | case.claims
+    session = SessionClaims.from_claims({name: value for name, value in claims.items() if value is not None})
+
+    if case.role is None:
+        assert session.organization is None, case.source
+        assert session.organization_id is None
+    else:
+        assert session.organization == ActiveOrganizationClaim(
+            id=case.organization, slug=case.slug, role=case.role, permissions=case.permissions
+        ), case.source
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_permission_classes_me_and_members_follow_the_claim(case, client, organizations, signed_in):
+    token = signed_in(case)
+
+    statuses = {name: get(client, f"/api/probe/{name}/", token).status_code for name in sorted(EVERY_PROBE)}
+    assert statuses == {name: 200 if name in case.allowed else 403 for name in sorted(EVERY_PROBE)}, case.source
+
+    me = get(client, "/api/me/", token)
+    assert me.status_code == 200
+    live = "active" in case.allowed
+    expected = {"clerk_id": ORG, "name": "Acme", "slug": "acme", "role": case.role}
+    expected["permissions"] = list(case.permissions)
+    assert me.json()["organization"] == (expected if live else None), case.source
+
+    members = get(client, MEMBERS, token)
+    assert members.status_code == (200 if live else 403), members.content
+    assert members["Content-Type"] == "application/json"
+
+
+def test_the_organization_comes_from_the_local_row_and_the_role_from_the_token(client, organizations, signed_in):
+    """Name and slug are the local row's (a renamed organization), role and permissions the token's."""
+    Organization.objects.filter(pk=organizations.pk).update(name="Acme Renamed", slug="acme-renamed")
+    case = CASES[0]
+
+    organization = get(client, "/api/me/", signed_in(case)).json()["organization"]
+
+    assert organization == {
+        "clerk_id": ORG,
+        "name": "Acme Renamed",
+        "slug": "acme-renamed",
+        "role": "org:admin",
+        "permissions": ["org:dashboard:read"],
+    }
+
+
+def test_the_scoped_view_lists_only_the_active_organizations_rows(client, organizations, signed_in):
+    other = Organization.objects.create(clerk_id="org_other", name="Other", slug="other", created_via="webhook")
+    OrganizationMembership.objects.create(clerk_id="orgmem_1", organization=organizations, user_clerk_id=USER)
+    OrganizationMembership.objects.create(clerk_id="orgmem_2", organization=other, user_clerk_id=USER)
+
+    answer = get(client, "/api/probe/scoped/", signed_in(CASES[0]))
+
+    assert [member["clerk_id"] for member in answer.json()] == ["orgmem_1"]
+
+
+@pytest.mark.parametrize("path", [*(f"/api/probe/{name}/" for name in sorted(EVERY_PROBE)), MEMBERS])
+def test_no_token_is_401_not_403(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.parametrize("make", [HasOrgRole, HasOrgPermission])
+@pytest.mark.parametrize("key", ["admin", "posts:write", "", None])
+def test_a_key_without_the_org_prefix_is_refused_where_the_view_is_written(make, key):
+    with pytest.raises(ValueError, match="org:"):
+        make(key)
+
+
+@pytest.mark.urls("config.urls")
+def test_the_schema_describes_the_organization_and_the_members_endpoint(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+
+    assert "/api/orgs/current/members/" in schema["paths"]
+    assert "organization" in schema["components"]["schemas"]["User"]["properties"]
+    assert set(schema["components"]["schemas"]["ActiveOrganization"]["properties"]) == {
+        "clerk_id", "name", "slug", "role", "permissions"
+    }
+    assert set(schema["components"]["schemas"]["Membership"]["properties"]) == {"clerk_id", "user_clerk_id", "role"}
+
+
+def test_an_fpm_entry_too_long_for_python_to_read_is_no_organization_not_an_error():
+    """Only possible in claims larger than a session token may be, so tested on the decoder itself."""
+    claims = v2({"rol": "admin", "per": ",".join(f"p{index}" for index in range(20_000)), "fpm": "9" * 6_000})
+
+    assert SessionClaims.from_claims({"sub": USER, "v": 2} | claims).organization is None
