@@ -1,8 +1,9 @@
 """Clerk's Backend API for organizations: one organization, and the organization and membership lists.
 
 The calls go through `ClerkClient.get` (its authentication, timeouts,
-retries on 429/5xx honouring Retry-After, deadline and circuit breaker). The lists answer `{"data": [...], "total_count": N}`, paged
-with `limit` (1-500) and `offset`.
+retries on 429/5xx honouring Retry-After, deadline and circuit breaker).
+The lists answer `{"data": [...], "total_count": N}`, paged with `limit`
+(1-500) and `offset`.
 https://clerk.com/docs/reference/backend-api/tag/Organizations
 """
 

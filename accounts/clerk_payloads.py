@@ -1,12 +1,12 @@
-"""Clerk-shaped payloads: `user.*` event envelopes, the User objects inside them, and their Svix headers.
+"""Clerk-shaped payloads: event envelopes, the users, organizations and memberships inside them, Svix headers.
 
 One builder for everything that plays Clerk: the tests' factories, `manage.py
 send_clerk_webhook` and the benchmark (bench/payloads.py). The shapes follow
 Clerk's documented samples (https://clerk.com/docs/webhooks/overview, and the
 Backend API's User object: https://clerk.com/docs/reference/backend-api/tag/Users).
 Plain functions taking keyword arguments, importing nothing from Django, so
-the benchmark can use them outside the app; another kind of payload (an
-organization, say) is one more function of the same shape.
+the benchmark can use them outside the app; another kind of payload is one
+more function of the same shape.
 """
 
 from __future__ import annotations
@@ -97,6 +97,77 @@ def user_object(
 def user_deleted_object(*, clerk_id: str) -> dict[str, Any]:
     """The `data` of `user.deleted`: the id and `deleted: true`, nothing more."""
     return {"object": "user", "id": clerk_id, "deleted": True}
+
+
+def organization_data(
+    *,
+    id: str,
+    name: str = "Acme Corp",
+    slug: str | None = None,
+    image_url: str | None = "https://img.clerk.com/org",
+    members_count: int = 1,
+    created_at: int | None = None,
+    updated_at: int | None = None,
+) -> dict[str, Any]:
+    """A Clerk Organization object (organization.created/updated `data`, GET /v1/organizations/{id})."""
+    created_at = now_ms() if created_at is None else created_at
+    return {
+        "object": "organization",
+        "id": id,
+        "name": name,
+        "slug": slug if slug is not None else id.removeprefix("org_").lower(),
+        "image_url": image_url,
+        "has_image": bool(image_url),
+        "members_count": members_count,
+        "max_allowed_memberships": 5,
+        "admin_delete_enabled": True,
+        "public_metadata": {},
+        "private_metadata": {},
+        "created_by": "",
+        "created_at": created_at,
+        "updated_at": created_at if updated_at is None else updated_at,
+    }
+
+
+def organization_deleted_data(*, id: str, slug: str = "") -> dict[str, Any]:
+    """organization.deleted's `data`: only these four keys."""
+    return {"object": "organization", "id": id, "slug": slug, "deleted": True}
+
+
+def membership_data(
+    *,
+    id: str,
+    organization: dict[str, Any],
+    user_id: str,
+    role: str = "org:member",
+    permissions: list[str] | None = None,
+    first_name: str = "Jane",
+    last_name: str = "Doe",
+    created_at: int | None = None,
+    updated_at: int | None = None,
+) -> dict[str, Any]:
+    """A Clerk OrganizationMembership object, embedding `organization` (an organization_data())."""
+    created_at = now_ms() if created_at is None else created_at
+    return {
+        "object": "organization_membership",
+        "id": id,
+        "role": role,
+        "role_name": role.removeprefix("org:").title(),
+        "permissions": ["org:sys_profile:read"] if permissions is None else permissions,
+        "public_metadata": {},
+        "private_metadata": {},
+        "organization": organization,
+        "public_user_data": {
+            "user_id": user_id,
+            "first_name": first_name,
+            "last_name": last_name,
+            "image_url": "https://img.clerk.com/user",
+            "has_image": True,
+            "identifier": f"{first_name}.{last_name}@example.com".lower(),
+        },
+        "created_at": created_at,
+        "updated_at": created_at if updated_at is None else updated_at,
+    }
 
 
 def event_envelope(

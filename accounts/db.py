@@ -14,7 +14,10 @@ from typing import Any
 
 from django.db import connections, models, router
 
-from .models import User
+from .models import OrganizationMembership, User
+
+# The advisory lock's first key: the space of locks this app takes (the second is the hashed Clerk user id).
+MEMBER_LINK_LOCK_SPACE = 13_001
 
 
 def insert_ignoring_conflicts(obj: models.Model) -> bool:
@@ -101,3 +104,21 @@ def _user_select(alias: str) -> _UserSelect:
         if functions:
             converters.append((index, expression, functions))
     return _UserSelect(sql, [field.attname for field in fields], converters)
+
+
+def member_link_lock(user_clerk_id: str) -> None:
+    """Take the transaction-scoped lock on linking memberships to the user `user_clerk_id`: one statement.
+
+    PostgreSQL's `pg_advisory_xact_lock` on (MEMBER_LINK_LOCK_SPACE, hashtext(id)),
+    released at commit or rollback; a hash collision only makes two users' links
+    wait for each other. Nothing on SQLite, whose transactions begin as writes
+    (BEGIN IMMEDIATE) and so run one at a time. Not the ORM: it has no advisory
+    locks, and `select_for_update` cannot lock a row that does not exist yet
+    (the point here: the user or the membership is still being created).
+    See accounts/organization_links.py for the race it closes.
+    """
+    connection = connections[router.db_for_write(OrganizationMembership)]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [MEMBER_LINK_LOCK_SPACE, user_clerk_id])

@@ -73,6 +73,11 @@ _organization_fetches: SingleFlight[Organization | None] = SingleFlight()
 
 
 def _organization_create_from_clerk(clerk_id: str) -> Organization | None:
+    # As for users (services._user_create_from_clerk): a caller arriving after an earlier flight
+    # committed the organization finds it here instead of asking Clerk again.
+    organization = Organization.objects.filter(clerk_id=clerk_id).first()
+    if organization is not None:
+        return organization
     clock = time.perf_counter()
     data = organization_get(clerk_client(), clerk_id)
     if data is None:

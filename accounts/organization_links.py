@@ -7,9 +7,20 @@ it in the same transaction (accounts/services.py `user_upsert_from_clerk`).
 
 from __future__ import annotations
 
-from django.db import connections, router, transaction
+from django.db import transaction
 
+from .db import member_link_lock
 from .models import OrganizationMembership, User
+
+# The race: one transaction creates user X while another inserts a membership of X; neither
+# sees the other's uncommitted row, so neither could link. Both take this lock (transaction
+# scoped) before looking: the user's side after inserting the user, the membership's side
+# before inserting the membership. Whoever takes it second waits for the first to commit and
+# then, under READ COMMITTED, its next statement sees the committed row and links. We chose a
+# lock over a post-commit reconcile so the link commits with the user (a receiver of
+# user_provisioned sees it) and nothing runs outside a transaction. The key is the Clerk user
+# id (hashed; a collision only makes two users wait for each other), so unrelated users never
+# wait. SQLite needs none: its transactions begin as writes (BEGIN IMMEDIATE), one at a time.
 
 
 @transaction.atomic(savepoint=False)
@@ -22,7 +33,7 @@ def organization_memberships_link(user: User) -> int:
     """
     if not user.clerk_id:
         return 0
-    _user_link_lock(user.clerk_id)
+    member_link_lock(user.clerk_id)
     return OrganizationMembership.objects.filter(user_clerk_id=user.clerk_id, user__isnull=True).update(user=user)
 
 
@@ -34,26 +45,6 @@ def member_user(user_clerk_id: str) -> User | None:
     """
     user = User.objects.filter(clerk_id=user_clerk_id).first()
     if user is None:
-        _user_link_lock(user_clerk_id)
+        member_link_lock(user_clerk_id)
         user = User.objects.filter(clerk_id=user_clerk_id).first()
     return user
-
-
-# The race: one transaction creates user X while another inserts a membership of X; neither
-# sees the other's uncommitted row, so neither could link. Both take this lock (transaction
-# scoped) before looking: the user's side after inserting the user, the membership's side
-# before inserting the membership. Whoever takes it second waits for the first to commit and
-# then, under READ COMMITTED, its next statement sees the committed row and links. We chose a
-# lock over a post-commit reconcile so the link commits with the user (a receiver of
-# user_provisioned sees it) and nothing runs outside a transaction. The key is the Clerk user
-# id (hashed; a collision only makes two users wait for each other), so unrelated users never
-# wait. SQLite needs none: its transactions begin as writes (BEGIN IMMEDIATE), one at a time.
-_LINK_LOCK_NAMESPACE = 13_001
-
-
-def _user_link_lock(user_clerk_id: str) -> None:
-    connection = connections[router.db_for_write(OrganizationMembership)]
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_LINK_LOCK_NAMESPACE, user_clerk_id])

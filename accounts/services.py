@@ -111,6 +111,11 @@ _user_fetches: SingleFlight[User] = SingleFlight()
 
 
 def _user_create_from_clerk(clerk_id: str) -> User:
+    # A caller whose lookup missed just before an earlier flight committed the user starts a
+    # flight of its own once that one is over: the row is there now, and Clerk need not be asked.
+    user = user_by_clerk_id(clerk_id)
+    if user is not None:
+        return user
     clock = time.perf_counter()
     data = clerk_client().user_get(clerk_id)
     if data.get("id") != clerk_id:

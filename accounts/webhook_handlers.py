@@ -1,4 +1,6 @@
-"""Clerk as a webhook source: its user and organization handlers, the types it sends that we leave alone, its admin hooks.
+"""Clerk as a webhook source: its user and organization handlers, the types it sends that we leave alone.
+
+Its admin hooks are in accounts/webhook_source.py.
 
 https://clerk.com/docs/webhooks/overview
 """

@@ -1,4 +1,4 @@
-"""What staff see of Clerk in the ledger's admin: the users and organizations events concern, search by email, Clerk's health.
+"""What staff see of Clerk in the ledger's admin: what events concern, search by email, Clerk's health figures.
 
 The ledger (`webhooks`) knows no sender; these are the hooks `clerk_source`
 (accounts/webhook_handlers.py) brings to it.

@@ -1,11 +1,11 @@
-"""Clerk-shaped organizations and memberships with fresh ids, built by accounts/clerk_org_payloads.py."""
+"""Clerk-shaped organizations and memberships with fresh ids, built by accounts/clerk_payloads.py."""
 
 from __future__ import annotations
 
 import itertools
 from typing import Any
 
-from accounts.clerk_org_payloads import membership_data, organization_data, organization_event
+from accounts.clerk_payloads import event_envelope, membership_data, organization_data
 
 _ids = itertools.count(1)
 
@@ -27,4 +27,4 @@ def new_membership(*, organization: dict[str, Any] | None = None, **fields: Any)
 
 
 def org_event(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    return organization_event(event_type, data)
+    return event_envelope(event_type, data)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.utils import ConnectionDoesNotExist
 from django.test.utils import CaptureQueriesContext
 
-from accounts.db import insert_ignoring_conflicts, user_by_clerk_id
+from accounts.db import MEMBER_LINK_LOCK_SPACE, insert_ignoring_conflicts, member_link_lock, user_by_clerk_id
 from accounts.models import User
 from accounts.tests.factories import UserFactory
 
@@ -103,3 +103,26 @@ class TestUserByClerkId:
         assert user_by_clerk_id("user_routed", lock=True).clerk_id == "user_routed"
         with pytest.raises(ConnectionDoesNotExist):
             user_by_clerk_id("user_routed")
+
+
+class TestMemberLinkLock:
+    def test_one_statement_on_postgresql_none_on_sqlite(self):
+        with Statements() as statements:
+            member_link_lock("user_link_lock")
+
+        if connection.vendor == "postgresql":
+            assert len(statements.sql) == 1 and "pg_advisory_xact_lock" in statements.sql[0]
+        else:
+            assert statements.sql == []  # SQLite's transactions begin as writes, one at a time
+
+    @pytest.mark.postgres(reason="advisory locks are PostgreSQL's")
+    def test_the_lock_is_held_until_the_transaction_ends(self):
+        with transaction.atomic():
+            member_link_lock("user_link_lock_held")
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                    " AND classid = %s",
+                    [MEMBER_LINK_LOCK_SPACE],
+                )
+                assert cursor.fetchone()[0] == 1

@@ -23,7 +23,7 @@ from django.http import HttpResponse
 from django.test import Client
 
 from accounts import signing_keys as signing_keys_module
-from accounts import tokens
+from accounts import services, tokens
 from accounts.authentication import SESSION_COOKIE
 from accounts.models import User, UserProvisioning
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
@@ -269,3 +269,24 @@ def test_20_concurrent_first_requests_of_a_new_user_make_one_clerk_call(
     user = assert_one_user_provisioned_once(data, mailoutbox, provisioned)
     assert_requests_got_the_user(answers, user, 20)
     assert clerk_api.calls["/v1/users/{id}"] == 1
+
+
+@pytest.mark.django_db
+def test_a_lookup_that_missed_just_before_another_flight_committed_asks_clerk_nothing(clerk_api, monkeypatch):
+    # The window concurrent first requests can hit: this caller's lookup ran before an earlier
+    # flight committed the user, and its own flight starts once that one has ended.
+    existing = UserFactory(clerk_id="user_committed_meanwhile")
+    real_lookup, misses = services.user_by_clerk_id, [True]
+
+    def lookup_missing_once(clerk_id, **kwargs):
+        if misses and misses.pop():
+            return None
+        return real_lookup(clerk_id, **kwargs)
+
+    monkeypatch.setattr(services, "user_by_clerk_id", lookup_missing_once)
+
+    user = services.get_or_create_from_clerk("user_committed_meanwhile")
+
+    assert misses == []  # the first lookup did miss
+    assert user.pk == existing.pk
+    assert clerk_api.calls["/v1/users/{id}"] == 0

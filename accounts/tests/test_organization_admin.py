@@ -3,8 +3,9 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
-from accounts.clerk_org_payloads import organization_deleted_data
+from accounts.clerk_payloads import organization_deleted_data
 from accounts.models import Organization, OrganizationMembership
 from accounts.organizations import (
     membership_tombstone,
@@ -13,7 +14,7 @@ from accounts.organizations import (
     organization_upsert_from_clerk,
 )
 from accounts.tests.factories import UserFactory
-from accounts.tests.organization_factories import new_membership, new_organization
+from accounts.tests.organization_factories import new_membership, new_organization, org_event
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +115,20 @@ def test_membership_changelist_and_page(admin_client):
 
     assert membership.clerk_id in listing and "Listed" in listing
     assert 'name="role"' not in detail and membership.role in detail
+
+
+def test_ledger_links_organization_and_membership_events_to_the_organization(admin_client, deliver):
+    organization = new_organization(name="Linked Org")
+    assert deliver(org_event("organization.created", organization)).status_code == 200
+    membership = new_membership(organization=organization)
+    assert deliver(org_event("organizationMembership.created", membership)).status_code == 200
+    unseen = new_organization()
+    assert deliver(org_event("organization.deleted", organization_deleted_data(id=unseen["id"]))).status_code == 200
+    local = Organization.objects.get(clerk_id=organization["id"])
+
+    html = page(admin_client, reverse("admin:webhooks_webhookevent_changelist"))
+
+    link = f'href="{reverse("admin:accounts_organization_change", args=[local.pk])}"'
+    assert html.count(link) == 2  # the organization's event and its membership's
+    tombstone = Organization.objects.get(clerk_id=unseen["id"])
+    assert html.count(reverse("admin:accounts_organization_change", args=[tombstone.pk])) == 1

@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from accounts.clerk_data import clerk_timestamp
-from accounts.clerk_org_payloads import membership_data, organization_data, organization_deleted_data
+from accounts.clerk_payloads import membership_data, organization_data, organization_deleted_data
 from accounts.models import Organization, OrganizationMembership
 from accounts.organizations import organization_current_members
 from accounts.signals import (

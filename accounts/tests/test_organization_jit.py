@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.clerk_org_payloads import organization_deleted_data
+from accounts.clerk_payloads import organization_deleted_data
 from accounts.models import Organization
-from accounts.organizations import membership_tombstone, membership_upsert_from_clerk, organization_tombstone
+from accounts.organizations import (
+    membership_tombstone,
+    membership_upsert_from_clerk,
+    organization_tombstone,
+    organization_upsert_from_clerk,
+)
 from accounts.tests.factories import UserFactory
 from accounts.tests.organization_factories import new_membership, new_organization, org_event
 from config.tests.helpers import deliver_to, statements_at_most
@@ -223,3 +228,27 @@ def test_first_requests_racing_the_created_webhook_converge_on_one_organization(
     organization = Organization.objects.get(clerk_id=data["id"])
     assert organization.created_via in (Organization.CreatedVia.JIT, Organization.CreatedVia.WEBHOOK)
     assert clerk_api.calls[ORGANIZATION_CALLS] <= 1
+
+
+def test_a_request_whose_lookup_missed_just_before_another_committed_asks_clerk_nothing(
+    client, clerk_api, org_token, monkeypatch
+):
+    # The window concurrent first requests can hit: this request's lookup ran before an earlier
+    # flight committed the organization, and its own flight starts once that one has ended.
+    data = clerk_api.add_organization(new_organization(name="Committed meanwhile"))
+    organization_upsert_from_clerk(data, created_via=Organization.CreatedVia.WEBHOOK)
+    real_get, misses = Organization.objects.get, [True]
+
+    def get_missing_once(*args, **kwargs):
+        if misses and misses.pop():
+            raise Organization.DoesNotExist
+        return real_get(*args, **kwargs)
+
+    monkeypatch.setattr(Organization.objects, "get", get_missing_once)
+
+    response = get(client, ME, org_token(data["id"]))
+
+    assert misses == []  # the lookup did miss
+    assert response.status_code == 200
+    assert response.json()["organization"]["name"] == "Committed meanwhile"
+    assert clerk_api.calls[ORGANIZATION_CALLS] == 0

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from accounts.clerk_org_payloads import organization_deleted_data
+from accounts.clerk_payloads import organization_deleted_data
 from accounts.models import Organization, OrganizationMembership, User
 from accounts.organizations import organization_current_members
 from accounts.signals import (

@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.clerk_data import ClerkDataError
-from accounts.clerk_org_payloads import organization_deleted_data
+from accounts.clerk_payloads import organization_deleted_data
 from accounts.models import Organization, OrganizationMembership
 from accounts.organizations import (
     OrgOutcome,
