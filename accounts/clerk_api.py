@@ -1,8 +1,8 @@
-"""Clerk's Backend API endpoints this app calls: one user, the user list, the JWKS.
+"""Clerk's Backend API endpoints for users and keys: one user, the user list, the JWKS.
 
 The transport (retries, deadline, body cap, circuit breaker) is
-accounts/clerk_http.py; `ClerkClient.get` is its one generic GET, for
-endpoints not wrapped here. https://clerk.com/docs/reference/backend-api
+accounts/clerk_http.py; `ClerkClient.get` is its one generic GET, which
+accounts/clerk_organizations.py uses for the organization endpoints. https://clerk.com/docs/reference/backend-api
 """
 
 from __future__ import annotations

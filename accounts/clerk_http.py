@@ -9,7 +9,8 @@ breaker, calls fail at once while Clerk keeps failing. Errors are split by
 what the caller does next: `ClerkNotFound` (404), `Unavailable`
 (accounts/errors.py: unreachable, timing out, rate limited or failing: try
 again later) and `ClerkAPIError` (an answer this client cannot use).
-The endpoints are in accounts/clerk_api.py.
+The endpoints are in accounts/clerk_api.py (users, the JWKS) and
+accounts/clerk_organizations.py (organizations and memberships).
 """
 
 from __future__ import annotations

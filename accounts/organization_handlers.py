@@ -9,8 +9,8 @@ https://clerk.com/docs/webhooks/overview
 from collections.abc import Callable
 from typing import Any
 
-from webhooks.models import WebhookEvent
 from webhooks.errors import Reason, Refused
+from webhooks.models import WebhookEvent
 
 from .clerk_data import ClerkDataError
 from .models import Organization
