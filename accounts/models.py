@@ -5,7 +5,27 @@ from django.db import models
 from django.db.models.functions import Upper
 
 
-class User(AbstractUser):
+class ClerkMirror(models.Model):
+    """What every row mirroring a Clerk object keeps: the version stored, and whether Clerk deleted it.
+
+    Subclasses add `deleted_at`, set when Clerk deleted the object: a tombstone is final.
+    """
+
+    clerk_updated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Clerk's updated_at of the state stored here; older events change nothing.",
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted_in_clerk(self) -> bool:
+        return self.deleted_at is not None
+
+
+class User(ClerkMirror, AbstractUser):
     """A local user. Clerk is the source of truth for every `clerk_*`-sourced field."""
 
     class CreatedVia(models.TextChoices):
@@ -29,11 +49,6 @@ class User(AbstractUser):
         help_text="The address Clerk's primary_email_address_id points to; may be empty.",
     )
     image_url = models.URLField(max_length=2048, blank=True)
-    clerk_updated_at = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="Clerk's updated_at of the state stored here; older events change nothing.",
-    )
     created_via = models.CharField(
         max_length=16,
         choices=CreatedVia.choices,
@@ -53,10 +68,6 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
-
-    @property
-    def is_deleted_in_clerk(self) -> bool:
-        return self.deleted_at is not None
 
 
 class UserProvisioning(models.Model):
@@ -125,7 +136,7 @@ class UserProvisioning(models.Model):
         return f"provisioning of {self.user_id}"
 
 
-class Organization(models.Model):
+class Organization(ClerkMirror):
     """A Clerk organization (a tenant), kept by the same rules as users: upserted by Clerk id, final tombstones."""
 
     class CreatedVia(models.TextChoices):
@@ -138,11 +149,6 @@ class Organization(models.Model):
     # Not unique: Clerk frees a deleted organization's slug for another one.
     slug = models.CharField(max_length=256, blank=True)
     image_url = models.URLField(max_length=2048, blank=True)
-    clerk_updated_at = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="Clerk's updated_at of the state stored here; older events change nothing.",
-    )
     created_via = models.CharField(
         max_length=16, choices=CreatedVia.choices, help_text="Which path created this row first."
     )
@@ -156,12 +162,8 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return self.name or self.slug or self.clerk_id
 
-    @property
-    def is_deleted_in_clerk(self) -> bool:
-        return self.deleted_at is not None
 
-
-class OrganizationMembership(models.Model):
+class OrganizationMembership(ClerkMirror):
     """A user's membership of an organization, with the role and permissions Clerk gave it.
 
     `user_clerk_id` is always set; `user` stays empty while that user is not
@@ -181,11 +183,6 @@ class OrganizationMembership(models.Model):
     )
     role = models.CharField(max_length=128, blank=True, help_text="Clerk's role key, e.g. org:admin.")
     permissions = models.JSONField(default=list, blank=True, help_text="Clerk's permission keys for this member.")
-    clerk_updated_at = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="Clerk's updated_at of the state stored here; older events change nothing.",
-    )
     deleted_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when Clerk removed the membership; final."
     )
@@ -193,7 +190,3 @@ class OrganizationMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_clerk_id} in {self.organization_id} ({self.role})"
-
-    @property
-    def is_deleted_in_clerk(self) -> bool:
-        return self.deleted_at is not None

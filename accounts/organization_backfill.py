@@ -23,15 +23,16 @@ from .clerk_api import ClerkClient
 from .clerk_data import ClerkDataError
 from .clerk_organizations import LIST_MAX_LIMIT, ClerkPage, organization_list, organization_membership_list
 from .models import Organization
-from .organizations import OrgOutcome, membership_upsert_from_clerk, organization_upsert_from_clerk
+from .organizations import membership_upsert_from_clerk, organization_upsert_from_clerk
+from .sync_outcome import SyncOutcome
 
 # How the summary groups the upserts' outcomes.
 SUMMARY = {
-    OrgOutcome.CREATED: "created",
-    OrgOutcome.UPDATED: "updated",
-    OrgOutcome.UNCHANGED: "unchanged",
-    OrgOutcome.STALE: "skipped",  # the local row is as new or newer (a webhook got there first)
-    OrgOutcome.ALREADY_DELETED: "skipped",  # tombstoned locally: final
+    SyncOutcome.CREATED: "created",
+    SyncOutcome.UPDATED: "updated",
+    SyncOutcome.UNCHANGED: "unchanged",
+    SyncOutcome.STALE: "skipped",  # the local row is as new or newer (a webhook got there first)
+    SyncOutcome.ALREADY_DELETED: "skipped",  # tombstoned locally: final
 }
 
 

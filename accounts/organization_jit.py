@@ -24,7 +24,8 @@ from .clerk_organizations import organization_get
 from .errors import Unavailable
 from .models import Organization
 from .org_claims import ActiveOrganizationClaim
-from .organizations import OrgOutcome, organization_upsert_from_clerk
+from .organizations import organization_upsert_from_clerk
+from .services import jit_logged
 from .single_flight import SingleFlight
 from .tokens import SessionClaims
 
@@ -86,14 +87,7 @@ def _organization_create_from_clerk(clerk_id: str) -> Organization | None:
     if data.get("id") != clerk_id:
         raise ClerkAPIError("Clerk answered a different organization than the one asked for")
     result = organization_upsert_from_clerk(data, created_via=Organization.CreatedVia.JIT)
-    # As for users: a few right after an organization is created are normal, many mean the webhook is not set up.
-    log = logger.warning if result.outcome == OrgOutcome.CREATED else logger.info
-    log(
-        "jit organization clerk_id=%s outcome=%s duration_ms=%d",
-        clerk_id,
-        result.outcome,
-        (time.perf_counter() - clock) * 1000,
-    )
+    jit_logged("organization", clerk_id, result.outcome, clock)
     return result.organization
 
 

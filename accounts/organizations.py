@@ -20,7 +20,7 @@ row, then the member's link lock (accounts/organization_links.py), then the memb
 
 from __future__ import annotations
 
-import enum
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +33,8 @@ from .clerk_data import clean_text
 from .clerk_org_data import ORG_TEXT_MAX_LENGTH, ClerkMembership, ClerkOrganization, clerk_prefixed_id
 from .db import insert_ignoring_conflicts
 from .models import Organization, OrganizationMembership
-# organization_memberships_link is part of this module's interface, kept beside the lock it takes.
-from .organization_links import member_user, organization_memberships_link  # noqa: F401
+from .sync_outcome import SyncOutcome
+from .organization_links import member_user
 from .signals import (
     organization_membership_changed,
     organization_membership_created,
@@ -45,25 +45,16 @@ ORGANIZATION_FIELDS = ("name", "slug", "image_url")
 MEMBERSHIP_FIELDS = ("role", "permissions")
 
 
-class OrgOutcome(enum.StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    STALE = "stale"  # older than (or as old as, but unlike) the stored state: nothing changed
-    DELETED = "deleted"  # tombstoned by this call
-    ALREADY_DELETED = "already_deleted"  # tombstoned earlier: nothing changed
-
-
 @dataclass(frozen=True)
 class OrganizationSyncResult:
     organization: Organization
-    outcome: OrgOutcome
+    outcome: SyncOutcome
 
 
 @dataclass(frozen=True)
 class MembershipSyncResult:
     membership: OrganizationMembership
-    outcome: OrgOutcome
+    outcome: SyncOutcome
 
 
 def organization_upsert_from_clerk(
@@ -91,10 +82,10 @@ def _organization_tombstone(clerk_id: str, slug: str, *, created_via: str) -> Or
     if organization is None:
         organization = Organization(clerk_id=clerk_id, slug=slug, created_via=created_via, deleted_at=now)
         if insert_ignoring_conflicts(organization):
-            return OrganizationSyncResult(organization, OrgOutcome.DELETED)
+            return OrganizationSyncResult(organization, SyncOutcome.DELETED)
         organization = _locked(Organization, clerk_id)
     if organization.deleted_at is not None:
-        return OrganizationSyncResult(organization, OrgOutcome.ALREADY_DELETED)
+        return OrganizationSyncResult(organization, SyncOutcome.ALREADY_DELETED)
     organization.deleted_at = now
     organization.save(update_fields=["deleted_at"])
     # Membership writes lock the organization row first: none starts or ends while we announce these.
@@ -103,7 +94,7 @@ def _organization_tombstone(clerk_id: str, slug: str, *, created_via: str) -> Or
         organization_membership_removed.send(
             sender=OrganizationMembership, membership=membership, created_via=created_via
         )
-    return OrganizationSyncResult(organization, OrgOutcome.DELETED)
+    return OrganizationSyncResult(organization, SyncOutcome.DELETED)
 
 
 def membership_upsert_from_clerk(
@@ -150,7 +141,7 @@ def _organization_upsert(clerk_organization: ClerkOrganization, *, created_via: 
             created_via=created_via,
         )
         if insert_ignoring_conflicts(organization):
-            return OrganizationSyncResult(organization, OrgOutcome.CREATED)
+            return OrganizationSyncResult(organization, SyncOutcome.CREATED)
         # A concurrent transaction created it first: converge on its row.
         organization = _locked(Organization, clerk_organization.clerk_id)
     return OrganizationSyncResult(organization, _apply(organization, clerk_organization, ORGANIZATION_FIELDS))
@@ -159,7 +150,7 @@ def _organization_upsert(clerk_organization: ClerkOrganization, *, created_via: 
 @transaction.atomic(savepoint=False)
 def _membership_write(
     clerk_membership: ClerkMembership, *, created_via: str, deleted_at
-) -> tuple[OrganizationMembership, OrgOutcome]:
+) -> tuple[OrganizationMembership, SyncOutcome]:
     """The upsert (`deleted_at` None) or the tombstone (`deleted_at` set) of one membership, with its signals."""
     organization = _organization_upsert(clerk_membership.organization, created_via=created_via).organization
     user = member_user(clerk_membership.user_clerk_id)
@@ -179,12 +170,12 @@ def _membership_write(
                 organization_membership_created.send(
                     sender=OrganizationMembership, membership=membership, created_via=created_via
                 )
-            return membership, OrgOutcome.CREATED if deleted_at is None else OrgOutcome.DELETED
+            return membership, SyncOutcome.CREATED if deleted_at is None else SyncOutcome.DELETED
         membership = _locked(OrganizationMembership, clerk_membership.clerk_id)
     if membership.organization_id == organization.pk:
         membership.organization = organization
     if membership.deleted_at is not None:
-        return membership, OrgOutcome.ALREADY_DELETED
+        return membership, SyncOutcome.ALREADY_DELETED
     counted, old_role = _counts(membership), membership.role
     outcome = _apply(membership, clerk_membership, MEMBERSHIP_FIELDS)
     if user is not None and membership.user_id is None:
@@ -197,7 +188,7 @@ def _membership_write(
             organization_membership_removed.send(
                 sender=OrganizationMembership, membership=membership, created_via=created_via
             )
-        return membership, OrgOutcome.DELETED
+        return membership, SyncOutcome.DELETED
     if counted and membership.role != old_role:
         organization_membership_changed.send(
             sender=OrganizationMembership,
@@ -209,14 +200,14 @@ def _membership_write(
     return membership, outcome
 
 
-def _apply(row, incoming, fields: tuple[str, ...]) -> OrgOutcome:
+def _apply(row, incoming, fields: tuple[str, ...]) -> SyncOutcome:
     """Bring an existing row to `incoming`'s state unless it is tombstoned or as new or newer."""
     if row.deleted_at is not None:
-        return OrgOutcome.ALREADY_DELETED
+        return SyncOutcome.ALREADY_DELETED
     changed = [field for field in fields if getattr(row, field) != getattr(incoming, field)]
     stored, updated_at = row.clerk_updated_at, incoming.updated_at
     if stored is not None and (updated_at is None or updated_at <= stored):
-        return OrgOutcome.UNCHANGED if updated_at == stored and not changed else OrgOutcome.STALE
+        return SyncOutcome.UNCHANGED if updated_at == stored and not changed else SyncOutcome.STALE
     for field in changed:
         setattr(row, field, getattr(incoming, field))
     update_fields = list(changed)
@@ -225,7 +216,7 @@ def _apply(row, incoming, fields: tuple[str, ...]) -> OrgOutcome:
         update_fields.append("clerk_updated_at")
     if update_fields:
         row.save(update_fields=update_fields)
-    return OrgOutcome.UPDATED if changed else OrgOutcome.UNCHANGED
+    return SyncOutcome.UPDATED if changed else SyncOutcome.UNCHANGED
 
 
 def _counts(membership: OrganizationMembership) -> bool:

@@ -13,7 +13,6 @@ all converge on the same rules:
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
 from collections.abc import Mapping
@@ -28,9 +27,10 @@ from .clerk_api import ClerkAPIError, clerk_client
 from .clerk_data import ClerkUser
 from .db import insert_ignoring_conflicts, user_by_clerk_id
 from .models import User, UserProvisioning
-from .organizations import organization_memberships_link
+from .organization_links import organization_memberships_link
 from .signals import user_provisioned
 from .single_flight import SingleFlight
+from .sync_outcome import SyncOutcome
 from .usernames import username_candidates, username_take
 from .welcome_email import welcome_email_trigger
 
@@ -41,15 +41,6 @@ WELCOME_EMAIL_VIAS = frozenset({User.CreatedVia.WEBHOOK, User.CreatedVia.JIT})
 
 # Fields copied from Clerk on every accepted update (username is handled apart).
 CLERK_FIELDS = ("email", "first_name", "last_name", "image_url")
-
-
-class SyncOutcome(enum.StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    STALE = "stale"  # older than the stored state: nothing changed
-    DELETED = "deleted"  # tombstoned by this call
-    ALREADY_DELETED = "already_deleted"  # tombstoned earlier: nothing changed
 
 
 @dataclass(frozen=True)
@@ -121,16 +112,18 @@ def _user_create_from_clerk(clerk_id: str) -> User:
     if data.get("id") != clerk_id:
         raise ClerkAPIError("Clerk answered a different user than the one asked for")
     result = user_upsert_from_clerk(data, created_via=User.CreatedVia.JIT, likely_new=True)
-    log = logger.warning if result.outcome == SyncOutcome.CREATED else logger.info
-    # A just-in-time creation means the user.created webhook was not processed first: a few
-    # right after sign-up are normal, many mean the webhook endpoint is misconfigured.
-    log(
-        "jit user clerk_id=%s outcome=%s duration_ms=%d",
-        clerk_id,
-        result.outcome,
-        (time.perf_counter() - clock) * 1000,
-    )
+    jit_logged("user", clerk_id, result.outcome, clock)
     return result.user
+
+
+def jit_logged(kind: str, clerk_id: str, outcome: SyncOutcome, started: float) -> None:
+    """Log a just-in-time fetch of a user or organization: a creation as a warning, anything else as info.
+
+    A creation means the `*.created` webhook was not processed first: a few right
+    after sign-up are normal, many mean the webhook endpoint is misconfigured.
+    """
+    log = logger.warning if outcome == SyncOutcome.CREATED else logger.info
+    log("jit %s clerk_id=%s outcome=%s duration_ms=%d", kind, clerk_id, outcome, (time.perf_counter() - started) * 1000)
 
 
 @transaction.atomic(savepoint=False)

@@ -19,7 +19,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Organization, OrganizationMembership, User
-from accounts.organizations import membership_upsert_from_clerk, organization_memberships_link
+from accounts.organization_links import organization_memberships_link
+from accounts.organizations import membership_upsert_from_clerk
 from accounts.services import get_or_create_from_clerk
 from accounts.signals import organization_membership_created, user_provisioned
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event

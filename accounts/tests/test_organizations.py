@@ -6,13 +6,13 @@ from accounts.clerk_data import ClerkDataError
 from accounts.clerk_payloads import organization_deleted_data
 from accounts.models import Organization, OrganizationMembership
 from accounts.organizations import (
-    OrgOutcome,
     membership_tombstone,
     membership_upsert_from_clerk,
     organization_current_members,
     organization_tombstone,
     organization_upsert_from_clerk,
 )
+from accounts.sync_outcome import SyncOutcome
 from accounts.tests.factories import UserFactory
 from accounts.tests.organization_factories import new_membership, new_organization
 
@@ -28,7 +28,7 @@ class TestOrganizationUpsert:
         created = organization_upsert_from_clerk(data, created_via=VIA)
         updated = organization_upsert_from_clerk(data | {"name": "Acme Inc", "updated_at": 2_000}, created_via=VIA)
 
-        assert (created.outcome, updated.outcome) == (OrgOutcome.CREATED, OrgOutcome.UPDATED)
+        assert (created.outcome, updated.outcome) == (SyncOutcome.CREATED, SyncOutcome.UPDATED)
         organization = Organization.objects.get()
         assert (organization.clerk_id, organization.name, organization.slug) == (data["id"], "Acme Inc", "acme")
         assert organization.clerk_updated_at.timestamp() == 2.0
@@ -47,14 +47,14 @@ class TestOrganizationUpsert:
 
         result = organization_upsert_from_clerk(data | {"name": "Other", "updated_at": updated_at}, created_via=VIA)
 
-        assert result.outcome == OrgOutcome.STALE
+        assert result.outcome == SyncOutcome.STALE
         assert Organization.objects.get().name == "Acme"
 
     def test_the_same_state_again_is_unchanged(self):
         data = new_organization(updated_at=1_000)
         organization_upsert_from_clerk(data, created_via=VIA)
 
-        assert organization_upsert_from_clerk(data, created_via=VIA).outcome == OrgOutcome.UNCHANGED
+        assert organization_upsert_from_clerk(data, created_via=VIA).outcome == SyncOutcome.UNCHANGED
 
     def test_created_via_is_the_first_path(self):
         data = new_organization(updated_at=1_000)
@@ -92,9 +92,9 @@ class TestOrganizationTombstone:
         later = organization_upsert_from_clerk(data | {"name": "Back", "updated_at": 9_000}, created_via=VIA)
 
         assert (deleted.outcome, again.outcome, later.outcome) == (
-            OrgOutcome.DELETED,
-            OrgOutcome.ALREADY_DELETED,
-            OrgOutcome.ALREADY_DELETED,
+            SyncOutcome.DELETED,
+            SyncOutcome.ALREADY_DELETED,
+            SyncOutcome.ALREADY_DELETED,
         )
         organization = Organization.objects.get()
         assert organization.deleted_at is not None and organization.name == "Acme"
@@ -105,7 +105,7 @@ class TestOrganizationTombstone:
         organization_tombstone(organization_deleted_data(id=data["id"], slug="acme"), created_via=VIA)
         result = organization_upsert_from_clerk(data, created_via=VIA)
 
-        assert result.outcome == OrgOutcome.ALREADY_DELETED
+        assert result.outcome == SyncOutcome.ALREADY_DELETED
         organization = Organization.objects.get()
         assert (organization.slug, organization.name, organization.is_deleted_in_clerk) == ("acme", "", True)
 
@@ -120,7 +120,7 @@ class TestMembershipUpsert:
 
         result = membership_upsert_from_clerk(data, created_via=VIA)
 
-        assert result.outcome == OrgOutcome.CREATED
+        assert result.outcome == SyncOutcome.CREATED
         membership = OrganizationMembership.objects.select_related("organization").get()
         assert membership.organization.clerk_id == data["organization"]["id"]
         assert membership.organization.name == data["organization"]["name"]
@@ -142,7 +142,7 @@ class TestMembershipUpsert:
         changed = membership_upsert_from_clerk(data | {"role": "org:admin", "updated_at": 2_000}, created_via=VIA)
         stale = membership_upsert_from_clerk(data | {"role": "org:viewer", "updated_at": 1_500}, created_via=VIA)
 
-        assert (changed.outcome, stale.outcome) == (OrgOutcome.UPDATED, OrgOutcome.STALE)
+        assert (changed.outcome, stale.outcome) == (SyncOutcome.UPDATED, SyncOutcome.STALE)
         assert OrganizationMembership.objects.get().role == "org:admin"
 
     def test_embedded_organization_is_upserted_under_the_guard(self):
@@ -200,7 +200,7 @@ class TestMembershipTombstone:
         deleted = membership_tombstone(data, created_via=VIA)
         later = membership_upsert_from_clerk(data | {"role": "org:admin", "updated_at": 9_000}, created_via=VIA)
 
-        assert (deleted.outcome, later.outcome) == (OrgOutcome.DELETED, OrgOutcome.ALREADY_DELETED)
+        assert (deleted.outcome, later.outcome) == (SyncOutcome.DELETED, SyncOutcome.ALREADY_DELETED)
         membership = OrganizationMembership.objects.get()
         assert membership.deleted_at is not None and membership.role == "org:member"
         assert not organization_current_members(membership.organization).exists()
@@ -211,7 +211,7 @@ class TestMembershipTombstone:
         deleted = membership_tombstone(data, created_via=VIA)
         created = membership_upsert_from_clerk(data, created_via=VIA)
 
-        assert (deleted.outcome, created.outcome) == (OrgOutcome.DELETED, OrgOutcome.ALREADY_DELETED)
+        assert (deleted.outcome, created.outcome) == (SyncOutcome.DELETED, SyncOutcome.ALREADY_DELETED)
         assert OrganizationMembership.objects.get().is_deleted_in_clerk
 
 
@@ -235,5 +235,5 @@ class TestCurrentMembers:
 
         result = membership_upsert_from_clerk(new_membership(organization=organization), created_via=VIA)
 
-        assert result.outcome == OrgOutcome.CREATED
+        assert result.outcome == SyncOutcome.CREATED
         assert not organization_current_members(result.membership.organization).exists()
