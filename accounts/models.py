@@ -24,6 +24,21 @@ class ClerkMirror(models.Model):
     def is_deleted_in_clerk(self) -> bool:
         return self.deleted_at is not None
 
+    def clerk_state_save(self, incoming, changed: list[str], updated_at) -> None:
+        """Copy the `changed` fields from `incoming` (parsed Clerk data) and keep `updated_at` as the stored version.
+
+        One UPDATE of the columns that differ; none when nothing does. The caller has
+        already applied the updated_at guard and holds the row's lock.
+        """
+        for field in changed:
+            setattr(self, field, getattr(incoming, field))
+        update_fields = list(changed)
+        if updated_at != self.clerk_updated_at:
+            self.clerk_updated_at = updated_at
+            update_fields.append("clerk_updated_at")
+        if update_fields:
+            self.save(update_fields=update_fields)
+
 
 class User(ClerkMirror, AbstractUser):
     """A local user. Clerk is the source of truth for every `clerk_*`-sourced field."""

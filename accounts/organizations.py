@@ -208,14 +208,7 @@ def _apply(row, incoming, fields: tuple[str, ...]) -> SyncOutcome:
     stored, updated_at = row.clerk_updated_at, incoming.updated_at
     if stored is not None and (updated_at is None or updated_at <= stored):
         return SyncOutcome.UNCHANGED if updated_at == stored and not changed else SyncOutcome.STALE
-    for field in changed:
-        setattr(row, field, getattr(incoming, field))
-    update_fields = list(changed)
-    if updated_at != stored:
-        row.clerk_updated_at = updated_at
-        update_fields.append("clerk_updated_at")
-    if update_fields:
-        row.save(update_fields=update_fields)
+    row.clerk_state_save(incoming, changed, updated_at)
     return SyncOutcome.UPDATED if changed else SyncOutcome.UNCHANGED
 
 

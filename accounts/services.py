@@ -224,14 +224,7 @@ def _user_apply(user: User, clerk_user: ClerkUser) -> UserSyncResult:
         return UserSyncResult(user, SyncOutcome.STALE)
 
     changed = [field for field in CLERK_FIELDS if getattr(user, field) != getattr(clerk_user, field)]
-    for field in changed:
-        setattr(user, field, getattr(clerk_user, field))
-    update_fields = list(changed)
-    if incoming != stored:
-        user.clerk_updated_at = incoming
-        update_fields.append("clerk_updated_at")
-    if update_fields:
-        user.save(update_fields=update_fields)
+    user.clerk_state_save(clerk_user, changed, incoming)
     wants_username = clerk_user.username and clerk_user.username != user.username
     if wants_username and username_take(user, clerk_user):
         changed.append("username")
