@@ -49,7 +49,6 @@ class UserSyncResult:
     outcome: SyncOutcome
 
 
-@transaction.atomic(savepoint=False)
 def user_upsert_from_clerk(
     data: Mapping[str, Any],
     *,
@@ -59,12 +58,22 @@ def user_upsert_from_clerk(
 ) -> UserSyncResult:
     """Create or update the local user from a Clerk User object.
 
-    Raises ClerkDataError when `data` has no usable id. `send_welcome_email`
-    defaults to whether `created_via` greets new users. With `likely_new`
-    (a user.created) the insert is tried first and the row locked only if it
-    exists: one statement less on the common path, the same result.
+    Raises ClerkDataError when `data` has no usable id, before anything is
+    written: the caller's transaction stays usable (a backfill page goes on).
+    `send_welcome_email` defaults to whether `created_via` greets new users.
+    With `likely_new` (a user.created) the insert is tried first and the row
+    locked only if it exists: one statement less on the common path, the same result.
     """
     clerk_user = ClerkUser.from_payload(data)
+    return _user_upsert(
+        clerk_user, created_via=created_via, send_welcome_email=send_welcome_email, likely_new=likely_new
+    )
+
+
+@transaction.atomic(savepoint=False)
+def _user_upsert(
+    clerk_user: ClerkUser, *, created_via: User.CreatedVia, send_welcome_email: bool | None, likely_new: bool
+) -> UserSyncResult:
     user = None if likely_new else _user_locked(clerk_user.clerk_id)
     if user is None:
         user = _user_insert(clerk_user, created_via=created_via)

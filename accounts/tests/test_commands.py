@@ -67,6 +67,18 @@ class TestSyncClerkUsers:
         assert "0 created, 1 updated, 3 unchanged, 1 skipped" in output
         assert User.objects.get(clerk_id=old[0]["id"]).first_name == "Renamed"
 
+    def test_an_unusable_entry_is_skipped_and_the_rest_of_its_page_is_stored(self, clerk_api, clerk_users):
+        old, new = clerk_users
+        created_at = old[0]["created_at"] + 1  # in the middle of the first page
+        clerk_api.add_user(ClerkUserDataFactory(id="user_" + "x" * 80, created_at=created_at))  # too long
+        clerk_api.add_user(ClerkUserDataFactory(id="   ", created_at=created_at))  # blank
+
+        output = run("sync_clerk_users", "--page-size", "3")
+
+        assert "7 Clerk users: 5 created, 0 updated, 0 unchanged, 2 skipped" in output
+        assert set(User.objects.values_list("clerk_id", flat=True)) == {u["id"] for u in old + new}
+        assert User.objects.count() == UserProvisioning.objects.count() == 5
+
     def test_a_raising_receiver_stops_the_run_keeping_whole_pages_and_a_rerun_provisions_the_rest_once(
         self, clerk_api, clerk_users, provisioned
     ):

@@ -150,6 +150,9 @@ def test_a_worker_keeps_running_through_a_database_outage_and_resumes(smtp, data
         before = ClerkUserDataFactory(email="before@example.com")
         deliver_to(Client(), user_event("user.created", before))
         wait_until(lambda: smtp.messages_to("before@example.com"), what="the first email")
+        # The worker records "sent" in its own commit after the server accepted the email: cutting the
+        # database before that commit would test record_sent's retry instead of the worker's loop.
+        wait_until(lambda: welcome_states(before["id"]) == [Status.SENT], what="the first email recorded as sent")
 
         proxy.stop()  # the database goes away for the worker (the test keeps its own connection)
         during = ClerkUserDataFactory(email="during@example.com")
@@ -159,6 +162,7 @@ def test_a_worker_keeps_running_through_a_database_outage_and_resumes(smtp, data
 
         proxy.start(port)
         wait_until(lambda: smtp.messages_to("during@example.com"), what="the worker to resume")
+        wait_until(lambda: welcome_states(during["id"]) == [Status.SENT], what="the second email recorded as sent")
     finally:
         proxy.stop()
 
