@@ -106,6 +106,9 @@ def _user_select(alias: str) -> _UserSelect:
     return _UserSelect(sql, [field.attname for field in fields], converters)
 
 
+_MEMBER_LINK_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
+
+
 def member_link_lock(user_clerk_id: str) -> None:
     """Take the transaction-scoped lock on linking memberships to the user `user_clerk_id`: one statement.
 
@@ -121,4 +124,32 @@ def member_link_lock(user_clerk_id: str) -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [MEMBER_LINK_LOCK_SPACE, user_clerk_id])
+        cursor.execute(_MEMBER_LINK_LOCK, [MEMBER_LINK_LOCK_SPACE, user_clerk_id])
+
+
+def memberships_link(user: User) -> int:
+    """Take `user`'s member link lock, then link the memberships waiting for it: one round trip.
+
+    On PostgreSQL the lock and the UPDATE go as one query string of two
+    statements (Django's default client-side binding allows it; each statement
+    gets its own snapshot under READ COMMITTED, so the UPDATE sees what a
+    transaction holding the lock committed meanwhile). Every new user pays for
+    this, and as two ORM calls it cost two round trips plus the UPDATE's
+    compilation. Returns how many memberships were linked.
+    """
+    meta = OrganizationMembership._meta
+    connection = connections[router.db_for_write(OrganizationMembership)]
+    quote = connection.ops.quote_name
+    user_column = quote(meta.get_field("user").column)
+    update = (
+        f"UPDATE {quote(meta.db_table)} SET {user_column} = %s "
+        f"WHERE {quote(meta.get_field('user_clerk_id').column)} = %s AND {user_column} IS NULL"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(update, [user.pk, user.clerk_id])
+            return cursor.rowcount
+        params = [MEMBER_LINK_LOCK_SPACE, user.clerk_id, user.pk, user.clerk_id]
+        cursor.execute(f"{_MEMBER_LINK_LOCK}; {update}", params)
+        cursor.nextset()  # the UPDATE's result
+        return cursor.rowcount

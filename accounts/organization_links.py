@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .db import member_link_lock
-from .models import OrganizationMembership, User
+from .db import member_link_lock, memberships_link
+from .models import User
 
 # The race: one transaction creates user X while another inserts a membership of X; neither
 # sees the other's uncommitted row, so neither could link. Both take this lock (transaction
@@ -33,8 +33,7 @@ def organization_memberships_link(user: User) -> int:
     """
     if not user.clerk_id:
         return 0
-    member_link_lock(user.clerk_id)
-    return OrganizationMembership.objects.filter(user_clerk_id=user.clerk_id, user__isnull=True).update(user=user)
+    return memberships_link(user)
 
 
 def member_user(user_clerk_id: str) -> User | None:

@@ -7,14 +7,21 @@ statement counts are the same on each.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pytest
 from django.db import connection, transaction
 from django.db.utils import ConnectionDoesNotExist
 from django.test.utils import CaptureQueriesContext
 
-from accounts.db import MEMBER_LINK_LOCK_SPACE, insert_ignoring_conflicts, member_link_lock, user_by_clerk_id
-from accounts.models import User
+from accounts.db import (
+    MEMBER_LINK_LOCK_SPACE,
+    insert_ignoring_conflicts,
+    member_link_lock,
+    memberships_link,
+    user_by_clerk_id,
+)
+from accounts.models import Organization, OrganizationMembership, User
 from accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +133,25 @@ class TestMemberLinkLock:
                     [MEMBER_LINK_LOCK_SPACE],
                 )
                 assert cursor.fetchone()[0] == 1
+
+
+class TestMembershipsLink:
+    def test_links_only_the_waiting_memberships_of_that_user_in_one_statement(self):
+        organization = Organization.objects.create(clerk_id="org_link", created_via="webhook")
+        membership = functools.partial(OrganizationMembership.objects.create, organization=organization)
+        waiting = [membership(clerk_id=f"orgmem_wait{n}", user_clerk_id="user_linked") for n in range(2)]
+        other = membership(clerk_id="orgmem_other", user_clerk_id="user_other")
+        user = UserFactory(clerk_id="user_linked")
+
+        with Statements() as statements:
+            linked = memberships_link(user)
+
+        assert linked == 2
+        assert len(statements.sql) == 1
+        if connection.vendor == "postgresql":
+            assert statements.sql[0].startswith("SELECT pg_advisory_xact_lock")  # the lock, then the UPDATE
+        linked_users = OrganizationMembership.objects.filter(pk__in=[w.pk for w in waiting]).values_list("user", flat=True)
+        assert list(linked_users) == [user.pk] * 2
+        other.refresh_from_db()
+        assert other.user_id is None
+        assert memberships_link(user) == 0  # already linked

@@ -110,7 +110,8 @@ MEETING_POINTS = {
         "membership": lambda sql: sql.startswith('INSERT INTO "accounts_organizationmembership"'),
     },
     "membership first": {
-        "user": lambda sql: sql.startswith('UPDATE "accounts_organizationmembership" SET "user_id"'),
+        # the lock and the link update, sent as one query string (accounts/db.py memberships_link)
+        "user": lambda sql: 'UPDATE "accounts_organizationmembership" SET "user_id"' in sql,
         "membership": lambda sql: sql.startswith("SELECT") and 'FROM "accounts_user"' in sql,
     },
 }

@@ -420,13 +420,13 @@ class TestQueryBudgets:
         )
         payload = user_event("user.created", ClerkUserDataFactory(first_name="John", email="john@example.com"))
 
-        with statements_at_most(8) as statements:
+        with statements_at_most(7) as statements:
             response = deliver_to(client, payload)
         assert response.status_code == 200
-        # event upsert, user insert (a user.created tries the insert first), the organization link's
-        # lock (PostgreSQL only: SQLite runs one write transaction at a time) and update, provisioning
+        # event upsert, user insert (a user.created tries the insert first), the link of the user's
+        # organization memberships (with its lock on PostgreSQL, in the same round trip), provisioning
         # insert, the welcome email's task, event status, attempt
-        assert len(statements) == (8 if connection.vendor == "postgresql" else 7)
+        assert len(statements) == 7
 
 
 def test_every_delivery_is_logged_with_id_type_outcome_and_duration(deliver, caplog):
