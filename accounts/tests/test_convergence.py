@@ -23,7 +23,6 @@ view does.
 
 from __future__ import annotations
 
-import json
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -39,10 +38,8 @@ from accounts.tests.factories import (
     user_deleted_event,
     user_event,
 )
-from accounts.webhook_handlers import clerk_source
+from accounts.tests.delivery_streams import arrival_order, deliver_through_ledger
 from webhooks.models import WebhookAttempt, WebhookEvent
-from webhooks.payloads import webhook_payload_parse
-from webhooks.services import webhook_event_deliver
 
 # Fields compared for every user; username only where Clerk's own username decides it.
 COMPARED_FIELDS = ("email", "first_name", "last_name", "image_url", "clerk_updated_at", "is_active")
@@ -134,24 +131,15 @@ def user_events(draw, index: int) -> list[Event]:
 @st.composite
 def scenarios(draw) -> Scenario:
     events = [e for index in range(draw(st.integers(1, 4))) for e in draw(user_events(index))]
-    redelivered = draw(st.lists(st.integers(0, len(events) - 1), max_size=len(events)))
-    stream = draw(st.permutations(list(range(len(events))) + redelivered))
-    return Scenario(events, stream)
+    return Scenario(events, draw(arrival_order(len(events))))
 
 
 # --- Helpers -------------------------------------------------------------------
 
 
-def as_delivered(payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload as the HTTP view hands it on: serialized by the sender, parsed by us."""
-    return webhook_payload_parse(json.dumps(payload).encode())
-
-
 def deliver_all(events: list[Event]) -> list[str]:
     """Deliver each event through the ledger; returns the outcomes."""
-    return [
-        webhook_event_deliver(clerk_source, event_id=e.msg_id, payload=as_delivered(e.payload)).outcome for e in events
-    ]
+    return [deliver_through_ledger(e.msg_id, e.payload) for e in events]
 
 
 def users_table() -> dict[str, dict[str, Any]]:

@@ -22,7 +22,6 @@ verifying the signature, with the body parsed as the view does.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -43,10 +42,8 @@ from accounts.signals import (
     organization_membership_removed,
 )
 from accounts.tests.organization_factories import org_event
-from accounts.webhook_handlers import clerk_source
+from accounts.tests.delivery_streams import arrival_order, deliver_through_ledger
 from webhooks.models import WebhookEvent
-from webhooks.payloads import webhook_payload_parse
-from webhooks.services import webhook_event_deliver
 
 
 @dataclass(frozen=True)
@@ -131,9 +128,7 @@ def organization_events(draw, index: int) -> list[Event]:
 @st.composite
 def scenarios(draw) -> Scenario:
     events = [e for index in range(draw(st.integers(1, 2))) for e in draw(organization_events(index))]
-    redelivered = draw(st.lists(st.integers(0, len(events) - 1), max_size=len(events)))
-    stream = draw(st.permutations(list(range(len(events))) + redelivered))
-    return Scenario(events, stream)
+    return Scenario(events, draw(arrival_order(len(events))))
 
 
 # --- The expected state ----------------------------------------------------------
@@ -257,9 +252,7 @@ def test_shuffled_duplicated_organization_events_converge(scenario: Scenario) ->
 
     with transaction.atomic(), TenantTable() as tenants:
         for index in scenario.stream:
-            e = scenario.events[index]
-            payload = webhook_payload_parse(json.dumps(e.payload).encode())
-            webhook_event_deliver(clerk_source, event_id=e.msg_id, payload=payload)
+            deliver_through_ledger(scenario.events[index].msg_id, scenario.events[index].payload)
         organizations, memberships = actual_tables()
         current = {
             m.clerk_id: m.role

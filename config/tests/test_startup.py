@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from config.tests.helpers import TEST_WEBHOOK_SECRET
 from config.tests.processes import ROOT, clean_env, free_port, wait_until_answering
 
 # Made for the tests; long and varied enough for `check --deploy`.
@@ -81,7 +82,7 @@ def test_check_deploy_is_clean_on_the_readme_production_settings():
         SECRET_KEY=PRODUCTION_SECRET_KEY,
         ALLOWED_HOSTS="app.example.com",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/app",
-        CLERK_WEBHOOK_SECRET="whsec_dGVzdC1zZWNyZXQtZm9yLWNsZXJrLXN5bmMh",
+        CLERK_WEBHOOK_SECRET=TEST_WEBHOOK_SECRET,
         CLERK_SECRET_KEY="sk_live_production_key",
     )
 
