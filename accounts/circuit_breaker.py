@@ -34,7 +34,7 @@ class CircuitBreaker:
     def check(self) -> None:
         """Return if a call may go out now; raise Unavailable if not."""
         with self._lock:
-            if self._failures < FAILURES_TO_OPEN and self._open_until == 0.0:
+            if self._open_until == 0.0:  # closed: failure() sets it once FAILURES_TO_OPEN is reached
                 return
             left = self._open_until - self.clock()
             if left <= 0 and not self._trial_running:

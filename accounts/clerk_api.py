@@ -16,8 +16,8 @@ from django.conf import settings
 from .circuit_breaker import CircuitBreaker
 from .clerk_http import ClerkAPIError, ClerkHTTP, ClerkNotFound
 
-USER_LIST_MAX_LIMIT = 500  # Clerk's maximum page size
-USER_LIST_MAX_BODY_BYTES = 64 * 1024 * 1024  # a page of 500 users with their metadata
+LIST_MAX_LIMIT = 500  # Clerk's maximum page size, for users, organizations and memberships alike
+LIST_MAX_BODY_BYTES = 64 * 1024 * 1024  # a page of 500 users (or organizations) with their metadata
 REQUEST_PATH_TIMEOUT = (2.0, 5.0)  # connect, read: each also cut to what is left of the deadline
 
 
@@ -38,17 +38,17 @@ class ClerkClient(ClerkHTTP):
             raise ClerkAPIError("Clerk answered a user that is not a JSON object")
         return user
 
-    def user_list(self, *, limit: int = USER_LIST_MAX_LIMIT, starting_after: str | None = None) -> list[dict[str, Any]]:
+    def user_list(self, *, limit: int = LIST_MAX_LIMIT, starting_after: str | None = None) -> list[dict[str, Any]]:
         """One page of users, oldest first, after the user id `starting_after` (Clerk's cursor)."""
         params: dict[str, Any] = {"limit": limit, "order_by": "created_at"}
         if starting_after:
             params["starting_after"] = starting_after
-        page = self.get("/v1/users", params=params, max_bytes=USER_LIST_MAX_BODY_BYTES)
+        page = self.get("/v1/users", params=params, max_bytes=LIST_MAX_BODY_BYTES)
         if not isinstance(page, list):
             raise ClerkAPIError("Clerk answered a user list that is not a JSON array")
         return page
 
-    def user_iter(self, *, page_size: int = USER_LIST_MAX_LIMIT) -> Iterator[dict[str, Any]]:
+    def user_iter(self, *, page_size: int = LIST_MAX_LIMIT) -> Iterator[dict[str, Any]]:
         """Every user, page by page with the `starting_after` cursor; stops at a short page."""
         cursor = None
         while True:

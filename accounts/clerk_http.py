@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 3600  # a longer or nonsensical Retry-After is read as this
-MAX_BODY_BYTES = 1024 * 1024  # one user or the JWKS: far below this
+MAX_BODY_BYTES = 1024 * 1024  # one user, one organization or the JWKS: far below this
 # Calls waited on with a deadline run in a pool of this many threads. A call cut by its deadline
 # leaves its pool thread to finish alone: a body stops at its next receive, while headers trickled
 # a byte at a time hold the pool thread (never a request) until the read timeout between bytes.

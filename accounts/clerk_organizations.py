@@ -13,9 +13,7 @@ from typing import Any, NamedTuple
 
 import requests
 
-from .clerk_api import USER_LIST_MAX_BODY_BYTES, ClerkAPIError, ClerkClient, ClerkNotFound
-
-LIST_MAX_LIMIT = 500  # Clerk's maximum page size
+from .clerk_api import LIST_MAX_BODY_BYTES, LIST_MAX_LIMIT, ClerkAPIError, ClerkClient, ClerkNotFound
 
 
 class ClerkPage(NamedTuple):
@@ -45,7 +43,7 @@ def organization_membership_list(client: ClerkClient, *, offset: int, limit: int
 
 
 def _page(client: ClerkClient, path: str, *, offset: int, limit: int) -> ClerkPage:
-    body = client.get(path, params={"limit": limit, "offset": offset}, max_bytes=USER_LIST_MAX_BODY_BYTES)
+    body = client.get(path, params={"limit": limit, "offset": offset}, max_bytes=LIST_MAX_BODY_BYTES)
     data = body.get("data") if isinstance(body, dict) else None
     total_count = body.get("total_count") if isinstance(body, dict) else None
     if not isinstance(data, list) or isinstance(total_count, bool) or not isinstance(total_count, int):

@@ -31,7 +31,7 @@ class UserSerializer(serializers.ModelSerializer):
 class ActiveOrganizationSerializer(serializers.Serializer):
     """The token's active organization: Clerk id, name and slug from the local row, role and permissions from the token.
 
-    Its instance is the pair (Organization, ActiveOrganizationClaim).
+    Declares the shape for the schema; MeSerializer writes it.
     """
 
     clerk_id = serializers.CharField()
@@ -39,10 +39,6 @@ class ActiveOrganizationSerializer(serializers.Serializer):
     slug = serializers.CharField()
     role = serializers.CharField()
     permissions = serializers.ListField(child=serializers.CharField())
-
-    def to_representation(self, instance: tuple[Organization, ActiveOrganizationClaim]) -> dict:
-        organization, claim = instance
-        return _active_organization_data(organization, claim)
 
 
 class MeSerializer(UserSerializer):
@@ -59,12 +55,14 @@ class MeSerializer(UserSerializer):
         ref_name = "User"  # the schema's name for what /api/me/ answers
 
     def to_representation(self, instance: User) -> dict:
-        active = self.context.get("organization")
-        organization = None if active is None else _active_organization_data(*active)
+        organization = _organization_data(self.context.get("organization"))
         return super().to_representation(instance) | {"organization": organization}
 
 
-def _active_organization_data(organization: Organization, claim: ActiveOrganizationClaim) -> dict:
+def _organization_data(active: tuple[Organization, ActiveOrganizationClaim] | None) -> dict | None:
+    if active is None:
+        return None
+    organization, claim = active
     return {
         "clerk_id": organization.clerk_id,
         "name": organization.name,
