@@ -24,7 +24,7 @@ from django.utils import timezone
 from . import db
 from .errors import Refused
 from .models import WebhookAttempt, WebhookEvent
-from .registry import WebhookSource, get_source
+from .registry import SourceNotRegistered, WebhookSource, get_source
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,9 @@ def webhook_event_replay(event_pk: int) -> DeliveryResult:
     Safe for any status: handlers converge (upserts guarded by Clerk's
     updated_at, tombstones final, provisioning once), so replaying a processed
     event changes nothing current and sends nothing twice.
-    Raises WebhookEvent.DoesNotExist and LookupError (source no longer registered).
+    Raises WebhookEvent.DoesNotExist, and SourceNotRegistered (a LookupError) when the
+    event's source is no longer registered; a handler's own errors, KeyError included, are
+    stored as a failed replay.
     """
     started_at, clock = timezone.now(), time.perf_counter()
     try:
@@ -100,7 +102,7 @@ def webhook_event_replay(event_pk: int) -> DeliveryResult:
             outcome = webhook_event_process(_source_of(event), event)
             _event_finish(event, outcome, count_attempt=True)
             _attempt_add(event, WebhookAttempt.Kind.REPLAY, outcome, started_at, clock)
-    except (WebhookEvent.DoesNotExist, LookupError, *DATABASE_UNAVAILABLE):
+    except (WebhookEvent.DoesNotExist, SourceNotRegistered, *DATABASE_UNAVAILABLE):
         raise
     except Exception as exc:
         with transaction.atomic():
@@ -198,7 +200,7 @@ def _attempt_add(event: WebhookEvent, kind: str, outcome: Outcome, started_at, c
 def _source_of(event: WebhookEvent) -> WebhookSource:
     source = get_source(event.source)
     if source is None:
-        raise LookupError(f"webhook source {event.source!r} is not registered")
+        raise SourceNotRegistered(event.source)
     return source
 
 
