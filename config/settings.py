@@ -199,6 +199,8 @@ CLERK_AUTHORIZED_PARTIES = env.list("CLERK_AUTHORIZED_PARTIES", default=[])
 CLERK_API_TIMEOUT = env.float("CLERK_API_TIMEOUT", default=5.0)
 # Clerk's SDKs treat a v2 token of a session with pending tasks (sts="pending") as signed out.
 CLERK_TREAT_PENDING_AS_SIGNED_OUT = env.bool("CLERK_TREAT_PENDING_AS_SIGNED_OUT", default=True)
+# sync_clerk_users greets backfilled users only if their Clerk account is younger than this.
+CLERK_SYNC_WELCOME_WINDOW_DAYS = env.int("CLERK_SYNC_WELCOME_WINDOW_DAYS", default=7)
 
 # --- API --------------------------------------------------------------------
 
@@ -220,8 +222,6 @@ SPECTACULAR_SETTINGS = {
 WEBHOOKS_MAX_BODY_BYTES = env.int("WEBHOOKS_MAX_BODY_BYTES", default=1024 * 1024)
 # prune_webhook_events deletes processed/ignored events older than this (payloads hold personal data).
 WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
-# sync_clerk_users greets backfilled users only if their Clerk account is younger than this.
-CLERK_SYNC_WELCOME_WINDOW_DAYS = env.int("CLERK_SYNC_WELCOME_WINDOW_DAYS", default=7)
 
 # --- Logging ----------------------------------------------------------------
 

@@ -54,7 +54,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
     @admin.display(description="error")
     def error_text(self, attempt: WebhookAttempt) -> str:
-        return format_html('<pre class="attempt-error">{}</pre>', attempt.error) if attempt.error else "—"
+        return error_html(attempt.error)
 
 
 @admin.register(WebhookEvent)
@@ -193,7 +193,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="last error")
     def last_error_text(self, event: WebhookEvent) -> str:
-        return format_html('<pre class="attempt-error">{}</pre>', event.last_error) if event.last_error else "—"
+        return error_html(event.last_error)
 
     @admin.display(description="payload")
     def payload_html(self, event: WebhookEvent) -> str:
@@ -216,11 +216,19 @@ class WebhookRejectionAdmin(admin.ModelAdmin):
         return False
 
 
+# The chart's status colours, and one for the attempt outcome no event status has.
+BADGE_COLOURS = {**STATUS_COLOURS, WebhookAttempt.Outcome.DUPLICATE: "#6d4c41"}
+
+
 def badge(status: str, label: str) -> str:
-    colour = {**{str(k): v for k, v in STATUS_COLOURS.items()}, "duplicate": "#6d4c41"}.get(status, "#555")
+    colour = BADGE_COLOURS.get(status, "#555")
     return format_html(
         '<span class="status-badge" style="background:{};color:#fff;padding:1px 7px;border-radius:8px;'
         'font-size:11px;white-space:nowrap">{}</span>',
         colour,
         label,
     )
+
+
+def error_html(error: str) -> str:
+    return format_html('<pre class="attempt-error">{}</pre>', error) if error else "—"

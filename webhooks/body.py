@@ -23,11 +23,12 @@ def request_body_read(request: HttpRequest, *, limit: int) -> bytes:
     """The body of `request`, at most `limit` bytes.
 
     Django reads a WSGI body by its Content-Length, so a chunked body (no
-    Content-Length) would read as empty. Servers that decode chunked bodies
-    say so with `wsgi.input_terminated` (gunicorn does, and so does runserver
-    with webhooks/devserver.py); their `wsgi.input` is then read to its end
-    here. Other servers (Django's test live server): BodyUnreadable, rather
-    than verifying an empty body.
+    Content-Length) would read as empty. runserver (webhooks/devserver.py)
+    decodes it and passes it on with a Content-Length; servers that pass it
+    on still chunked but decoded say so with `wsgi.input_terminated`
+    (gunicorn), and their `wsgi.input` is then read to its end here. Other
+    servers (Django's test live server): BodyUnreadable, rather than
+    verifying an empty body.
     Raises BodyTooLarge beyond `limit`, reading at most one byte past it.
     """
     declared = request.META.get("CONTENT_LENGTH") or ""

@@ -85,6 +85,13 @@ class WebhookSource:
     health: Callable[[], Sequence[HealthBlock]] | None = None
 
 
+class SourceNotRegistered(LookupError):
+    """No source of that name is registered (its own class: a handler's KeyError is a failure, not this)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"webhook source {name!r} is not registered")
+
+
 _sources: dict[str, WebhookSource] = {}
 
 
@@ -96,13 +103,14 @@ def register_source(source: WebhookSource) -> None:
 def unregister_source(name: str) -> WebhookSource:
     """Stop accepting this source's deliveries (they are answered 404); returns the source.
 
-    Raises LookupError when no source of that name is registered. Its events
-    stay in the ledger; replaying them fails until it is registered again.
+    Raises SourceNotRegistered (a LookupError) when no source of that name is
+    registered. Its events stay in the ledger; replaying them fails until it is
+    registered again.
     """
     try:
         return _sources.pop(name)
     except KeyError:
-        raise LookupError(f"webhook source {name!r} is not registered") from None
+        raise SourceNotRegistered(name) from None
 
 
 @contextmanager

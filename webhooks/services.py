@@ -24,7 +24,7 @@ from django.utils import timezone
 from . import db
 from .errors import Refused
 from .models import WebhookAttempt, WebhookEvent
-from .registry import WebhookSource, get_source
+from .registry import SourceNotRegistered, WebhookSource, get_source
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def webhook_event_deliver(source: WebhookSource, *, event_id: str, payload: dict
     started_at, clock = timezone.now(), time.perf_counter()
     try:
         with transaction.atomic():
-            event, attempt_recorded = _event_upsert(
+            event, attempt_recorded = webhook_event_record(
                 source, event_id=event_id, payload=payload, duplicate_started_at=started_at
             )
             if event.is_done:
@@ -74,7 +74,7 @@ def webhook_event_deliver(source: WebhookSource, *, event_id: str, payload: dict
     except Exception as exc:
         # The transaction above rolled back, handler writes and all; keep the failure.
         with transaction.atomic():
-            event = webhook_event_record(source, event_id=event_id, payload=payload)
+            event, _ = webhook_event_record(source, event_id=event_id, payload=payload)
             error = _event_fail(event, exc, WebhookAttempt.Kind.DELIVERY, started_at, clock)
         result = DeliveryResult(event.pk, Outcome.FAILED, error)
     else:
@@ -89,7 +89,9 @@ def webhook_event_replay(event_pk: int) -> DeliveryResult:
     Safe for any status: handlers converge (upserts guarded by Clerk's
     updated_at, tombstones final, provisioning once), so replaying a processed
     event changes nothing current and sends nothing twice.
-    Raises WebhookEvent.DoesNotExist and LookupError (source no longer registered).
+    Raises WebhookEvent.DoesNotExist, and SourceNotRegistered (a LookupError) when the
+    event's source is no longer registered; a handler's own errors, KeyError included, are
+    stored as a failed replay.
     """
     started_at, clock = timezone.now(), time.perf_counter()
     try:
@@ -100,7 +102,7 @@ def webhook_event_replay(event_pk: int) -> DeliveryResult:
             outcome = webhook_event_process(_source_of(event), event)
             _event_finish(event, outcome, count_attempt=True)
             _attempt_add(event, WebhookAttempt.Kind.REPLAY, outcome, started_at, clock)
-    except (WebhookEvent.DoesNotExist, LookupError, *DATABASE_UNAVAILABLE):
+    except (WebhookEvent.DoesNotExist, SourceNotRegistered, *DATABASE_UNAVAILABLE):
         raise
     except Exception as exc:
         with transaction.atomic():
@@ -113,20 +115,16 @@ def webhook_event_replay(event_pk: int) -> DeliveryResult:
     return result
 
 
-def webhook_event_record(source: WebhookSource, *, event_id: str, payload: Mapping[str, Any]) -> WebhookEvent:
+def webhook_event_record(
+    source: WebhookSource, *, event_id: str, payload: Mapping[str, Any], duplicate_started_at=None
+) -> tuple[WebhookEvent, bool]:
     """Insert the event, or count one more attempt on the stored one; either way lock its row.
 
     One statement, so concurrent deliveries of one id cannot both insert.
-    Must run inside a transaction: the lock is held until it ends.
+    Must run inside a transaction: the lock is held until it ends. With
+    `duplicate_started_at`, on PostgreSQL, the statement also records the
+    attempt of a redelivery of a finished event; the second value says whether it did.
     """
-    return _event_upsert(source, event_id=event_id, payload=payload)[0]
-
-
-def _event_upsert(
-    source: WebhookSource, *, event_id: str, payload: Mapping[str, Any], duplicate_started_at=None
-) -> tuple[WebhookEvent, bool]:
-    """webhook_event_record's statement; with `duplicate_started_at` on PostgreSQL it also records
-    the attempt of a redelivery of a finished event. Returns the event and whether it did."""
     row = db.event_upsert(
         source=source.name,
         event_id=event_id,
@@ -165,9 +163,9 @@ def webhook_event_process(source: WebhookSource, event: WebhookEvent) -> Outcome
 def _event_finish(event: WebhookEvent, outcome: Outcome, *, count_attempt: bool = False) -> None:
     """Store the outcome; `count_attempt` for a replay (a delivery was counted by its upsert)."""
     status = Status.IGNORED if outcome == Outcome.IGNORED else Status.PROCESSED
-    now = timezone.now()
-    db.event_outcome_store(event.pk, status=status, last_error="", attempts_added=int(count_attempt), processed_at=now)
-    event.status, event.processed_at, event.last_error = status, now, ""
+    db.event_outcome_store(
+        event.pk, status=status, last_error="", attempts_added=int(count_attempt), processed_at=timezone.now()
+    )
 
 
 def _event_fail(event: WebhookEvent, exc: BaseException, kind: str, started_at, clock: float) -> str:
@@ -202,7 +200,7 @@ def _attempt_add(event: WebhookEvent, kind: str, outcome: Outcome, started_at, c
 def _source_of(event: WebhookEvent) -> WebhookSource:
     source = get_source(event.source)
     if source is None:
-        raise LookupError(f"webhook source {event.source!r} is not registered")
+        raise SourceNotRegistered(event.source)
     return source
 
 

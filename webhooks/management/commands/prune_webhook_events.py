@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from webhooks.durations import duration_parse
-from webhooks.models import WebhookEvent
+from webhooks.models import DONE_STATUSES, WebhookEvent
 from webhooks.retention import webhook_event_prune
 
 Status = WebhookEvent.Status
@@ -30,9 +30,7 @@ class Command(BaseCommand):
             raise CommandError(f"--older-than: {exc}") from None
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
-        statuses = [Status.PROCESSED, Status.IGNORED]
-        if include_unfinished:
-            statuses += [Status.FAILED, Status.RECEIVED]
+        statuses = Status.values if include_unfinished else sorted(DONE_STATUSES)
         cutoff = timezone.now() - age
         if dry_run:
             count = WebhookEvent.objects.filter(received_at__lt=cutoff, status__in=statuses).count()

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from webhooks.durations import duration_parse
 from webhooks.models import WebhookEvent
+from webhooks.registry import SourceNotRegistered
 from webhooks.services import webhook_event_replay
 
 
@@ -53,7 +54,7 @@ class Command(BaseCommand):
             except WebhookEvent.DoesNotExist:
                 outcomes["vanished"] += 1  # pruned meanwhile
                 continue
-            except LookupError as exc:
+            except SourceNotRegistered as exc:
                 outcomes["no source"] += 1
                 self.stderr.write(f"event {pk}: {exc}")
                 continue
