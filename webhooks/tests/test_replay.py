@@ -161,6 +161,24 @@ def test_replay_whose_handler_raises_marks_event_failed_without_raising(webhook_
     assert attempt.error.rstrip().endswith(expected_error)
 
 
+def test_replay_whose_handler_raises_a_key_error_is_recorded_as_failed(webhook_source):
+    """A handler's own KeyError is a failure like any other, not "this source is not registered"."""
+
+    def reads_a_missing_key(event):
+        return event.payload["data"]["missing"]
+
+    source = webhook_source({"thing.happened": reads_a_missing_key}, name="test-key-error")
+    stored = WebhookEventFactory(source=source.name, payload={"type": "thing.happened", "data": {"id": "thing_1"}})
+
+    result = webhook_event_replay(stored.pk)
+
+    assert (result.outcome, result.error) == (Outcome.FAILED, "KeyError: 'missing'")
+    stored.refresh_from_db()
+    assert (stored.status, stored.last_error) == (Status.FAILED, "KeyError: 'missing'")
+    [attempt] = replay_attempts(stored)
+    assert attempt.outcome == Outcome.FAILED
+
+
 def test_replay_rolls_back_the_writes_of_a_handler_that_raises(webhook_source):
     """What a failing handler wrote before raising is not kept."""
 
