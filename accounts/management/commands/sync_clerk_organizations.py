@@ -4,6 +4,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.clerk_api import ClerkAPIError, ClerkClient
+from accounts.errors import Unavailable
 from accounts.organization_backfill import OrganizationBackfillReport, organizations_backfill_from_clerk
 from accounts.sync_outcome import BACKFILL_SUMMARY_ORDER
 
@@ -31,7 +32,7 @@ class Command(BaseCommand):
             )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
-        except ClerkAPIError as exc:
+        except (ClerkAPIError, Unavailable) as exc:
             raise CommandError(f"Clerk's API failed: {exc}. Nothing is lost: run the command again.") from None
         self.stderr.write("")
         prefix = "dry run, nothing written: " if dry_run else ""
