@@ -29,8 +29,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .clerk_data import clean_text
-from .clerk_org_data import ORG_TEXT_MAX_LENGTH, ClerkMembership, ClerkOrganization, clerk_prefixed_id
+from .clerk_data import clean_text, clerk_prefixed_id
+from .clerk_org_data import ORG_TEXT_MAX_LENGTH, ClerkMembership, ClerkOrganization
 from .db import insert_ignoring_conflicts
 from .models import Organization, OrganizationMembership
 from .sync_outcome import SyncOutcome
