@@ -16,18 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from .clerk_api import ClerkClient
-from .clerk_data import ClerkDataError, clerk_timestamp
+from .clerk_data import clerk_timestamp
 from .models import User
-from .services import SyncOutcome, user_tombstone, user_upsert_from_clerk
-
-# How the summary groups the upsert's outcomes.
-SUMMARY = {
-    SyncOutcome.CREATED: "created",
-    SyncOutcome.UPDATED: "updated",
-    SyncOutcome.UNCHANGED: "unchanged",
-    SyncOutcome.STALE: "skipped",  # the local row is newer (a webhook got there first)
-    SyncOutcome.ALREADY_DELETED: "skipped",  # tombstoned locally: final
-}
+from .services import user_tombstone, user_upsert_from_clerk
+from .sync_outcome import backfill_reconcile
 
 
 @dataclass
@@ -87,12 +79,9 @@ def users_backfill_from_clerk(
 
 def _reconcile(data: dict, greet_since: dt.datetime) -> str:
     created_at = clerk_timestamp(data.get("created_at")) if isinstance(data, dict) else None
-    try:
-        result = user_upsert_from_clerk(
-            data,
-            created_via=User.CreatedVia.SYNC,
-            send_welcome_email=created_at is not None and created_at >= greet_since,
-        )
-    except ClerkDataError:
-        return "skipped"
-    return SUMMARY[result.outcome]
+    return backfill_reconcile(
+        user_upsert_from_clerk,
+        data,
+        created_via=User.CreatedVia.SYNC,
+        send_welcome_email=created_at is not None and created_at >= greet_since,
+    )

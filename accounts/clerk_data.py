@@ -58,13 +58,18 @@ class ClerkUser:
 
 def clerk_id_from_payload(data: Any) -> str:
     """The user id in `data`, or ClerkDataError (even `user.deleted` may omit it)."""
-    clerk_id = data.get("id") if isinstance(data, Mapping) else None
-    if not isinstance(clerk_id, str) or not clerk_id.strip():
-        raise ClerkDataError("user data has no id")
-    clerk_id = clerk_id.strip()
-    if len(clerk_id) > CLERK_ID_MAX_LENGTH or "\x00" in clerk_id:
-        raise ClerkDataError("user id is not a Clerk user id")
-    return clerk_id
+    return clerk_prefixed_id(data, "", "user")
+
+
+def clerk_prefixed_id(data: Any, prefix: str, what: str, *, key: str = "id") -> str:
+    """`data[key]` when it is a Clerk id starting with `prefix`, or ClerkDataError naming `what`."""
+    value = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(value, str) or not value.strip():
+        raise ClerkDataError(f"{what} data has no {key}")
+    value = value.strip()
+    if not value.startswith(prefix) or len(value) > CLERK_ID_MAX_LENGTH or "\x00" in value:
+        raise ClerkDataError(f"{what} {key} is not a Clerk id" + (f" ({prefix}…)" if prefix else ""))
+    return value
 
 
 def clean_text(value: Any, max_length: int) -> str:

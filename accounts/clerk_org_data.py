@@ -10,11 +10,10 @@ Reference: https://clerk.com/docs/reference/backend-api/tag/Organizations
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .clerk_data import CLERK_ID_MAX_LENGTH, ClerkDataError, _image_url, clean_text, clerk_timestamp
+from .clerk_data import ClerkDataError, _image_url, clean_text, clerk_prefixed_id, clerk_timestamp
 
 # Column sizes of accounts.Organization and OrganizationMembership.
 ORG_TEXT_MAX_LENGTH = 256
@@ -68,17 +67,6 @@ class ClerkMembership:
             permissions=_permissions(data.get("permissions")),
             updated_at=clerk_timestamp(data.get("updated_at")),
         )
-
-
-def clerk_prefixed_id(data: Any, prefix: str, what: str, *, key: str = "id") -> str:
-    """`data[key]` when it is a Clerk id starting with `prefix`, or ClerkDataError naming `what`."""
-    value = data.get(key) if isinstance(data, Mapping) else None
-    if not isinstance(value, str) or not value.strip():
-        raise ClerkDataError(f"{what} data has no {key}")
-    value = value.strip()
-    if not value.startswith(prefix) or len(value) > CLERK_ID_MAX_LENGTH or "\x00" in value:
-        raise ClerkDataError(f"{what} {key} is not a Clerk id ({prefix}…)")
-    return value
 
 
 def _role(value: Any) -> str:

@@ -13,27 +13,17 @@ ends an organization or a membership.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
 
 from .clerk_api import ClerkClient
-from .clerk_data import ClerkDataError
 from .clerk_organizations import LIST_MAX_LIMIT, ClerkPage, organization_list, organization_membership_list
 from .models import Organization
 from .organizations import membership_upsert_from_clerk, organization_upsert_from_clerk
-from .sync_outcome import SyncOutcome
-
-# How the summary groups the upserts' outcomes.
-SUMMARY = {
-    SyncOutcome.CREATED: "created",
-    SyncOutcome.UPDATED: "updated",
-    SyncOutcome.UNCHANGED: "unchanged",
-    SyncOutcome.STALE: "skipped",  # the local row is as new or newer (a webhook got there first)
-    SyncOutcome.ALREADY_DELETED: "skipped",  # tombstoned locally: final
-}
+from .sync_outcome import backfill_reconcile
 
 
 @dataclass
@@ -69,7 +59,8 @@ def organizations_backfill_from_clerk(
             page = page_get(client, offset=offset, limit=page_size)
             for data in page.data:
                 with transaction.atomic():
-                    report.counts[kind][_reconcile(upsert, data)] += 1
+                    outcome = backfill_reconcile(upsert, data, created_via=Organization.CreatedVia.SYNC)
+                    report.counts[kind][outcome] += 1
                     transaction.set_rollback(dry_run)
             offset += len(page.data)
             report.seen[kind] += len(page.data)
@@ -78,10 +69,3 @@ def organizations_backfill_from_clerk(
                 break
     return report
 
-
-def _reconcile(upsert: Callable[..., Any], data: Mapping[str, Any]) -> str:
-    try:
-        result = upsert(data, created_via=Organization.CreatedVia.SYNC)
-    except ClerkDataError:
-        return "skipped"
-    return SUMMARY[result.outcome]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .db import member_link_lock, memberships_link
+from .db import member_link_lock, memberships_link, user_by_clerk_id
 from .models import User
 
 # The race: one transaction creates user X while another inserts a membership of X; neither
@@ -42,8 +42,8 @@ def member_user(user_clerk_id: str) -> User | None:
     Call it before locking the membership row: the user's side takes the link
     lock and then updates membership rows, so the same order here cannot deadlock.
     """
-    user = User.objects.filter(clerk_id=user_clerk_id).first()
+    user = user_by_clerk_id(user_clerk_id)
     if user is None:
         member_link_lock(user_clerk_id)
-        user = User.objects.filter(clerk_id=user_clerk_id).first()
+        user = user_by_clerk_id(user_clerk_id)
     return user

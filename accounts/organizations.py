@@ -29,8 +29,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .clerk_data import clean_text
-from .clerk_org_data import ORG_TEXT_MAX_LENGTH, ClerkMembership, ClerkOrganization, clerk_prefixed_id
+from .clerk_data import clean_text, clerk_prefixed_id
+from .clerk_org_data import ORG_TEXT_MAX_LENGTH, ClerkMembership, ClerkOrganization
 from .db import insert_ignoring_conflicts
 from .models import Organization, OrganizationMembership
 from .sync_outcome import SyncOutcome
@@ -70,8 +70,8 @@ def organization_tombstone(data: Mapping[str, Any], *, created_via: Organization
     Its memberships count as ended from now on: each one that counted is
     announced with `organization_membership_removed`. Raises ClerkDataError.
     """
-    clerk_id = clerk_prefixed_id(data, "org_", "organization")
-    slug = clean_text(data.get("slug"), ORG_TEXT_MAX_LENGTH) if isinstance(data, Mapping) else ""
+    clerk_id = clerk_prefixed_id(data, "org_", "organization")  # refuses data that is not a mapping
+    slug = clean_text(data.get("slug"), ORG_TEXT_MAX_LENGTH)
     return _organization_tombstone(clerk_id, slug, created_via=created_via)
 
 

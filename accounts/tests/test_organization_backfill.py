@@ -118,3 +118,10 @@ def test_clerk_failing_stops_with_the_reason(clerk_api):
 def test_page_size_is_checked():
     with pytest.raises(CommandError, match="between 1 and 500"):
         run("--page-size", "501")
+
+
+def test_clerk_unreachable_stops_with_the_reason(clerk_api, settings):
+    settings.CLERK_API_URL = "http://127.0.0.1:9"
+
+    with pytest.raises(CommandError, match="Clerk's API failed: .*run the command again"):
+        run()

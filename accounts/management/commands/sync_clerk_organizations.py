@@ -4,9 +4,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.clerk_api import ClerkAPIError, ClerkClient
+from accounts.errors import Unavailable
 from accounts.organization_backfill import OrganizationBackfillReport, organizations_backfill_from_clerk
-
-SUMMARY_ORDER = ("created", "updated", "unchanged", "skipped")
+from accounts.sync_outcome import BACKFILL_SUMMARY_ORDER
 
 
 class Command(BaseCommand):
@@ -32,18 +32,18 @@ class Command(BaseCommand):
             )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
-        except ClerkAPIError as exc:
+        except (ClerkAPIError, Unavailable) as exc:
             raise CommandError(f"Clerk's API failed: {exc}. Nothing is lost: run the command again.") from None
         self.stderr.write("")
         prefix = "dry run, nothing written: " if dry_run else ""
         for kind in ("organizations", "memberships"):
             counts = report.counts[kind]
-            summary = ", ".join(f"{counts.get(name, 0)} {name}" for name in SUMMARY_ORDER)
+            summary = ", ".join(f"{counts.get(name, 0)} {name}" for name in BACKFILL_SUMMARY_ORDER)
             self.stdout.write(f"{prefix}{report.seen[kind]} Clerk {kind}: {summary}")
 
     def _progress(self, report: OrganizationBackfillReport, kind: str) -> None:
         if self._kind not in (None, kind):
             self.stderr.write("")  # the organizations' line stays; the memberships' starts below it
         self._kind = kind
-        counts = " ".join(f"{name}={report.counts[kind].get(name, 0)}" for name in SUMMARY_ORDER)
+        counts = " ".join(f"{name}={report.counts[kind].get(name, 0)}" for name in BACKFILL_SUMMARY_ORDER)
         self.stderr.write(f"\rsynced {report.seen[kind]} {kind}  {counts}", ending="")

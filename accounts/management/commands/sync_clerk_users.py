@@ -10,8 +10,7 @@ from accounts.backfill import BackfillReport, users_backfill_from_clerk
 from accounts.clerk_api import ClerkAPIError, ClerkClient
 from accounts.errors import Unavailable
 from accounts.services import ProvisioningFailed
-
-SUMMARY_ORDER = ("created", "updated", "unchanged", "skipped")
+from accounts.sync_outcome import BACKFILL_SUMMARY_ORDER
 
 
 class Command(BaseCommand):
@@ -56,7 +55,7 @@ class Command(BaseCommand):
             raise CommandError(f"{exc}. The page it was on was rolled back: fix the receiver, run again.") from None
         self.stderr.write("")
         prefix = "dry run, nothing written: " if dry_run else ""
-        summary = ", ".join(f"{report.counts.get(name, 0)} {name}" for name in SUMMARY_ORDER)
+        summary = ", ".join(f"{report.counts.get(name, 0)} {name}" for name in BACKFILL_SUMMARY_ORDER)
         self.stdout.write(f"{prefix}{report.seen} Clerk users: {summary}")
         if report.missing_in_clerk:
             sample = ", ".join(report.missing_in_clerk[:10])
@@ -65,5 +64,5 @@ class Command(BaseCommand):
             self.stdout.write(f"{len(report.missing_in_clerk)} local users are not in Clerk ({sample}{more}): {action}")
 
     def _progress(self, report: BackfillReport) -> None:
-        counts = " ".join(f"{name}={report.counts.get(name, 0)}" for name in SUMMARY_ORDER)
+        counts = " ".join(f"{name}={report.counts.get(name, 0)}" for name in BACKFILL_SUMMARY_ORDER)
         self.stderr.write(f"\rsynced {report.seen} users  {counts}", ending="")
