@@ -52,18 +52,20 @@ def insert_ignoring_conflicts(obj: models.Model) -> bool:
     return True
 
 
-def user_by_clerk_id(clerk_id: str, *, lock: bool = False) -> User | None:
+def user_by_clerk_id(clerk_id: str, *, lock: bool = False, for_write: bool = False) -> User | None:
     """The user row with this unique `clerk_id`, or None: one statement.
 
     With `lock` the row is read with `SELECT … FOR UPDATE` (SQLite has no row
     locks: its transactions already begin as writes) from the write database,
-    where the caller's transaction will write it; without, from the read
-    database. Not the ORM: compiling `User.objects.filter(clerk_id=…)` cost
-    more than the database round trip on every authenticated request
+    where the caller's transaction will write it. With `for_write` it is read
+    from the write database without a lock (a write transaction that must see
+    what others committed there); otherwise from the read database. Not the
+    ORM: compiling `User.objects.filter(clerk_id=…)` cost more than the
+    database round trip on every authenticated request
     (bench/README.md: 0.46 ms against 0.10 ms), so the statement is built once
     per process and database.
     """
-    alias = router.db_for_write(User) if lock else router.db_for_read(User)
+    alias = router.db_for_write(User) if lock or for_write else router.db_for_read(User)
     connection = connections[alias]
     select = _user_select(alias)
     sql = select.sql + (" FOR UPDATE" if lock and connection.features.has_select_for_update else "")

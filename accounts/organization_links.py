@@ -42,8 +42,9 @@ def member_user(user_clerk_id: str) -> User | None:
     Call it before locking the membership row: the user's side takes the link
     lock and then updates membership rows, so the same order here cannot deadlock.
     """
-    user = user_by_clerk_id(user_clerk_id)
+    # From the write database: the point is to see a user another transaction committed there.
+    user = user_by_clerk_id(user_clerk_id, for_write=True)
     if user is None:
         member_link_lock(user_clerk_id)
-        user = user_by_clerk_id(user_clerk_id)
+        user = user_by_clerk_id(user_clerk_id, for_write=True)
     return user

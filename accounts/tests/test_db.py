@@ -103,11 +103,12 @@ class TestUserByClerkId:
         assert len(statements.sql) == 1
         assert statements.sql[0].rstrip().endswith("FOR UPDATE") is connection.features.has_select_for_update
 
-    def test_lock_reads_from_the_write_database_and_a_plain_read_from_the_read_database(self, settings):
+    def test_lock_and_for_write_read_the_write_database_and_a_plain_read_the_read_database(self, settings):
         UserFactory(clerk_id="user_routed")
         settings.DATABASE_ROUTERS = [ReadsElsewhere()]
 
         assert user_by_clerk_id("user_routed", lock=True).clerk_id == "user_routed"
+        assert user_by_clerk_id("user_routed", for_write=True).clerk_id == "user_routed"
         with pytest.raises(ConnectionDoesNotExist):
             user_by_clerk_id("user_routed")
 
