@@ -8,6 +8,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from webhooks.admin import coloured_badge
+
 from .models import UserProvisioning
 from .welcome_email import welcome_email_retry
 
@@ -22,12 +24,8 @@ STATUS_COLOURS = {
 
 
 def welcome_email_badge(provisioning: UserProvisioning) -> str:
-    return format_html(
-        '<span class="status-badge" style="background:{};color:#fff;padding:1px 7px;border-radius:8px;'
-        'font-size:11px;white-space:nowrap">{}</span>',
-        STATUS_COLOURS.get(provisioning.welcome_email, "#555"),
-        provisioning.get_welcome_email_display(),
-    )
+    colour = STATUS_COLOURS.get(provisioning.welcome_email, "#555")
+    return coloured_badge(colour, provisioning.get_welcome_email_display())
 
 
 @admin.register(UserProvisioning)

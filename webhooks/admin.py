@@ -221,7 +221,11 @@ BADGE_COLOURS = {**STATUS_COLOURS, WebhookAttempt.Outcome.DUPLICATE: "#6d4c41"}
 
 
 def badge(status: str, label: str) -> str:
-    colour = BADGE_COLOURS.get(status, "#555")
+    return coloured_badge(BADGE_COLOURS.get(status, "#555"), label)
+
+
+def coloured_badge(colour: str, label: str) -> str:
+    """The admin's status badge: `label` on `colour`; other apps' admins use it for their own statuses."""
     return format_html(
         '<span class="status-badge" style="background:{};color:#fff;padding:1px 7px;border-radius:8px;'
         'font-size:11px;white-space:nowrap">{}</span>',
