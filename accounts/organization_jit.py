@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import partial
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import InterfaceError, OperationalError
@@ -60,11 +59,8 @@ def organization_for_claim(claim: ActiveOrganizationClaim) -> Organization | Non
     organization that cannot be stored), or ImproperlyConfigured when
     CLERK_SECRET_KEY is not set.
     """
-    try:
-        organization = Organization.objects.get(clerk_id=claim.id)
-    except Organization.DoesNotExist:
-        # Concurrent first requests naming one organization wait for one fetch.
-        organization = _organization_fetches.run(claim.id, partial(_organization_create_from_clerk, claim.id))
+    # Concurrent first requests naming one organization wait for one fetch.
+    organization = _organization_fetches.find_or_create(claim.id, _local_organization, _organization_create_from_clerk)
     if organization is None or organization.deleted_at is not None:
         return None
     return organization
@@ -73,12 +69,14 @@ def organization_for_claim(claim: ActiveOrganizationClaim) -> Organization | Non
 _organization_fetches: SingleFlight[Organization | None] = SingleFlight()
 
 
+def _local_organization(clerk_id: str) -> Organization | None:
+    try:
+        return Organization.objects.get(clerk_id=clerk_id)
+    except Organization.DoesNotExist:
+        return None
+
+
 def _organization_create_from_clerk(clerk_id: str) -> Organization | None:
-    # As for users (services._user_create_from_clerk): a caller arriving after an earlier flight
-    # committed the organization finds it here instead of asking Clerk again.
-    organization = Organization.objects.filter(clerk_id=clerk_id).first()
-    if organization is not None:
-        return organization
     clock = time.perf_counter()
     data = organization_get(clerk_client(), clerk_id)
     if data is None:

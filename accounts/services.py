@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
@@ -100,22 +99,14 @@ def get_or_create_from_clerk(clerk_id: str) -> User:
     Raises ClerkUserNotFound, Unavailable (Clerk cannot answer now),
     ClerkAPIError, or ImproperlyConfigured when CLERK_SECRET_KEY is not set.
     """
-    user = user_by_clerk_id(clerk_id)
-    if user is not None:
-        return user
     # Concurrent first requests of one user (a page firing several API calls) wait for one fetch.
-    return _user_fetches.run(clerk_id, partial(_user_create_from_clerk, clerk_id))
+    return _user_fetches.find_or_create(clerk_id, user_by_clerk_id, _user_create_from_clerk)
 
 
 _user_fetches: SingleFlight[User] = SingleFlight()
 
 
 def _user_create_from_clerk(clerk_id: str) -> User:
-    # A caller whose lookup missed just before an earlier flight committed the user starts a
-    # flight of its own once that one is over: the row is there now, and Clerk need not be asked.
-    user = user_by_clerk_id(clerk_id)
-    if user is not None:
-        return user
     clock = time.perf_counter()
     data = clerk_client().user_get(clerk_id)
     if data.get("id") != clerk_id:

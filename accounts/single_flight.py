@@ -48,3 +48,20 @@ class SingleFlight(Generic[T]):
             with self._lock:
                 del self._flights[key]
             flight.done.set()
+
+    def find_or_create(self, key: str, find: Callable[[str], T | None], create: Callable[[str], T]) -> T:
+        """`find(key)`, or else `create(key)` run once for all concurrent callers.
+
+        The flight looks again before creating: a caller whose `find` missed just
+        before an earlier flight stored the row starts a flight of its own once that
+        one is over, and must find the row rather than create (or fetch) it again.
+        """
+        found = find(key)
+        if found is not None:
+            return found
+        return self.run(key, lambda: _found_or_created(key, find, create))
+
+
+def _found_or_created(key: str, find: Callable[[str], T | None], create: Callable[[str], T]) -> T:
+    found = find(key)
+    return found if found is not None else create(key)
