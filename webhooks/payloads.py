@@ -13,7 +13,21 @@ from .errors import Reason, Refused
 MAX_DEPTH = 100
 
 
-def webhook_payload_parse(body: bytes) -> dict[str, Any]:
+def webhook_body_text(body: bytes) -> str:
+    """`body` as text; raises Refused `not_json` for bytes that are not UTF-8.
+
+    Decided here, before the signature check, rather than by the svix library: Svix signs
+    JSON text, so a body that is not UTF-8 is no delivery whatever its signature, and our
+    answer must not change with how a library version treats such bytes (standardwebhooks
+    1.3.0 stopped raising UnicodeDecodeError for them).
+    """
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Refused(Reason.NOT_JSON, f"body is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+
+
+def webhook_payload_parse(body: bytes | str) -> dict[str, Any]:
     """The event envelope in `body`: a JSON object with a string `type` and a `data` member.
 
     Raises Refused: `not_json` for invalid JSON, non-finite numbers (NaN,
@@ -24,7 +38,7 @@ def webhook_payload_parse(body: bytes) -> dict[str, Any]:
     than failing the insert later.
     """
     try:
-        text = body.decode("utf-8")
+        text = webhook_body_text(body) if isinstance(body, bytes) else body
         payload = _DECODER.decode(text)
     except RecursionError:
         # The C parser counts its nesting against the recursion limit and stops cleanly.

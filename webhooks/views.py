@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .body import BodyTooLarge, BodyUnreadable, request_body_read
 from .errors import Reason, Refused
-from .payloads import webhook_payload_parse
+from .payloads import webhook_body_text, webhook_payload_parse
 from .registry import get_source
 from .rejections import webhook_rejection_count
 from .services import webhook_event_deliver
@@ -47,10 +47,11 @@ def webhook_receive(request: HttpRequest, source_name: str) -> HttpResponse:
         return StreamingHttpResponse([content], status=exc.status, content_type="application/json")
 
     try:
+        text = webhook_body_text(body)  # before the signature: see webhook_body_text
         signature_verify(body, request.headers, setting_name=source.secret_setting)
         if not event_id or len(event_id) > 255:
             raise Refused(Reason.BAD_ENVELOPE, "message id missing or too long")
-        payload = webhook_payload_parse(body)
+        payload = webhook_payload_parse(text)
         result = webhook_event_deliver(source, event_id=event_id, payload=payload)
     except ImproperlyConfigured as exc:
         logger.error("webhook source %s is not configured: %s", source.name, exc)

@@ -1,4 +1,5 @@
-"""requirements.txt is what production installs: the app's own modules need nothing from requirements-dev.txt."""
+"""requirements.txt is what production needs and requirements.lock what it installs: the app's own modules
+need nothing from requirements-dev.txt, and each lock pins, with hashes, what its input file asks for."""
 
 import ast
 import re
@@ -13,6 +14,7 @@ DEV_MODULES = {
     "hypothesis": "hypothesis",
     "responses": "responses",
     "selenium": "selenium",
+    "pip-tools": "piptools",
 }
 APPS = ("config", "accounts", "webhooks")
 
@@ -60,3 +62,39 @@ def test_no_production_module_imports_a_test_tool():
 
     assert len(modules) > 30  # the walk really found the apps
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def locked_pins(path) -> dict[str, tuple[str, int]]:
+    """{name: (version, number of hashes)} of a pip-compile --generate-hashes lock file."""
+    pins: dict[str, tuple[str, int]] = {}
+    name = None
+    for line in path.read_text().splitlines():
+        if match := re.match(r"^([A-Za-z0-9_.\-]+)==([^ ]+)", line):
+            name = match[1].lower()
+            pins[name] = (match[2], 0)
+        elif name and line.strip().startswith("--hash=sha256:"):
+            version, hashes = pins[name]
+            pins[name] = (version, hashes + 1)
+    return pins
+
+
+def direct_pins(path) -> dict[str, str]:
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return {
+        re.split(r"[\[=]", line)[0].lower(): line.split("==")[1]
+        for line in lines
+        if line and not line.startswith("-")
+    }
+
+
+def test_each_lock_pins_what_its_input_asks_for_every_package_hashed():
+    runtime, dev = locked_pins(ROOT / "requirements.lock"), locked_pins(ROOT / "requirements-dev.lock")
+
+    assert "standardwebhooks" in runtime  # transitive dependencies are locked too
+    for lock, inputs in ((runtime, ("requirements.txt",)), (dev, ("requirements.txt", "requirements-dev.txt"))):
+        for input_name in inputs:
+            for name, version in direct_pins(ROOT / input_name).items():
+                assert lock.get(name, ("missing",))[0] == version, f"{name} in {input_name} vs its lock"
+        assert all(hashes for _, hashes in lock.values()), "every locked package has its hashes"
+    # Development and CI run the very versions production installs.
+    assert {name: dev[name] for name in runtime} == runtime

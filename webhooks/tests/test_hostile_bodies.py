@@ -94,6 +94,14 @@ CASES = [
     Case("string", '"user.created"', 400, "not_json"),
     Case("null", "null", 400, "not_json"),
     Case("not-utf8", b'{"type": "user.created", "data": {"first_name": "\xff"}}', 400, "not_json"),
+    # Decided before the signature (the app's own rule, not the svix library's): unsigned too.
+    Case(
+        "not-utf8-unsigned",
+        b'{"type": "user.created", "data": {"first_name": "\xff"}}',
+        400,
+        "not_json",
+        headers=lambda body, headers: {},
+    ),
     Case("huge-integer", '{"type": "user.created", "data": {"n": ' + "9" * 5000 + "}}", 400, "not_json"),
     # Envelope and data.
     Case("no-type", '{"data": {"id": "user_1"}}', 400, "bad_envelope"),
