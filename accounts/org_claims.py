@@ -7,12 +7,17 @@ the role is `org:` + `o.rol`; the organization features are the `fea`
 entries whose scope contains `o` (`o:`, `ou:`, `uo:`), in order; `o.fpm`
 holds one integer per organization feature, a bitmask whose least
 significant bit is the first name in `o.per`; each set bit grants
-`org:<feature>:<permission>`.
+`org:<feature>:<permission>`. Like Clerk's parser, `fpm` entries beyond the
+organization features (real tokens carry masks for user features there) and
+bits beyond the `per` list are not read, and an entry that is not a decimal
+integer (`-1`, `1.5`, `1invalid`) grants nothing while the rest stands.
+The role is `org:`-prefixed once, as Clerk's `has()` compares roles, so a v1
+`org_role: "admin"` is `org:admin`.
 
-Stricter than Clerk, which skips what it cannot read: a claim that is
-malformed in any way (wrong types, no usable id, a non-numeric `fpm` entry,
-more `fpm` entries than organization features, a bit beyond the `per`
-list) makes the organization absent, so it grants nothing. Never raises.
+Stricter than Clerk: a claim of the wrong type, without a usable id or role,
+with an empty permission or feature name, or a `fea` entry without a scope
+(Clerk's parser throws) makes the organization absent, so it grants nothing.
+Never raises.
 """
 
 from __future__ import annotations
@@ -26,7 +31,11 @@ from typing import Any
 # bounded by the column that stores it (64).
 ORGANIZATION_ID = re.compile(r"org_[A-Za-z0-9_]{1,60}", re.ASCII)
 ORGANIZATION_SCOPES = frozenset({"o", "ou", "uo"})
-DIGITS = re.compile(r"[0-9]+", re.ASCII)
+ORG_PREFIX = "org:"
+ORG_PREFIXES = re.compile(r"^(?:org:)*")
+DIGITS = re.compile(r"[0-9]+", re.ASCII)  # decimalToBinaryBits: /^\d+$/, ASCII digits only
+# Digits converted to an int at once: below any sys.get_int_max_str_digits() (640 at least, when set).
+DIGITS_PER_CONVERSION = 600
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ def _from_v1(claims: Mapping[str, Any]) -> ActiveOrganizationClaim | None:
     return ActiveOrganizationClaim(
         id=_organization_id(claims["org_id"]),
         slug=_optional_text(claims.get("org_slug")),
-        role=_text(claims.get("org_role")),
+        role=_role(claims.get("org_role")),
         permissions=tuple(permissions),
     )
 
@@ -83,22 +92,21 @@ def _from_v2(claims: Mapping[str, Any]) -> ActiveOrganizationClaim | None:
     return ActiveOrganizationClaim(
         id=_organization_id(organization.get("id")),
         slug=_optional_text(organization.get("slg")),
-        role="org:" + _text(organization.get("rol")),
+        role=_role(organization.get("rol")),
         permissions=_v2_permissions(organization.get("per"), organization.get("fpm"), claims.get("fea")),
     )
 
 
 def _v2_permissions(per: Any, fpm: Any, fea: Any) -> tuple[str, ...]:
-    """parsePermissions and buildOrgPermissions, refusing what they would silently skip."""
+    """parsePermissions and buildOrgPermissions: each organization feature's `fpm` mask over the names in `per`."""
     per, fpm, fea = _optional_text(per), _optional_text(fpm), _optional_text(fea)
+    features = _organization_features(fea)  # read first: Clerk's parser throws on a bad `fea` whatever `per` holds
     if not per or not fpm:  # parsePermissions: no names or no map, no permissions
         return ()
     names = _split(per)
-    features = _organization_features(fea)
-    masks = [_bitmask(entry, len(names)) for entry in _split(fpm)]
-    if len(masks) > len(features):
-        raise _Malformed
-    # A feature without a bitmask (fewer fpm entries than features) grants nothing, as in buildOrgPermissions.
+    masks = [_bitmask(entry.strip(), len(names)) for entry in fpm.split(",")]
+    # zip, as buildOrgPermissions: a feature without a mask grants nothing, a mask without a feature (the
+    # trailing masks of user features in real tokens) is not read.
     return tuple(
         f"org:{feature}:{name}"
         for feature, mask in zip(features, masks)
@@ -120,18 +128,24 @@ def _organization_features(fea: str | None) -> list[str]:
 
 
 def _bitmask(entry: str, width: int) -> int:
-    """One `fpm` entry: a decimal integer whose set bits all index a name in `per`."""
-    significant = entry.lstrip("0")
-    # 2**width - 1 has at most width // 3 + 1 digits: a longer entry needs a bit beyond `per` (and is never parsed).
-    if not DIGITS.fullmatch(entry) or len(significant) > width // 3 + 1:
-        raise _Malformed
-    try:
-        mask = int(significant or "0")
-    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
-        raise _Malformed from None
-    if mask.bit_length() > width:
-        raise _Malformed
-    return mask
+    """decimalToBinaryBits of one `fpm` entry, cut to its low `width` bits (those that index a name in `per`).
+
+    0, granting nothing, for an entry that is not a decimal integer (`-1`, `1.5`, `1invalid`, empty).
+    """
+    if not DIGITS.fullmatch(entry):
+        return 0
+    # 2**width divides 10**width: the low `width` bits are those of the last `width` digits, so an
+    # entry of any length is read without converting more than that.
+    return _decimal(entry[-width:]) % (1 << width)
+
+
+def _decimal(digits: str) -> int:
+    """int(digits) for any number of digits, converted a slice at a time (Python refuses long strings at once)."""
+    value = 0
+    for start in range(0, len(digits), DIGITS_PER_CONVERSION):
+        chunk = digits[start : start + DIGITS_PER_CONVERSION]
+        value = value * 10 ** len(chunk) + int(chunk)
+    return value
 
 
 def _split(text: str) -> list[str]:
@@ -146,6 +160,11 @@ def _organization_id(value: Any) -> str:
     if not isinstance(value, str) or not ORGANIZATION_ID.fullmatch(value):
         raise _Malformed
     return value
+
+
+def _role(value: Any) -> str:
+    """authorization.ts prefixWithOrg: any run of leading `org:` becomes exactly one."""
+    return ORG_PREFIX + ORG_PREFIXES.sub("", _text(value), count=1)
 
 
 def _text(value: Any) -> str:

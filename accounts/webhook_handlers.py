@@ -74,7 +74,9 @@ clerk_source = WebhookSource(
     name="clerk",
     secret_setting="CLERK_WEBHOOK_SECRET",
     handlers=handlers,
-    # Sent by Clerk, deliberately not handled here: stored as ignored and answered 200.
+    # Sent by Clerk, deliberately not handled here: stored as ignored and answered 200, without the
+    # "no handler" line an unknown type gets. Every type of `WebhookEventType` in @clerk/backend
+    # (packages/backend/src/api/resources/Webhooks.ts) is either handled above or listed here.
     ignored_types=frozenset(
         {
             "session.created",
@@ -98,6 +100,23 @@ clerk_source = WebhookSource(
             "permission.deleted",
             "waitlistEntry.created",
             "waitlistEntry.updated",
+            # Clerk Billing: https://clerk.com/docs/guides/development/webhooks/billing
+            "paymentAttempt.created",
+            "paymentAttempt.updated",
+            "subscription.created",
+            "subscription.updated",
+            "subscription.active",
+            "subscription.pastDue",
+            "subscriptionItem.created",
+            "subscriptionItem.updated",
+            "subscriptionItem.active",
+            "subscriptionItem.canceled",
+            "subscriptionItem.upcoming",
+            "subscriptionItem.ended",
+            "subscriptionItem.abandoned",
+            "subscriptionItem.incomplete",
+            "subscriptionItem.pastDue",
+            "subscriptionItem.freeTrialEnding",
         }
     ),
     subject_id=clerk_subject_id,
