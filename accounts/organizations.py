@@ -5,12 +5,14 @@ replay, just in time, backfill) goes through these functions, with the users'
 rules (accounts/services.py):
 
 - rows are found by `clerk_id`, never by name or slug;
-- an `updated_at` older than the stored `clerk_updated_at` changes nothing, and
-  neither does an equal one (Clerk's state at one instant is one state);
+- an `updated_at` older than the stored `clerk_updated_at` changes nothing; an
+  equal one applies, except from the copy of an organization a membership
+  event embeds (`ClerkMirror.clerk_state_applies`, the guard users share);
 - a tombstone (`deleted_at`) is final, whatever the delete's `updated_at`;
-- a membership event upserts the organization it embeds first, under the same
-  guard, and a membership is stored even in a deleted organization (so every
-  delivery order converges) but counts only while neither is deleted;
+- a membership event upserts the organization it embeds first (creating it
+  when missing, updating it only when strictly newer), and a membership is
+  stored even in a deleted organization (so every delivery order converges)
+  but counts only while neither is deleted;
 - a membership never changes organization: data naming another one than the
   stored row's is unusable.
 
@@ -137,7 +139,10 @@ def organization_current_members(organization: Organization) -> QuerySet[Organiz
 
 
 @transaction.atomic(savepoint=False)
-def _organization_upsert(clerk_organization: ClerkOrganization, *, created_via: str) -> OrganizationSyncResult:
+def _organization_upsert(
+    clerk_organization: ClerkOrganization, *, created_via: str, embedded: bool = False
+) -> OrganizationSyncResult:
+    """`embedded`: the copy another object's event carries, which an equal updated_at does not apply."""
     organization = _locked(Organization, clerk_organization.clerk_id)
     if organization is None:
         organization = Organization(
@@ -150,7 +155,8 @@ def _organization_upsert(clerk_organization: ClerkOrganization, *, created_via: 
             return OrganizationSyncResult(organization, SyncOutcome.CREATED)
         # A concurrent transaction created it first: converge on its row.
         organization = _locked(Organization, clerk_organization.clerk_id)
-    return OrganizationSyncResult(organization, _apply(organization, clerk_organization, ORGANIZATION_FIELDS))
+    outcome = _apply(organization, clerk_organization, ORGANIZATION_FIELDS, embedded=embedded)
+    return OrganizationSyncResult(organization, outcome)
 
 
 @transaction.atomic(savepoint=False)
@@ -166,7 +172,8 @@ def _membership_write(
     stored_in = OrganizationMembership.objects.filter(clerk_id=clerk_membership.clerk_id)
     if stored_in.exclude(organization__clerk_id=clerk_membership.organization.clerk_id).exists():
         raise _moved(clerk_membership)
-    organization = _organization_upsert(clerk_membership.organization, created_via=created_via).organization
+    embedded = clerk_membership.organization
+    organization = _organization_upsert(embedded, created_via=created_via, embedded=True).organization
     user = member_user(clerk_membership.user_clerk_id)
     membership = _locked(OrganizationMembership, clerk_membership.clerk_id)
     if membership is None:
@@ -215,14 +222,14 @@ def _membership_write(
     return membership, outcome
 
 
-def _apply(row, incoming, fields: tuple[str, ...]) -> SyncOutcome:
-    """Bring an existing row to `incoming`'s state unless it is tombstoned or as new or newer."""
+def _apply(row, incoming, fields: tuple[str, ...], *, embedded: bool = False) -> SyncOutcome:
+    """Bring an existing row to `incoming`'s state unless it is tombstoned or the guard refuses it."""
     if row.deleted_at is not None:
         return SyncOutcome.ALREADY_DELETED
     changed = [field for field in fields if getattr(row, field) != getattr(incoming, field)]
-    stored, updated_at = row.clerk_updated_at, incoming.updated_at
-    if stored is not None and (updated_at is None or updated_at <= stored):
-        return SyncOutcome.UNCHANGED if updated_at == stored and not changed else SyncOutcome.STALE
+    updated_at = incoming.updated_at
+    if not row.clerk_state_applies(updated_at, embedded=embedded):
+        return SyncOutcome.UNCHANGED if updated_at == row.clerk_updated_at and not changed else SyncOutcome.STALE
     row.clerk_state_save(incoming, changed, updated_at)
     return SyncOutcome.UPDATED if changed else SyncOutcome.UNCHANGED
 

@@ -92,6 +92,28 @@ class TestClerkSamples:
         ]
         assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
 
+    @pytest.mark.parametrize(
+        "order",
+        [
+            ("organizationMembership__updated", "organization__updated"),
+            ("organization__updated", "organizationMembership__updated"),
+        ],
+        ids=["membership-first", "organization-first"],
+    )
+    def test_the_organizations_own_update_wins_over_the_copy_a_membership_event_embeds(self, deliver, order):
+        """Both samples carry the organization's updated_at 1716883500000; the membership's copy has the old name."""
+        for name in order:
+            assert deliver(sample(name)).status_code == 200
+
+        organization = Organization.objects.get()
+        assert (organization.name, organization.slug, organization.image_url) == (
+            "Acme Corp Updated",
+            "acme-corp-updated",
+            "https://img.clerk.com/yyyyyy",
+        )
+        assert organization.clerk_updated_at.timestamp() == 1716883500
+        assert OrganizationMembership.objects.get().role == "org:admin"
+
     def test_redelivery_runs_nothing_again(self, deliver, announced):
         payload = sample("organizationMembership__created")
 
