@@ -41,9 +41,9 @@ def membership(**fields: Any) -> dict[str, Any]:
 
 
 def user_with_email_ids(bad: str, *, primary: bool) -> dict[str, Any]:
+    """A user whose primary address id, or its one address's id, is `idn_a<bad>b`: altered, it would match `idn_ab`."""
     data = ClerkUserDataFactory(email_id="idn_ab")
     address = data["email_addresses"][0] | {"id": "idn_a" + bad + "b"}
-    # The other id altered would point at the one address (or, the address's id altered, at none).
     return data | {"primary_email_address_id": address["id"]} if primary else data | {"email_addresses": [address]}
 
 
