@@ -56,6 +56,20 @@ class ClerkUser:
         )
 
 
+def user_identifiers(data: Mapping) -> dict[str, Any]:
+    """The strings of a User object that rows are keyed by or the primary address is found by, by path.
+
+    They must reach ClerkUser.from_payload exactly as Clerk sent them (the
+    webhook ledger refuses a delivery where it would alter one).
+    """
+    identifiers = {"id": data.get("id"), "primary_email_address_id": data.get("primary_email_address_id")}
+    addresses = data.get("email_addresses")
+    for index, address in enumerate(addresses if isinstance(addresses, list) else []):
+        if isinstance(address, Mapping):
+            identifiers[f"email_addresses[{index}].id"] = address.get("id")
+    return identifiers
+
+
 def clerk_id_from_payload(data: Any) -> str:
     """The user id in `data`, or ClerkDataError (even `user.deleted` may omit it)."""
     return clerk_prefixed_id(data, "", "user")

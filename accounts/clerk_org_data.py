@@ -10,6 +10,7 @@ Reference: https://clerk.com/docs/reference/backend-api/tag/Organizations
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,26 @@ class ClerkMembership:
             permissions=_permissions(data.get("permissions")),
             updated_at=clerk_timestamp(data.get("updated_at")),
         )
+
+
+def membership_identifiers(data: Mapping) -> dict[str, Any]:
+    """The strings of an OrganizationMembership object that rows are keyed and linked by, and access granted by.
+
+    By path: its id, its organization's id, its user's id, its role and each
+    permission. They must reach ClerkMembership.from_payload exactly as Clerk
+    sent them (the webhook ledger refuses a delivery where it would alter one).
+    """
+    organization, user = data.get("organization"), data.get("public_user_data")
+    identifiers = {
+        "id": data.get("id"),
+        "organization.id": organization.get("id") if isinstance(organization, Mapping) else None,
+        "public_user_data.user_id": user.get("user_id") if isinstance(user, Mapping) else None,
+        "role": data.get("role"),
+    }
+    permissions = data.get("permissions")
+    for index, permission in enumerate(permissions if isinstance(permissions, list) else []):
+        identifiers[f"permissions[{index}]"] = permission
+    return identifiers
 
 
 def _role(value: Any) -> str:

@@ -24,11 +24,30 @@ class ClerkMirror(models.Model):
     def is_deleted_in_clerk(self) -> bool:
         return self.deleted_at is not None
 
+    def clerk_state_applies(self, updated_at, *, embedded: bool = False) -> bool:
+        """The updated_at guard, one rule for every mirror: may data stamped `updated_at` replace the stored state?
+
+        Newer data applies, older never, and data without `updated_at` only
+        while none is stored. At an equal `updated_at` the object's own data
+        applies (its own event, or Clerk's answer for it), and a copy
+        `embedded` in another object's event (the organization in a membership
+        event) does not: Clerk's published examples stamp two different states
+        alike, organizationMembership.updated embedding the organization's old
+        name with the updated_at of the organization.updated that renamed it.
+        So the own event wins in either order. Tombstones are the caller's to check.
+        """
+        stored = self.clerk_updated_at
+        if stored is None:
+            return True
+        if updated_at is None:
+            return False
+        return updated_at > stored or (updated_at == stored and not embedded)
+
     def clerk_state_save(self, incoming, changed: list[str], updated_at) -> None:
         """Copy the `changed` fields from `incoming` (parsed Clerk data) and keep `updated_at` as the stored version.
 
         One UPDATE of the columns that differ; none when nothing does. The caller has
-        already applied the updated_at guard and holds the row's lock.
+        already applied the updated_at guard (`clerk_state_applies`) and holds the row's lock.
         """
         for field in changed:
             setattr(self, field, getattr(incoming, field))

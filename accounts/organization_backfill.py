@@ -61,7 +61,9 @@ def organizations_backfill_from_clerk(
                 with transaction.atomic():
                     outcome = backfill_reconcile(upsert, data, created_via=Organization.CreatedVia.SYNC)
                     report.counts[kind][outcome] += 1
-                    transaction.set_rollback(dry_run)
+                    # An upsert refused after writing (a membership found in another organization under its
+                    # row lock) marked the block for rollback: keep that, or its writes would commit.
+                    transaction.set_rollback(dry_run or transaction.get_rollback())
             offset += len(page.data)
             report.seen[kind] += len(page.data)
             on_progress(report, kind)

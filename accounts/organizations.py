@@ -5,17 +5,25 @@ replay, just in time, backfill) goes through these functions, with the users'
 rules (accounts/services.py):
 
 - rows are found by `clerk_id`, never by name or slug;
-- an `updated_at` older than the stored `clerk_updated_at` changes nothing, and
-  neither does an equal one (Clerk's state at one instant is one state);
+- an `updated_at` older than the stored `clerk_updated_at` changes nothing; an
+  equal one applies, except from the copy of an organization a membership
+  event embeds (`ClerkMirror.clerk_state_applies`, the guard users share);
 - a tombstone (`deleted_at`) is final, whatever the delete's `updated_at`;
-- a membership event upserts the organization it embeds first, under the same
-  guard, and a membership is stored even in a deleted organization (so every
-  delivery order converges) but counts only while neither is deleted.
+- a membership event upserts the organization it embeds first (creating it
+  when missing, updating it only when strictly newer), and a membership is
+  stored even in a deleted organization (so every delivery order converges)
+  but counts only while neither is deleted;
+- a membership never changes organization: data naming another one than the
+  stored row's is unusable.
 
-Data is parsed before anything is written: unusable data raises
+Data is checked before anything is written: unusable data raises
 ClerkDataError and leaves the caller's transaction usable (a backfill page
-goes on). Each write is atomic. Lock order, everywhere: the organization
-row, then the member's link lock (accounts/organization_links.py), then the membership row.
+goes on). The one exception is a membership another transaction inserted in
+another organization meanwhile, found under its lock after the organization
+was written: that ClerkDataError leaves the transaction marked for rollback,
+which the callers keep. Each write is atomic. Lock order, everywhere: the
+organization row, then the member's link lock (accounts/organization_links.py),
+then the membership row.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .clerk_data import clean_text, clerk_prefixed_id
+from .clerk_data import ClerkDataError, clean_text, clerk_prefixed_id
 from .clerk_org_data import ORG_TEXT_MAX_LENGTH, ClerkMembership, ClerkOrganization
 from .db import insert_ignoring_conflicts
 from .models import Organization, OrganizationMembership
@@ -131,7 +139,10 @@ def organization_current_members(organization: Organization) -> QuerySet[Organiz
 
 
 @transaction.atomic(savepoint=False)
-def _organization_upsert(clerk_organization: ClerkOrganization, *, created_via: str) -> OrganizationSyncResult:
+def _organization_upsert(
+    clerk_organization: ClerkOrganization, *, created_via: str, embedded: bool = False
+) -> OrganizationSyncResult:
+    """`embedded`: the copy another object's event carries, which an equal updated_at does not apply."""
     organization = _locked(Organization, clerk_organization.clerk_id)
     if organization is None:
         organization = Organization(
@@ -144,15 +155,25 @@ def _organization_upsert(clerk_organization: ClerkOrganization, *, created_via: 
             return OrganizationSyncResult(organization, SyncOutcome.CREATED)
         # A concurrent transaction created it first: converge on its row.
         organization = _locked(Organization, clerk_organization.clerk_id)
-    return OrganizationSyncResult(organization, _apply(organization, clerk_organization, ORGANIZATION_FIELDS))
+    outcome = _apply(organization, clerk_organization, ORGANIZATION_FIELDS, embedded=embedded)
+    return OrganizationSyncResult(organization, outcome)
 
 
 @transaction.atomic(savepoint=False)
 def _membership_write(
     clerk_membership: ClerkMembership, *, created_via: str, deleted_at
 ) -> tuple[OrganizationMembership, SyncOutcome]:
-    """The upsert (`deleted_at` None) or the tombstone (`deleted_at` set) of one membership, with its signals."""
-    organization = _organization_upsert(clerk_membership.organization, created_via=created_via).organization
+    """The upsert (`deleted_at` None) or the tombstone (`deleted_at` set) of one membership, with its signals.
+
+    Raises ClerkDataError when the membership is stored in another organization than the data names.
+    """
+    # Before anything is written, so the caller's transaction stays usable; checked again under the
+    # membership's lock below, for a row another transaction inserted meanwhile.
+    stored_in = OrganizationMembership.objects.filter(clerk_id=clerk_membership.clerk_id)
+    if stored_in.exclude(organization__clerk_id=clerk_membership.organization.clerk_id).exists():
+        raise _moved(clerk_membership)
+    embedded = clerk_membership.organization
+    organization = _organization_upsert(embedded, created_via=created_via, embedded=True).organization
     user = member_user(clerk_membership.user_clerk_id)
     membership = _locked(OrganizationMembership, clerk_membership.clerk_id)
     if membership is None:
@@ -172,8 +193,9 @@ def _membership_write(
                 )
             return membership, SyncOutcome.CREATED if deleted_at is None else SyncOutcome.DELETED
         membership = _locked(OrganizationMembership, clerk_membership.clerk_id)
-    if membership.organization_id == organization.pk:
-        membership.organization = organization
+    if membership.organization_id != organization.pk:
+        raise _moved(clerk_membership)
+    membership.organization = organization
     if membership.deleted_at is not None:
         return membership, SyncOutcome.ALREADY_DELETED
     counted, old_role = _counts(membership), membership.role
@@ -200,16 +222,24 @@ def _membership_write(
     return membership, outcome
 
 
-def _apply(row, incoming, fields: tuple[str, ...]) -> SyncOutcome:
-    """Bring an existing row to `incoming`'s state unless it is tombstoned or as new or newer."""
+def _apply(row, incoming, fields: tuple[str, ...], *, embedded: bool = False) -> SyncOutcome:
+    """Bring an existing row to `incoming`'s state unless it is tombstoned or the guard refuses it."""
     if row.deleted_at is not None:
         return SyncOutcome.ALREADY_DELETED
     changed = [field for field in fields if getattr(row, field) != getattr(incoming, field)]
-    stored, updated_at = row.clerk_updated_at, incoming.updated_at
-    if stored is not None and (updated_at is None or updated_at <= stored):
-        return SyncOutcome.UNCHANGED if updated_at == stored and not changed else SyncOutcome.STALE
+    updated_at = incoming.updated_at
+    if not row.clerk_state_applies(updated_at, embedded=embedded):
+        return SyncOutcome.UNCHANGED if updated_at == row.clerk_updated_at and not changed else SyncOutcome.STALE
     row.clerk_state_save(incoming, changed, updated_at)
     return SyncOutcome.UPDATED if changed else SyncOutcome.UNCHANGED
+
+
+def _moved(clerk_membership: ClerkMembership) -> ClerkDataError:
+    # Clerk never moves a membership: data naming another organization than the stored row's is not Clerk's state.
+    return ClerkDataError(
+        f"membership {clerk_membership.clerk_id} belongs to another organization than"
+        f" {clerk_membership.organization.clerk_id}: a membership never changes organization"
+    )
 
 
 def _counts(membership: OrganizationMembership) -> bool:

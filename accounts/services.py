@@ -5,7 +5,8 @@ backfill) goes through `user_upsert_from_clerk` or `user_tombstone`, so they
 all converge on the same rules:
 
 - rows are found by `clerk_id`, never by email;
-- an event older than the stored `clerk_updated_at` changes nothing;
+- an event older than the stored `clerk_updated_at` changes nothing
+  (`ClerkMirror.clerk_state_applies`, the guard organizations share);
 - a tombstone (`deleted_at`) is final;
 - a new user is provisioned once, guarded by the `UserProvisioning` row, in the
   transaction that creates it.
@@ -216,15 +217,14 @@ def _user_insert(clerk_user: ClerkUser, *, created_via: str, deleted_at=None) ->
 
 
 def _user_apply(user: User, clerk_user: ClerkUser) -> UserSyncResult:
-    """Bring an existing row to `clerk_user`'s state unless it is tombstoned or newer."""
+    """Bring an existing row to `clerk_user`'s state unless it is tombstoned or the guard refuses it."""
     if user.is_deleted_in_clerk:
         return UserSyncResult(user, SyncOutcome.ALREADY_DELETED)
-    stored, incoming = user.clerk_updated_at, clerk_user.updated_at
-    if stored is not None and (incoming is None or incoming < stored):
+    if not user.clerk_state_applies(clerk_user.updated_at):
         return UserSyncResult(user, SyncOutcome.STALE)
 
     changed = [field for field in CLERK_FIELDS if getattr(user, field) != getattr(clerk_user, field)]
-    user.clerk_state_save(clerk_user, changed, incoming)
+    user.clerk_state_save(clerk_user, changed, clerk_user.updated_at)
     wants_username = clerk_user.username and clerk_user.username != user.username
     if wants_username and username_take(user, clerk_user):
         changed.append("username")

@@ -11,7 +11,7 @@ class SyncOutcome(enum.StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
-    STALE = "stale"  # older than the stored state (for organizations, also as old but unlike it): nothing changed
+    STALE = "stale"  # older than the stored state (an embedded copy: also as old but unlike it): nothing changed
     DELETED = "deleted"  # tombstoned by this call
     ALREADY_DELETED = "already_deleted"  # tombstoned earlier: nothing changed
 
@@ -21,7 +21,7 @@ BACKFILL_SUMMARY = {
     SyncOutcome.CREATED: "created",
     SyncOutcome.UPDATED: "updated",
     SyncOutcome.UNCHANGED: "unchanged",
-    SyncOutcome.STALE: "skipped",  # the local row is newer (organizations: or as new); a webhook got there first
+    SyncOutcome.STALE: "skipped",  # the local row is newer: a webhook got there first
     SyncOutcome.ALREADY_DELETED: "skipped",  # tombstoned locally: final
 }
 BACKFILL_SUMMARY_ORDER = ("created", "updated", "unchanged", "skipped")

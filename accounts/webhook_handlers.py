@@ -12,7 +12,8 @@ from webhooks.errors import Reason, Refused
 from webhooks.models import WebhookEvent
 from webhooks.registry import WebhookSource
 
-from .clerk_data import ClerkDataError, clerk_id_from_payload
+from .clerk_data import ClerkDataError, clerk_id_from_payload, user_identifiers
+from .clerk_org_data import membership_identifiers
 from .models import User
 from .organization_handlers import membership_deleted, membership_upserted, organization_deleted, organization_upserted
 from .services import user_tombstone, user_upsert_from_clerk
@@ -55,6 +56,28 @@ def clerk_subject_id(payload: Mapping[str, Any]) -> str:
         return ""
     subject = data.get("id")
     return subject if isinstance(subject, str) else ""
+
+
+def clerk_identifiers(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The strings of a handled event that must arrive exactly as Clerk sent them, by path (`data.id`, `data.role`…).
+
+    An id, role or permission altered by the ledger (which drops NUL
+    characters and replaces lone surrogates) would be another one: the ledger
+    refuses the delivery instead (bad_data). Free text (names) may lose them.
+    """
+    data = payload.get("data")
+    if not isinstance(data, Mapping):
+        return {}
+    event_type = str(payload.get("type", ""))
+    if event_type.startswith("user."):
+        identifiers = user_identifiers(data)
+    elif event_type.startswith("organizationMembership."):
+        identifiers = membership_identifiers(data)
+    elif event_type.startswith("organization."):
+        identifiers = {"id": data.get("id")}
+    else:  # types we leave alone: nothing of theirs is kept
+        return {}
+    return {f"data.{path}": value for path, value in identifiers.items()}
 
 
 # Event type -> handler; a new type Clerk sends is one more entry here.
@@ -120,6 +143,7 @@ clerk_source = WebhookSource(
         }
     ),
     subject_id=clerk_subject_id,
+    identifiers=clerk_identifiers,
     subject_links=clerk_subject_links,
     subject_search=clerk_subject_search,
     health=clerk_health,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import Reason, Refused
@@ -27,15 +28,20 @@ def webhook_body_text(body: bytes) -> str:
         raise Refused(Reason.NOT_JSON, f"body is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
 
 
-def webhook_payload_parse(body: bytes | str) -> dict[str, Any]:
+def webhook_payload_parse(
+    body: bytes | str, *, identifiers: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
     """The event envelope in `body`: a JSON object with a string `type` and a `data` member.
 
     Raises Refused: `not_json` for invalid JSON, non-finite numbers (NaN,
     Infinity, 1e999, which neither jsonb nor SQLite's JSON can store) and
     anything but an object; `too_deep` for nesting deeper than MAX_DEPTH;
-    `bad_envelope` without a usable `type` or `data`. Values PostgreSQL's
-    jsonb cannot hold (NUL characters, lone surrogates) are replaced rather
-    than failing the insert later.
+    `bad_envelope` without a usable `type` or `data`. Strings PostgreSQL's
+    jsonb cannot hold are altered rather than failing the insert later (NUL
+    characters dropped, lone surrogates replaced by "?"), except the ones
+    `identifiers` (the source's hook, given the body as sent) names: one of
+    those holding such a character is `bad_data`, since altered it would be
+    another id or grant.
     """
     try:
         text = webhook_body_text(body) if isinstance(body, bytes) else body
@@ -56,6 +62,7 @@ def webhook_payload_parse(body: bytes | str) -> dict[str, Any]:
     if "data" not in payload or payload["data"] is None:
         raise Refused(Reason.BAD_ENVELOPE, "event has no 'data'")
     if "\\u" in text:  # only escapes can smuggle in what jsonb refuses
+        _identifiers_check(identifiers(payload) if identifiers else {})
         payload = _jsonb_safe(payload)
     return payload
 
@@ -88,6 +95,15 @@ def _finite_float(text: str) -> float:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def _identifiers_check(identifiers: Mapping[str, Any]) -> None:
+    for where, value in identifiers.items():
+        if isinstance(value, str) and _jsonb_safe(value) != value:
+            # The detail names the place, never the value: it is logged and stored, where NUL cannot go.
+            raise Refused(
+                Reason.BAD_DATA, f"{where} holds a NUL character or a lone surrogate, which would be stored altered"
+            )
 
 
 def _jsonb_safe(value: Any) -> Any:

@@ -61,6 +61,10 @@ def _no_subject(payload: Mapping[str, Any]) -> str:
     return ""
 
 
+def _no_identifiers(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {}
+
+
 @dataclass(frozen=True)
 class WebhookSource:
     name: str
@@ -72,6 +76,12 @@ class WebhookSource:
     ignored_types: frozenset[str] = field(default_factory=frozenset)
     # What an event concerns (e.g. the Clerk user id), kept on the ledger row for search.
     subject_id: Callable[[Mapping[str, Any]], str] = _no_subject
+    # The strings of a payload that must be stored exactly as sent (ids, keys that grant access), by where they
+    # are ({"data.id": …}). The ledger drops NUL characters and replaces lone surrogates, which PostgreSQL's jsonb
+    # cannot hold; free text may lose them, but one of these strings would become another value, so a delivery
+    # where one holds either is refused as bad_data before anything is recorded. Given the body as sent (any
+    # JSON object with a `type` and `data`), it must not raise; values that are not strings are skipped.
+    identifiers: Callable[[Mapping[str, Any]], Mapping[str, Any]] = _no_identifiers
     # The admin's hooks, all optional.
     # Given the events of one changelist page (or the one event shown), how to show what each
     # concerns, by event pk; events left out show their subject id as it is. One query per

@@ -51,7 +51,7 @@ def webhook_receive(request: HttpRequest, source_name: str) -> HttpResponse:
         signature_verify(body, request.headers, setting_name=source.secret_setting)
         if not event_id or len(event_id) > 255:
             raise Refused(Reason.BAD_ENVELOPE, "message id missing or too long")
-        payload = webhook_payload_parse(text)
+        payload = webhook_payload_parse(text, identifiers=source.identifiers)
         result = webhook_event_deliver(source, event_id=event_id, payload=payload)
     except ImproperlyConfigured as exc:
         logger.error("webhook source %s is not configured: %s", source.name, exc)

@@ -108,6 +108,21 @@ def test_converges_with_newer_local_state_and_tombstones_nothing_clerk_no_longer
     assert Organization.objects.filter(deleted_at__isnull=True).count() == 2
 
 
+def test_a_membership_listed_in_another_organization_is_skipped_and_nothing_of_it_written(clerk_api):
+    home = new_organization(name="Home", updated_at=1_000)
+    membership = new_membership(organization=home, role="org:member", updated_at=1_000)
+    membership_upsert_from_clerk(membership, created_via="webhook")
+    other = new_organization(name="Other", updated_at=2_000)
+    clerk_api.add_membership(membership | {"organization": other, "role": "org:admin", "updated_at": 2_000})
+
+    out, _ = run()
+
+    assert out.splitlines()[-1] == "1 Clerk memberships: 0 created, 0 updated, 0 unchanged, 1 skipped"
+    stored = OrganizationMembership.objects.select_related("organization").get()
+    assert (stored.organization.clerk_id, stored.role) == (home["id"], "org:member")
+    assert list(Organization.objects.values_list("clerk_id", flat=True)) == [home["id"]]
+
+
 def test_clerk_failing_stops_with_the_reason(clerk_api):
     clerk_api.fail("/v1/organizations", 403)  # not retried: a 5xx would be, with backoff
 

@@ -92,6 +92,28 @@ class TestClerkSamples:
         ]
         assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
 
+    @pytest.mark.parametrize(
+        "order",
+        [
+            ("organizationMembership__updated", "organization__updated"),
+            ("organization__updated", "organizationMembership__updated"),
+        ],
+        ids=["membership-first", "organization-first"],
+    )
+    def test_the_organizations_own_update_wins_over_the_copy_a_membership_event_embeds(self, deliver, order):
+        """Both samples carry the organization's updated_at 1716883500000; the membership's copy has the old name."""
+        for name in order:
+            assert deliver(sample(name)).status_code == 200
+
+        organization = Organization.objects.get()
+        assert (organization.name, organization.slug, organization.image_url) == (
+            "Acme Corp Updated",
+            "acme-corp-updated",
+            "https://img.clerk.com/yyyyyy",
+        )
+        assert organization.clerk_updated_at.timestamp() == 1716883500
+        assert OrganizationMembership.objects.get().role == "org:admin"
+
     def test_redelivery_runs_nothing_again(self, deliver, announced):
         payload = sample("organizationMembership__created")
 
@@ -209,6 +231,53 @@ class TestBadInput:
         assert not WebhookEvent.objects.exists()
         assert not Organization.objects.exists() and not OrganizationMembership.objects.exists()
         assert list(WebhookRejection.objects.values_list("reason", flat=True)) == ["bad_data"]
+
+
+class TestMembershipStaysInItsOrganization:
+    """A membership never changes organization: an event naming another one is bad_data, and nothing of it is kept."""
+
+    @pytest.mark.parametrize(
+        "event_type",
+        ["organizationMembership.created", "organizationMembership.updated", "organizationMembership.deleted"],
+    )
+    @pytest.mark.parametrize("other_is_local", [False, True], ids=["other-unseen", "other-local"])
+    def test_refused_and_nothing_written(self, deliver, announced, event_type, other_is_local):
+        home = new_organization(name="Home", updated_at=1_000)
+        other = new_organization(name="Other", updated_at=1_000)
+        data = new_membership(organization=home, role="org:member", updated_at=1_000)
+        assert deliver(org_event("organizationMembership.created", data)).status_code == 200
+        if other_is_local:
+            assert deliver(org_event("organization.created", other)).status_code == 200
+        moved = data | {
+            "organization": other | {"name": "Other, renamed", "updated_at": 2_000},
+            "role": "org:admin",
+            "updated_at": 2_000,
+        }
+
+        response = deliver(org_event(event_type, moved))
+
+        assert response.status_code == 400, response.content
+        assert response.json()["reason"] == "bad_data" and "organization" in response.json()["error"]
+        membership = OrganizationMembership.objects.select_related("organization").get()
+        assert (membership.organization.clerk_id, membership.role) == (home["id"], "org:member")
+        assert membership.deleted_at is None and membership.clerk_updated_at.timestamp() == 1.0
+        expected = {home["id"]: "Home"} | ({other["id"]: "Other"} if other_is_local else {})
+        assert dict(Organization.objects.values_list("clerk_id", "name")) == expected
+        assert Organization.objects.get(clerk_id=home["id"]).clerk_updated_at.timestamp() == 1.0
+        assert [name for name, _, _ in announced] == ["created"]
+        assert WebhookEvent.objects.count() == 1 + other_is_local
+        assert list(WebhookRejection.objects.values_list("reason", flat=True)) == ["bad_data"]
+
+    def test_refused_whatever_its_updated_at_and_for_a_tombstone_too(self, deliver):
+        home, other = new_organization(), new_organization()
+        data = new_membership(organization=home, updated_at=5_000)
+        deliver(org_event("organizationMembership.created", data))
+        stale = deliver(org_event("organizationMembership.updated", data | {"organization": other, "updated_at": 1}))
+        deliver(org_event("organizationMembership.deleted", data))
+        ended = deliver(org_event("organizationMembership.updated", data | {"organization": other}))
+
+        assert [stale.status_code, ended.status_code] == [400, 400]
+        assert list(Organization.objects.values_list("clerk_id", flat=True)) == [home["id"]]
 
 
 def test_no_handler_calls_clerk(deliver, clerk_api):

@@ -40,15 +40,16 @@ class TestOrganizationUpsert:
 
         assert Organization.objects.filter(slug="shared").count() == 2
 
-    @pytest.mark.parametrize("updated_at", [1_000, 999])
-    def test_older_or_equal_updated_at_changes_nothing(self, updated_at):
+    @pytest.mark.parametrize(("updated_at", "outcome", "name"), [(999, "stale", "Acme"), (1_000, "updated", "Other")])
+    def test_older_updated_at_changes_nothing_and_an_equal_one_applies(self, updated_at, outcome, name):
+        """The users' guard (accounts/tests/test_updated_at_guard.py has the whole table)."""
         data = new_organization(name="Acme", updated_at=1_000)
         organization_upsert_from_clerk(data, created_via=VIA)
 
         result = organization_upsert_from_clerk(data | {"name": "Other", "updated_at": updated_at}, created_via=VIA)
 
-        assert result.outcome == SyncOutcome.STALE
-        assert Organization.objects.get().name == "Acme"
+        assert result.outcome == outcome
+        assert Organization.objects.get().name == name
 
     def test_the_same_state_again_is_unchanged(self):
         data = new_organization(updated_at=1_000)

@@ -50,3 +50,26 @@ def test_the_webhook_source_fixture_registers_for_the_test_only(throwaway_gone_a
     registered = webhook_source({"thing.happened": lambda event: None}, name="throwaway")
 
     assert get_source("throwaway") is registered
+
+
+def test_strings_a_source_names_as_identifiers_are_never_stored_altered(deliver, webhook_source):
+    """The ledger drops NUL (which jsonb cannot hold) from free text, but refuses what would change an identifier."""
+    handled = []
+    webhook_source(
+        {"thing.happened": lambda event: handled.append(event.payload["data"])},
+        name="exacting",
+        identifiers=lambda payload: {"data.key": payload["data"].get("key")},
+    )
+
+    refused = deliver({"type": "thing.happened", "data": {"key": "k\u0000ey", "note": "n"}}, path="/webhooks/exacting/")
+    accepted = deliver(
+        {"type": "thing.happened", "data": {"key": "key", "note": "n\u0000ote"}}, path="/webhooks/exacting/"
+    )
+
+    assert (refused.status_code, refused.json()["reason"]) == (400, "bad_data")
+    assert "data.key" in refused.json()["error"]
+    assert accepted.status_code == 200
+    assert handled == [{"key": "key", "note": "note"}]
+    assert list(WebhookEvent.objects.values_list("payload", flat=True)) == [
+        {"type": "thing.happened", "data": {"key": "key", "note": "note"}}
+    ]
