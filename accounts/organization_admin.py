@@ -51,13 +51,14 @@ class FirstMembershipsFormSet(BaseInlineFormSet):
         return self.instance.memberships.count()
 
     def summary(self) -> str:
-        """'The first 20 of 50,000 memberships, current ones first.' and the link to all of them."""
+        """'The first 20 of 50,000 memberships, current ones first.' (or '3 memberships.') and a link to them all."""
+        shown, total = len(self.get_queryset()), self.memberships_count
+        lead = f"{total:,} memberships."
+        if shown < total:
+            lead = f"The first {shown} of {total:,} memberships, current ones first."
         url = reverse("admin:accounts_organizationmembership_changelist")
         query = urlencode({OrganizationFilter.parameter_name: self.instance.clerk_id})
-        return format_html(
-            'The first {} of {} memberships, current ones first. <a href="{}?{}">All {} in the memberships list</a>',
-            len(self.get_queryset()), f"{self.memberships_count:,}", url, query, f"{self.memberships_count:,}",
-        )  # fmt: skip
+        return format_html('{} <a href="{}?{}">All {} in the memberships list</a>', lead, url, query, f"{total:,}")
 
 
 class OrganizationMembershipInline(ReadOnlyInline):

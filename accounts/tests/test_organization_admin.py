@@ -127,6 +127,7 @@ def test_organization_page_is_read_only_with_its_memberships_inline(admin_client
     for membership in OrganizationMembership.objects.all():
         assert membership.clerk_id in html and membership.user_clerk_id in html
     assert "org:admin" in html and 'name="memberships-0-role"' not in html
+    assert "2 memberships. <a href=" in html
     assert admin_client.get("/admin/accounts/organization/add/").status_code == 403
 
 
