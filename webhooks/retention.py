@@ -11,11 +11,19 @@ def webhook_event_prune(*, received_before, statuses, batch_size: int = 1000) ->
     Batches of `batch_size`, each in its own short transaction, so the ledger
     is never locked for long and an interrupted prune simply resumes. Returns
     how many events were deleted.
+
+    Paged by primary key: each batch takes the next prunable ids after the last
+    one seen, so the events kept (failed ones, say) and the dead rows of earlier
+    batches are passed over once, not read again by every batch. An event that
+    becomes prunable behind that point meanwhile (a replay) waits for the next run.
     """
     deleted = 0
-    candidates = WebhookEvent.objects.filter(received_at__lt=received_before, status__in=statuses).order_by("pk")
-    while batch := list(candidates.values_list("pk", flat=True)[:batch_size]):
+    candidates = WebhookEvent.objects.filter(received_at__lt=received_before, status__in=statuses)
+    candidates = candidates.order_by("pk").values_list("pk", flat=True)
+    page = candidates
+    while batch := list(page[:batch_size]):
         with transaction.atomic():
             WebhookAttempt.objects.filter(event_id__in=batch).delete()
             deleted += WebhookEvent.objects.filter(pk__in=batch).delete()[1].get(WebhookEvent._meta.label, 0)
+        page = candidates.filter(pk__gt=batch[-1])
     return deleted

@@ -1,12 +1,16 @@
 """Organizations and memberships in the admin: members counted in one query, Clerk's fields read-only."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from accounts.clerk_payloads import organization_deleted_data
-from accounts.models import Organization, OrganizationMembership
+from accounts.models import Organization, OrganizationMembership, User
+from accounts.organization_admin import MEMBERS_SHOWN
 from accounts.organizations import (
     membership_tombstone,
     membership_upsert_from_clerk,
@@ -15,6 +19,7 @@ from accounts.organizations import (
 )
 from accounts.tests.factories import UserFactory
 from accounts.tests.organization_factories import new_membership, new_organization, org_event
+from config.tests.helpers import statements_at_most
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +39,35 @@ def page(admin_client, url: str) -> str:
     response = admin_client.get(url)
     assert response.status_code == 200, response.content[:500]
     return response.content.decode()
+
+
+def memberships_bulk_create(organization: Organization, count: int, *, with_users: int = 0) -> None:
+    """`count` more current memberships of `organization` in a few INSERTs (no events): a big tenant, quickly.
+
+    Their ids, `orgmem_bulk000000` on, sort before the factories' `orgmem_test…`; the first
+    `with_users` are linked to local users, so the rows the page shows first have a user to display.
+    """
+    users = User.objects.bulk_create(
+        User(clerk_id=f"user_bulk{n:06d}", username=f"bulk{n}", created_via=User.CreatedVia.WEBHOOK)
+        for n in range(with_users)
+    )
+    OrganizationMembership.objects.bulk_create(
+        (
+            OrganizationMembership(
+                organization=organization,
+                clerk_id=f"orgmem_bulk{n:06d}",
+                user_clerk_id=f"user_bulk{n:06d}",
+                user=users[n] if n < with_users else None,
+                role="org:member",
+            )
+            for n in range(count)
+        ),
+        batch_size=5_000,
+    )
+
+
+def membership_ids_named(html: str) -> set[str]:
+    return set(re.findall(r"orgmem_\w+", html))
 
 
 def members_cell(html: str, name: str) -> str:
@@ -93,7 +127,75 @@ def test_organization_page_is_read_only_with_its_memberships_inline(admin_client
     for membership in OrganizationMembership.objects.all():
         assert membership.clerk_id in html and membership.user_clerk_id in html
     assert "org:admin" in html and 'name="memberships-0-role"' not in html
+    assert "2 memberships. <a href=" in html
     assert admin_client.get("/admin/accounts/organization/add/").status_code == 403
+
+
+def test_organization_page_costs_the_same_queries_for_5_or_50_000_members(admin_client):
+    """The inline shows a bounded slice, with each member's user fetched in the same query, whatever the size."""
+    data = organization_with_members(0)
+    for n in range(5):
+        UserFactory(clerk_id=f"user_few{n}")
+        membership_upsert_from_clerk(new_membership(organization=data, user_id=f"user_few{n}"), created_via=VIA)
+    organization = Organization.objects.get(clerk_id=data["id"])
+    url = reverse("admin:accounts_organization_change", args=[organization.pk])
+    page(admin_client, url)  # session and content types warmed
+    with CaptureQueriesContext(connection) as few:
+        page(admin_client, url)
+
+    memberships_bulk_create(organization, 49_995, with_users=MEMBERS_SHOWN)
+    with statements_at_most(len(few.captured_queries)):
+        html = page(admin_client, url)
+
+    assert OrganizationMembership.objects.filter(organization=organization).count() == 50_000
+    assert membership_ids_named(html) == {f"orgmem_bulk{n:06d}" for n in range(MEMBERS_SHOWN)}
+    assert "user_bulk000000" in html and f"user_bulk{MEMBERS_SHOWN:06d}" not in html
+    assert f"The first {MEMBERS_SHOWN} of 50,000 memberships" in html
+    changelist = reverse("admin:accounts_organizationmembership_changelist")
+    assert f'href="{changelist}?organization={organization.clerk_id}"' in html
+
+
+def test_organization_page_link_lists_all_its_memberships_and_no_others(admin_client):
+    acme = organization_with_members(MEMBERS_SHOWN + 2, name="Acme", slug="acme")
+    ended = new_membership(organization=acme)
+    membership_upsert_from_clerk(ended, created_via=VIA)
+    membership_tombstone(ended, created_via=VIA)
+    organization_with_members(2, name="Other", slug="other")
+    organization = Organization.objects.get(clerk_id=acme["id"])
+    html = page(admin_client, reverse("admin:accounts_organization_change", args=[organization.pk]))
+    link = re.search(r'href="([^"]*\?organization=[^"]*)"[^>]*>All ([\d,]+) in the memberships list', html)
+
+    listing = page(admin_client, link.group(1).replace("&amp;", "&"))
+
+    expected = set(organization.memberships.values_list("clerk_id", flat=True))
+    assert link.group(2) == str(MEMBERS_SHOWN + 3) == str(len(expected))
+    assert membership_ids_named(listing) == expected  # the ended one too, and none of Other's
+    assert f"{MEMBERS_SHOWN + 3} organization memberships" in listing
+    assert 'class="selected"' in listing and ">Acme</a>" in listing  # the filter says which organization
+
+
+@pytest.mark.parametrize("value", ["org_unknown", "1' OR '1'='1", "x" * 300])
+def test_membership_changelist_for_an_unknown_organization_lists_none(admin_client, value):
+    organization_with_members(2)
+    changelist = reverse("admin:accounts_organizationmembership_changelist")
+
+    listing = page(admin_client, f"{changelist}?{urlencode({'organization': value})}")
+
+    assert membership_ids_named(listing) == set() and "0 organization memberships" in listing
+
+
+def test_organization_page_shows_current_members_before_ended_ones(admin_client):
+    data = organization_with_members(0)
+    ended = new_membership(organization=data, id="orgmem_aaa_ended")
+    membership_upsert_from_clerk(ended, created_via=VIA)
+    membership_tombstone(ended, created_via=VIA)
+    for _ in range(MEMBERS_SHOWN):
+        membership_upsert_from_clerk(new_membership(organization=data), created_via=VIA)
+    organization = Organization.objects.get(clerk_id=data["id"])
+
+    html = page(admin_client, reverse("admin:accounts_organization_change", args=[organization.pk]))
+
+    assert "orgmem_aaa_ended" not in html and len(membership_ids_named(html)) == MEMBERS_SHOWN
 
 
 def test_user_page_lists_the_users_memberships(admin_client):

@@ -2,9 +2,12 @@
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import ClerkEventFactory
@@ -125,6 +128,27 @@ class TestPrune:
         run("prune_webhook_events")
 
         assert len(self.remaining(ledger)) == 5
+
+    def test_batches_page_by_key_past_kept_events(self):
+        """Each batch looks only past the last event the one before it saw: kept rows are read once, not per batch."""
+        statuses = ["failed", "processed", "received", "ignored", "failed", "processed"]
+        events = [WebhookEventFactory(status=status, received_at=days_ago(40)) for status in statuses * 4]
+        for event in events:
+            WebhookAttempt.objects.create(
+                event=event, kind="delivery", outcome=event.status, started_at=event.received_at, duration_ms=1
+            )
+        prunable = [event.pk for event in events if event.status in ("processed", "ignored")]
+
+        with CaptureQueriesContext(connection) as context:
+            output = run("prune_webhook_events", "--batch-size", "3")
+
+        pages = [query["sql"] for query in context.captured_queries if re.search(r"ORDER BY .* LIMIT 3$", query["sql"])]
+        lower_bounds = [re.search(r'"webhooks_webhookevent"\."id" > (\d+)', sql) for sql in pages]
+        assert [int(bound.group(1)) if bound else None for bound in lower_bounds] == [None, *prunable[2::3]]
+        assert "deleted 12 events" in output
+        assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"failed", "received"}
+        assert WebhookEvent.objects.count() == 12 and WebhookAttempt.objects.count() == 12
+        assert not WebhookAttempt.objects.filter(event_id__in=prunable).exists()
 
     def test_dry_run_deletes_nothing(self, ledger):
         assert "would delete 2 events" in run("prune_webhook_events", "--dry-run")
