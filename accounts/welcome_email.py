@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -45,6 +46,9 @@ Status = UserProvisioning.WelcomeEmail
 SWEEP_BATCH = 500
 # Pending emails waiting this long for a worker are flagged on the sync-health page.
 WAITING_WARNING = dt.timedelta(minutes=5)
+# Control characters and Unicode line breaks: a name holding one must neither break the subject
+# header (Django refuses it: BadHeaderError, on every attempt) nor start a header of its own.
+SUBJECT_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 class Delivery(enum.StrEnum):
@@ -56,9 +60,12 @@ class Delivery(enum.StrEnum):
 
 
 def user_welcome_email_send(user: User) -> None:
-    """Render templates/accounts/email/welcome_* and hand it to Django's mail backend; raises on failure."""
+    """Render templates/accounts/email/welcome_* and hand it to Django's mail backend; raises on failure.
+
+    The subject is one line whatever the user's name holds: each run of control characters is one space.
+    """
     context = {"user": user}
-    subject = render_to_string("accounts/email/welcome_subject.txt", context).strip()
+    subject = SUBJECT_BREAKS.sub(" ", render_to_string("accounts/email/welcome_subject.txt", context)).strip()
     body = render_to_string("accounts/email/welcome_body.txt", context)
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
 

@@ -9,6 +9,8 @@ test_welcome_email_workers.py.
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 
 import pytest
 from django.contrib.auth.models import Group
@@ -138,6 +140,23 @@ class TestWithTheDatabaseBackend:
         assert provisioning.welcome_email == Status.SKIPPED
         assert "deleted" in provisioning.welcome_email_last_error
         assert smtp.connections == 0
+
+    def test_a_newline_in_the_first_name_is_folded_into_the_subject_and_adds_no_header(
+        self, deliver, smtp, database_tasks
+    ):
+        data = ClerkUserDataFactory(first_name="Ann\nBcc: evil@example.com", email="ann@example.com")
+        assert deliver(user_event("user.created", data)).status_code == 200
+
+        run_queued_tasks()
+
+        [message] = smtp.messages
+        assert message.recipients == ("ann@example.com",)
+        assert message.subject == "Welcome, Ann Bcc: evil@example.com!"
+        headers = email.message_from_bytes(message.raw, policy=email.policy.default).keys()
+        assert "Bcc" not in headers and len(headers) == len(set(headers))
+        provisioning = UserProvisioning.objects.get(user__clerk_id=data["id"])
+        assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.SENT, 1)
+        assert provisioning.user.first_name == "Ann\nBcc: evil@example.com"  # stored as Clerk sent it
 
     def test_no_address_means_no_email_and_nothing_queued(self, deliver, database_tasks):
         deliver(user_event("user.created", ClerkUserDataFactory(email=None)))
