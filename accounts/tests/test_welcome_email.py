@@ -105,9 +105,9 @@ class TestWithTheDatabaseBackend:
         provisioning.refresh_from_db()
         assert provisioning.welcome_email == Status.SENT
 
-    @pytest.mark.parametrize("mode", [Mode.REFUSE, Mode.TEMPFAIL, Mode.HANG])
+    @pytest.mark.parametrize("mode", [Mode.REFUSE, Mode.TEMPFAIL, Mode.STALL])
     def test_a_failing_mail_server_is_retried_until_it_recovers_and_sends_once(self, mode, smtp, database_tasks, settings):
-        settings.EMAIL_TIMEOUT = 0.5  # the hung server costs half a second, not ten
+        settings.EMAIL_TIMEOUT = 0.5  # the silent server costs half a second, not ten
         provisioning = create_user("retry@example.com")
         smtp.set_mode(mode)
 
@@ -219,6 +219,67 @@ class TestClaim:
         provisioning.refresh_from_db()
         assert provisioning.welcome_email_last_error == ""  # A's failure was not written over B's claim
         assert provisioning.welcome_email_claimed_until is not None
+
+
+class TestDeadline:
+    """A send ends by its deadline, half the lease after its claim, whatever EMAIL_TIMEOUT allows each operation."""
+
+    def test_a_server_slower_than_the_deadline_is_hung_up_on_and_the_send_retried(self, smtp, database_tasks, settings):
+        settings.WELCOME_EMAIL_LEASE_SECONDS, settings.EMAIL_TIMEOUT = 4, 30  # the deadline: 2 s after the claim
+        smtp.delay_replies(60)  # the greeting alone would take a minute, within EMAIL_TIMEOUT twice over
+        provisioning = create_user("slow@example.com")
+
+        assert welcome_email_deliver(provisioning.pk) == Delivery.RETRY
+
+        provisioning.refresh_from_db()
+        assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.PENDING, 1)
+        assert provisioning.welcome_email_last_error.startswith("DeadlinePassed: ")
+        assert provisioning.welcome_email_claimed_until is None
+        assert smtp.connections == 1 and smtp.message_count() == 0
+
+    def test_a_stalled_starttls_handshake_is_cut_at_the_deadline_too(self, smtp, database_tasks, settings):
+        settings.WELCOME_EMAIL_LEASE_SECONDS, settings.EMAIL_TIMEOUT = 4, 30
+        settings.EMAIL_USE_TLS = True  # the server offers STARTTLS, then never answers the handshake
+        provisioning = create_user("tls@example.com")
+
+        assert welcome_email_deliver(provisioning.pk) == Delivery.RETRY
+
+        provisioning.refresh_from_db()
+        assert provisioning.welcome_email_last_error.startswith("DeadlinePassed: ")
+        assert smtp.connections == 1 and smtp.message_count() == 0
+
+    def test_implicit_tls_is_refused_with_a_clear_error_rather_than_sent_without_a_deadline(
+        self, smtp, database_tasks, settings
+    ):
+        settings.EMAIL_USE_SSL = True  # not read from the environment; only a settings override sets it
+        provisioning = create_user("ssl@example.com")
+
+        assert welcome_email_deliver(provisioning.pk) == Delivery.RETRY
+
+        provisioning.refresh_from_db()
+        assert "EMAIL_USE_SSL is not supported" in provisioning.welcome_email_last_error
+        assert smtp.connections == 0
+
+    def test_a_message_taken_but_never_answered_is_failed_for_staff_not_retried(self, smtp, database_tasks, settings):
+        """It may have been delivered: sending it again could make two. Staff check, then retry."""
+        settings.EMAIL_TIMEOUT = 0.5
+        smtp.set_mode(Mode.HANG)
+        provisioning = create_user("unanswered@example.com")
+
+        assert welcome_email_deliver(provisioning.pk) == Delivery.FAILED
+
+        provisioning.refresh_from_db()
+        assert provisioning.welcome_email == Status.FAILED
+        assert "may have been delivered" in provisioning.welcome_email_last_error
+        assert DBTaskResult.objects.count() == 1  # its first trigger; no retry was queued
+
+        smtp.set_mode(Mode.ACCEPT)
+        assert welcome_email_retry([provisioning.pk]) == [provisioning.pk]
+        run_queued_tasks()
+
+        provisioning.refresh_from_db()
+        assert provisioning.welcome_email == Status.SENT
+        assert len(smtp.messages_to("unanswered@example.com")) == 1
 
 
 class TestRetrySchedule:
