@@ -10,9 +10,11 @@ look at it, so a lost trigger costs latency, never the email:
   user); other backends (immediate) run it after the commit.
 - `welcome_email_deliver` (the task's body) claims the send with a
   conditional UPDATE that sets a lease, so two workers never send the same
-  email; a worker that dies leaves a lease that expires. Only a crash between
-  the mail server accepting the message and the UPDATE recording it can send
-  it twice.
+  email; a worker that dies leaves a lease that expires. The send is cut at a
+  deadline half a lease after the claim, so it never outlives the claim. Only
+  a crash between the mail server accepting the message and the UPDATE
+  recording it can send it twice: a message the server took whole but never
+  confirmed may have been delivered, so it is left failed for staff, not retried.
 - A failed send is retried with backoff (first after
   WELCOME_EMAIL_RETRY_BASE_SECONDS, doubling to at most an hour apart, for
   at least 24 hours), then left `failed` for staff to see and retry.
@@ -25,6 +27,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,7 +40,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .models import User, UserProvisioning
-from .welcome_email_records import claim, lease, record_failure, record_sent, record_skipped, unclaimed
+from .smtp_deadline import MessageUnconfirmed, mail_connection
+from .welcome_email_records import claim, lease, record_failure, record_sent, record_skipped, send_seconds, unclaimed
 
 logger = logging.getLogger(__name__)
 
@@ -45,22 +50,31 @@ Status = UserProvisioning.WelcomeEmail
 SWEEP_BATCH = 500
 # Pending emails waiting this long for a worker are flagged on the sync-health page.
 WAITING_WARNING = dt.timedelta(minutes=5)
+# Control characters and Unicode line breaks: a name holding one must neither break the subject
+# header (Django refuses it: BadHeaderError, on every attempt) nor start a header of its own.
+SUBJECT_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 class Delivery(enum.StrEnum):
     SENT = "sent"
     RETRY = "retry"  # failed; a retry is scheduled
-    FAILED = "failed"  # failed; retries exhausted
+    FAILED = "failed"  # failed; retries exhausted, or the server took the message but never confirmed it
     SKIPPED = "skipped"  # the user was deleted or has no address any more
     NOT_CLAIMED = "not_claimed"  # already sent, being sent elsewhere, or not due: nothing done
 
 
-def user_welcome_email_send(user: User) -> None:
-    """Render templates/accounts/email/welcome_* and hand it to Django's mail backend; raises on failure."""
+def user_welcome_email_send(user: User, *, deadline: float | None = None) -> None:
+    """Render templates/accounts/email/welcome_* and hand it to Django's mail backend; raises on failure.
+
+    The subject is one line whatever the user's name holds: each run of control characters is one space.
+    With a `deadline` (a time.monotonic() value) an SMTP conversation is cut
+    there: DeadlinePassed, or MessageUnconfirmed once the whole message went out.
+    """
     context = {"user": user}
-    subject = render_to_string("accounts/email/welcome_subject.txt", context).strip()
+    subject = SUBJECT_BREAKS.sub(" ", render_to_string("accounts/email/welcome_subject.txt", context)).strip()
     body = render_to_string("accounts/email/welcome_body.txt", context)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    connection = None if deadline is None else mail_connection(deadline=deadline)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email], connection=connection)
 
 
 def welcome_email_trigger(provisioning_pk: int, *, run_after: dt.datetime | None = None) -> None:
@@ -91,9 +105,12 @@ def welcome_email_deliver(provisioning_pk: int) -> Delivery:
 
     Does nothing (NOT_CLAIMED) when the email is not pending, not due yet, or
     claimed by a live worker. A mail server error is recorded with a retry
-    scheduled (or, past the retry window, as failed); it is not raised.
+    scheduled (or, past the retry window, as failed); it is not raised. A
+    message the server took whole without confirming it is recorded failed
+    at once: it may have been delivered, and a retry could deliver it twice.
     Raises DatabaseError when the database cannot be reached.
     """
+    claim_started = time.monotonic()  # before the claim reads its clock: the deadline falls within the lease
     provisioning = claim(provisioning_pk)
     if provisioning is None:
         return Delivery.NOT_CLAIMED
@@ -103,8 +120,10 @@ def welcome_email_deliver(provisioning_pk: int) -> Delivery:
     if not user.email:
         return _skipped(provisioning_pk, attempt, "the user has no email address any more")
     try:
-        user_welcome_email_send(user)
-    except Exception as exc:  # any mail backend error: refused, 4xx/5xx, timeout, DNS
+        user_welcome_email_send(user, deadline=claim_started + send_seconds())
+    except MessageUnconfirmed as exc:
+        return _failed(provisioning_pk, attempt, exc, retry=False)
+    except Exception as exc:  # any mail backend error: refused, 4xx/5xx, timeout, cut at the deadline, DNS
         return _failed(provisioning_pk, attempt, exc)
     record_sent(provisioning_pk, attempt, accepted_at=timezone.now())
     logger.info("welcome email sent clerk_id=%s attempt=%d", user.clerk_id, attempt)
@@ -117,10 +136,10 @@ def _skipped(provisioning_pk: int, attempt: int, reason: str) -> Delivery:
     return Delivery.SKIPPED
 
 
-def _failed(provisioning_pk: int, attempt: int, exc: Exception) -> Delivery:
+def _failed(provisioning_pk: int, attempt: int, exc: Exception, *, retry: bool = True) -> Delivery:
     """Keep the error; schedule the retry (its trigger commits with the record) or give up."""
     error = f"{type(exc).__name__}: {exc}"[:2000]
-    delay = retry_delay(attempt)
+    delay = retry_delay(attempt) if retry else None
     retry_at = None if delay is None else timezone.now() + delay
     with transaction.atomic():
         if record_failure(provisioning_pk, attempt, error, retry_at=retry_at) and retry_at is not None:

@@ -33,6 +33,16 @@ def lease() -> dt.timedelta:
     return dt.timedelta(seconds=settings.WELCOME_EMAIL_LEASE_SECONDS)
 
 
+def send_seconds() -> float:
+    """How long a claimed send may take, counted from its claim: half the lease.
+
+    The send is cut at that deadline (accounts/smtp_deadline.py), so it never
+    outlives its claim; the other half of the lease is the margin for
+    recording the outcome, a paused process and clocks that differ between hosts.
+    """
+    return settings.WELCOME_EMAIL_LEASE_SECONDS / 2
+
+
 def unclaimed(now: dt.datetime) -> Q:
     """Rows no live worker holds: never claimed, or their lease has run out."""
     return Q(welcome_email_claimed_until__isnull=True) | Q(welcome_email_claimed_until__lt=now)

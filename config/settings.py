@@ -178,7 +178,13 @@ if TASKS_BACKEND not in _TASKS_BACKENDS:
     raise ConfigurationError(f"TASKS_BACKEND must be 'database' or 'immediate', not {TASKS_BACKEND!r}.")
 TASKS = {"default": {"BACKEND": _TASKS_BACKENDS[TASKS_BACKEND]}}
 # A worker's claim on a send lasts this long; a worker that died is replaced after it expires.
+# The send itself is cut half a lease after the claim (accounts/smtp_deadline.py).
 WELCOME_EMAIL_LEASE_SECONDS = env.float("WELCOME_EMAIL_LEASE_SECONDS", default=60)
+if WELCOME_EMAIL_LEASE_SECONDS <= 0:
+    raise ConfigurationError(
+        "WELCOME_EMAIL_LEASE_SECONDS must be more than 0 (a send must end within half of it), "
+        f"not {WELCOME_EMAIL_LEASE_SECONDS:g}."
+    )
 # How often each db_worker re-triggers sends that are due and have no live trigger.
 WELCOME_EMAIL_SWEEP_SECONDS = env.float("WELCOME_EMAIL_SWEEP_SECONDS", default=15)
 # Retries back off from this delay, doubling up to an hour apart, for at least 24 hours.

@@ -9,6 +9,8 @@ test_welcome_email_workers.py.
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 
 import pytest
 from django.contrib.auth.models import Group
@@ -103,9 +105,9 @@ class TestWithTheDatabaseBackend:
         provisioning.refresh_from_db()
         assert provisioning.welcome_email == Status.SENT
 
-    @pytest.mark.parametrize("mode", [Mode.REFUSE, Mode.TEMPFAIL, Mode.HANG])
+    @pytest.mark.parametrize("mode", [Mode.REFUSE, Mode.TEMPFAIL, Mode.STALL])
     def test_a_failing_mail_server_is_retried_until_it_recovers_and_sends_once(self, mode, smtp, database_tasks, settings):
-        settings.EMAIL_TIMEOUT = 0.5  # the hung server costs half a second, not ten
+        settings.EMAIL_TIMEOUT = 0.5  # the silent server costs half a second, not ten
         provisioning = create_user("retry@example.com")
         smtp.set_mode(mode)
 
@@ -138,6 +140,23 @@ class TestWithTheDatabaseBackend:
         assert provisioning.welcome_email == Status.SKIPPED
         assert "deleted" in provisioning.welcome_email_last_error
         assert smtp.connections == 0
+
+    def test_a_newline_in_the_first_name_is_folded_into_the_subject_and_adds_no_header(
+        self, deliver, smtp, database_tasks
+    ):
+        data = ClerkUserDataFactory(first_name="Ann\nBcc: evil@example.com", email="ann@example.com")
+        assert deliver(user_event("user.created", data)).status_code == 200
+
+        run_queued_tasks()
+
+        [message] = smtp.messages
+        assert message.recipients == ("ann@example.com",)
+        assert message.subject == "Welcome, Ann Bcc: evil@example.com!"
+        headers = email.message_from_bytes(message.raw, policy=email.policy.default).keys()
+        assert "Bcc" not in headers and len(headers) == len(set(headers))
+        provisioning = UserProvisioning.objects.get(user__clerk_id=data["id"])
+        assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.SENT, 1)
+        assert provisioning.user.first_name == "Ann\nBcc: evil@example.com"  # stored as Clerk sent it
 
     def test_no_address_means_no_email_and_nothing_queued(self, deliver, database_tasks):
         deliver(user_event("user.created", ClerkUserDataFactory(email=None)))
@@ -200,6 +219,67 @@ class TestClaim:
         provisioning.refresh_from_db()
         assert provisioning.welcome_email_last_error == ""  # A's failure was not written over B's claim
         assert provisioning.welcome_email_claimed_until is not None
+
+
+class TestDeadline:
+    """A send ends by its deadline, half the lease after its claim, whatever EMAIL_TIMEOUT allows each operation."""
+
+    def test_a_server_slower_than_the_deadline_is_hung_up_on_and_the_send_retried(self, smtp, database_tasks, settings):
+        settings.WELCOME_EMAIL_LEASE_SECONDS, settings.EMAIL_TIMEOUT = 4, 30  # the deadline: 2 s after the claim
+        smtp.delay_replies(60)  # the greeting alone would take a minute, within EMAIL_TIMEOUT twice over
+        provisioning = create_user("slow@example.com")
+
+        assert welcome_email_deliver(provisioning.pk) == Delivery.RETRY
+
+        provisioning.refresh_from_db()
+        assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.PENDING, 1)
+        assert provisioning.welcome_email_last_error.startswith("DeadlinePassed: ")
+        assert provisioning.welcome_email_claimed_until is None
+        assert smtp.connections == 1 and smtp.message_count() == 0
+
+    def test_a_stalled_starttls_handshake_is_cut_at_the_deadline_too(self, smtp, database_tasks, settings):
+        settings.WELCOME_EMAIL_LEASE_SECONDS, settings.EMAIL_TIMEOUT = 4, 30
+        settings.EMAIL_USE_TLS = True  # the server offers STARTTLS, then never answers the handshake
+        provisioning = create_user("tls@example.com")
+
+        assert welcome_email_deliver(provisioning.pk) == Delivery.RETRY
+
+        provisioning.refresh_from_db()
+        assert provisioning.welcome_email_last_error.startswith("DeadlinePassed: ")
+        assert smtp.connections == 1 and smtp.message_count() == 0
+
+    def test_implicit_tls_is_refused_with_a_clear_error_rather_than_sent_without_a_deadline(
+        self, smtp, database_tasks, settings
+    ):
+        settings.EMAIL_USE_SSL = True  # not read from the environment; only a settings override sets it
+        provisioning = create_user("ssl@example.com")
+
+        assert welcome_email_deliver(provisioning.pk) == Delivery.RETRY
+
+        provisioning.refresh_from_db()
+        assert "EMAIL_USE_SSL is not supported" in provisioning.welcome_email_last_error
+        assert smtp.connections == 0
+
+    def test_a_message_taken_but_never_answered_is_failed_for_staff_not_retried(self, smtp, database_tasks, settings):
+        """It may have been delivered: sending it again could make two. Staff check, then retry."""
+        settings.EMAIL_TIMEOUT = 0.5
+        smtp.set_mode(Mode.HANG)
+        provisioning = create_user("unanswered@example.com")
+
+        assert welcome_email_deliver(provisioning.pk) == Delivery.FAILED
+
+        provisioning.refresh_from_db()
+        assert provisioning.welcome_email == Status.FAILED
+        assert "may have been delivered" in provisioning.welcome_email_last_error
+        assert DBTaskResult.objects.count() == 1  # its first trigger; no retry was queued
+
+        smtp.set_mode(Mode.ACCEPT)
+        assert welcome_email_retry([provisioning.pk]) == [provisioning.pk]
+        run_queued_tasks()
+
+        provisioning.refresh_from_db()
+        assert provisioning.welcome_email == Status.SENT
+        assert len(smtp.messages_to("unanswered@example.com")) == 1
 
 
 class TestRetrySchedule:

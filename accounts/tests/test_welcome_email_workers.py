@@ -2,8 +2,8 @@
 
 Each test starts workers as separate processes on the test database
 (TASKS_BACKEND=database), with a local SMTP server switched between
-accepting, refusing, answering 451 and hanging, and kills or cuts what a
-production incident would. Waits poll a condition up to a generous bound;
+accepting, refusing, answering 451, stalling, hanging and answering slowly,
+and kills or cuts what a production incident would. Waits poll a condition up to a generous bound;
 nothing is timed.
 """
 
@@ -66,7 +66,7 @@ def bearer(make_token, clerk_id: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_token(clerk_id)}"}
 
 
-@pytest.mark.parametrize("mode", [Mode.REFUSE, Mode.TEMPFAIL, Mode.HANG])
+@pytest.mark.parametrize("mode", [Mode.REFUSE, Mode.TEMPFAIL, Mode.STALL])
 def test_a_failing_mail_server_never_reaches_the_requests_and_each_user_gets_one_email_after_it_recovers(
     mode, smtp, database_tasks, clerk_api, make_token, workers
 ):
@@ -103,7 +103,8 @@ def test_a_worker_killed_mid_send_is_replaced_and_the_email_goes_out_once(smtp, 
     smtp.set_mode(Mode.HANG)  # the server takes the message and never answers
     data = ClerkUserDataFactory(email="killed@example.com")
     assert deliver_to(Client(), user_event("user.created", data)).status_code == 200
-    first = workers(EMAIL_TIMEOUT=300)
+    # Its send is cut 5 s after the claim (half its lease): ample time to kill it first.
+    first = workers(EMAIL_TIMEOUT=300, WELCOME_EMAIL_LEASE_SECONDS=10)
 
     assert smtp.hanging.wait(timeout=WAIT_TIMEOUT), "the first worker never reached the mail server"
     first.kill()  # SIGKILL mid-send
@@ -119,6 +120,53 @@ def test_a_worker_killed_mid_send_is_replaced_and_the_email_goes_out_once(smtp, 
     assert smtp.message_count() == 1
     provisioning.refresh_from_db()
     assert provisioning.welcome_email_attempts == 2
+
+
+def attempts(clerk_id: str) -> int:
+    return UserProvisioning.objects.get(user__clerk_id=clerk_id).welcome_email_attempts
+
+
+# A lease of a few seconds, and a per-operation EMAIL_TIMEOUT far longer than it (the incident: 20 s against 60 s).
+SHORT_LEASE = 4
+SLOW_SERVER = {"WELCOME_EMAIL_LEASE_SECONDS": SHORT_LEASE, "EMAIL_TIMEOUT": SHORT_LEASE * 10}
+
+
+def test_a_mail_server_slower_than_the_lease_gets_one_email_from_two_workers(smtp, database_tasks, workers):
+    """Every reply takes twice the lease, each well within EMAIL_TIMEOUT. Each attempt is cut at its deadline,
+    so no conversation outlives its claim; when the server speeds up, one email has gone out, not one per claim."""
+    smtp.delay_replies(SHORT_LEASE * 2)
+    data = ClerkUserDataFactory(email="slow@example.com")
+    assert deliver_to(Client(), user_event("user.created", data)).status_code == 200
+    workers(**SLOW_SERVER), workers(**SLOW_SERVER)
+
+    wait_until(lambda: attempts(data["id"]) >= 2, what="the send to be claimed a second time")
+    smtp.delay_replies(0)  # the server is fast again: conversations under way go on
+    wait_until(lambda: welcome_states(data["id"]) == [Status.SENT], what="the email recorded as sent")
+    wait_until(lambda: smtp.open_conversations == 0, what="every conversation with the mail server to end")
+
+    assert len(smtp.messages_to("slow@example.com")) == 1
+    assert smtp.message_count() == 1
+
+
+def test_a_message_taken_but_confirmed_too_late_is_not_sent_again_by_either_worker(smtp, database_tasks, workers):
+    """The server takes the message at once but answers it after twice the lease: it may have been delivered
+    (here it was), so the email is failed for staff to check, never sent again on the next claim."""
+    smtp.delay_replies(SHORT_LEASE * 2, to_the_message_only=True)
+    data = ClerkUserDataFactory(email="unconfirmed@example.com")
+    assert deliver_to(Client(), user_event("user.created", data)).status_code == 200
+    workers(**SLOW_SERVER), workers(**SLOW_SERVER)
+
+    wait_until(
+        lambda: welcome_states(data["id"]) != [Status.PENDING] or smtp.message_count() > 1,
+        what="the send's outcome to be recorded (or a second message)",
+    )
+    smtp.delay_replies(0)
+    wait_until(lambda: smtp.open_conversations == 0, what="every conversation with the mail server to end")
+
+    assert len(smtp.messages_to("unconfirmed@example.com")) == 1
+    provisioning = UserProvisioning.objects.get(user__clerk_id=data["id"])
+    assert provisioning.welcome_email == Status.FAILED
+    assert "may have been delivered" in provisioning.welcome_email_last_error
 
 
 def test_two_workers_send_200_pending_emails_each_exactly_once(smtp, database_tasks, workers):

@@ -89,3 +89,11 @@ def test_default_timings_retry_a_dead_workers_send_within_two_minutes_and_first_
 
     assert values["lease"] + values["sweep"] + 1 <= 120
     assert values["retry"] + 1 <= 60  # the retry's trigger is queued for then; workers poll every second
+
+
+def test_a_lease_that_leaves_a_send_no_time_is_refused_with_a_clear_message():
+    """A send must end half a lease after its claim: a lease of zero or less could never send anything."""
+    result = read_settings(WELCOME_EMAIL_LEASE_SECONDS="0")
+
+    assert result.returncode != 0
+    assert "WELCOME_EMAIL_LEASE_SECONDS must be more than 0" in result.stderr
