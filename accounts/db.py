@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connections, models, router
 
-from .models import OrganizationMembership, User
+from accounts.models import OrganizationMembership, User
 
 # The advisory lock's first key: the space of locks this app takes (the second is the hashed Clerk user id).
 MEMBER_LINK_LOCK_SPACE = 13_001
@@ -120,7 +120,7 @@ def member_link_lock(user_clerk_id: str) -> None:
     (BEGIN IMMEDIATE) and so run one at a time. Not the ORM: it has no advisory
     locks, and `select_for_update` cannot lock a row that does not exist yet
     (the point here: the user or the membership is still being created).
-    See accounts/organization_links.py for the race it closes.
+    See accounts/sync/links.py for the race it closes.
     """
     connection = connections[router.db_for_write(OrganizationMembership)]
     if connection.vendor != "postgresql":

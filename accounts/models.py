@@ -110,11 +110,11 @@ class UserProvisioning(models.Model):
     A row exists once the user was provisioned (the `user_provisioned` signal
     went out, in the transaction that created the user). The welcome email's
     fields say what must happen and what has happened; a queued task is only
-    the trigger that makes a worker look at them (accounts/welcome_email.py).
+    the trigger that makes a worker look at them (accounts/welcome/delivery.py).
     Provisioning is claimed by inserting this row (`INSERT … ON CONFLICT DO
     NOTHING` on its unique user, accounts/db.py), a send of the email by an
     UPDATE conditional on the email being pending, due and unclaimed
-    (accounts/welcome_email_records.py): never by asking whether a row was
+    (accounts/welcome/records.py): never by asking whether a row was
     "just created".
     """
 

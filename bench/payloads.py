@@ -2,7 +2,7 @@
 
 Shared by the load generator (load.py) and the in-process statement count
 (inprocess.py). Events, their Svix headers and ids come from the app's own
-builder (accounts/clerk_payloads.py, which the tests' factories and
+builder (accounts/clerk/payloads.py, which the tests' factories and
 `send_clerk_webhook` use too): a full User object with a fresh id, address and
 names, signed by the svix library exactly as Clerk's deliveries are. Tokens
 are RS256 JWTs shaped like Clerk's v2 session tokens.
@@ -21,8 +21,8 @@ import jwt
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))  # run as `python bench/….py`: the app's packages are beside bench/
 
-from accounts import clerk_payloads  # noqa: E402 (after the path above)
-from accounts.clerk_payloads import svix_headers  # noqa: E402, F401 (load.py and inprocess.py sign with it)
+from accounts.clerk import payloads as clerk_payloads  # noqa: E402 (after the path above)
+from accounts.clerk.payloads import svix_headers  # noqa: E402, F401 (load.py and inprocess.py sign with it)
 
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim")
 LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman", "Lee")

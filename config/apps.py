@@ -1,4 +1,4 @@
-"""The project itself as an app: its startup checks and its runserver."""
+"""The project itself as an app: its runserver (the Clerk settings' checks are the accounts app's)."""
 
 from django.apps import AppConfig
 
@@ -6,6 +6,3 @@ from django.apps import AppConfig
 class ProjectConfig(AppConfig):
     name = "config"
     verbose_name = "Project"
-
-    def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)

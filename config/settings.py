@@ -68,7 +68,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "accounts.authentication.ClerkAuthenticationMiddleware",
+    "accounts.api.authentication.ClerkAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -178,7 +178,7 @@ if TASKS_BACKEND not in _TASKS_BACKENDS:
     raise ConfigurationError(f"TASKS_BACKEND must be 'database' or 'immediate', not {TASKS_BACKEND!r}.")
 TASKS = {"default": {"BACKEND": _TASKS_BACKENDS[TASKS_BACKEND]}}
 # A worker's claim on a send lasts this long; a worker that died is replaced after it expires.
-# The send itself is cut half a lease after the claim (accounts/smtp_deadline.py).
+# The send itself is cut half a lease after the claim (accounts/welcome/smtp.py).
 WELCOME_EMAIL_LEASE_SECONDS = env.float("WELCOME_EMAIL_LEASE_SECONDS", default=60)
 if WELCOME_EMAIL_LEASE_SECONDS <= 0:
     raise ConfigurationError(
@@ -211,7 +211,7 @@ CLERK_SYNC_WELCOME_WINDOW_DAYS = env.int("CLERK_SYNC_WELCOME_WINDOW_DAYS", defau
 # --- API --------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ClerkSessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.ClerkSessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from .views import healthz, home
+from config.views import healthz, home
 
 # The admin's "View site" leads to the service's front page; without the app list in a
 # sidebar, the changelists get the whole width (the index and breadcrumbs navigate).
@@ -13,7 +13,7 @@ admin.site.enable_nav_sidebar = False
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
-    path("api/", include("accounts.urls")),
+    path("api/", include("accounts.api.urls")),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),

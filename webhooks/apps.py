@@ -6,4 +6,4 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhook ledger"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the SQLite version check)
+        from webhooks import checks  # noqa: F401  (registers the SQLite version check)

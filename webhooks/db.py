@@ -22,7 +22,7 @@ from typing import Any
 
 from django.db import connection, models
 
-from .models import DONE_STATUSES, WebhookAttempt, WebhookEvent, WebhookRejection
+from webhooks.models import DONE_STATUSES, WebhookAttempt, WebhookEvent, WebhookRejection
 
 
 def _table(model: type[models.Model]) -> str:

@@ -1,6 +1,6 @@
 """Why the ledger refuses a delivery: one exception, whoever finds the fault."""
 
-from .models import WebhookRejection
+from webhooks.models import WebhookRejection
 
 Reason = WebhookRejection.Reason
 

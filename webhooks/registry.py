@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .models import WebhookEvent
+    from webhooks.models import WebhookEvent
 
 # A handler gets the event: pk, source, id, type, payload, status and attempts. On a delivery
 # it is built in memory from what the ledger's upsert returned (the other fields are not

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from .models import WebhookAttempt, WebhookEvent
+from webhooks.models import WebhookAttempt, WebhookEvent
 
 
 def webhook_event_prune(*, received_before, statuses, batch_size: int = 1000) -> int:

@@ -8,7 +8,7 @@ from django.db.models import Count, Max
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from .models import WebhookAttempt, WebhookEvent
+from webhooks.models import WebhookAttempt, WebhookEvent
 
 
 @dataclass(frozen=True)

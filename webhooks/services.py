@@ -21,10 +21,10 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from . import db
-from .errors import Refused
-from .models import WebhookAttempt, WebhookEvent
-from .registry import SourceNotRegistered, WebhookSource, get_source
+from webhooks import db
+from webhooks.errors import Refused
+from webhooks.models import WebhookAttempt, WebhookEvent
+from webhooks.registry import SourceNotRegistered, WebhookSource, get_source
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from .views import webhook_receive
+from webhooks.views import webhook_receive
 
 app_name = "webhooks"
 

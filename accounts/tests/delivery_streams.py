@@ -7,8 +7,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from accounts.webhook_handlers import clerk_source
-from webhooks.payloads import webhook_payload_parse
+from accounts.clerk_source.handlers import clerk_source
+from webhooks.inbound.payloads import webhook_payload_parse
 from webhooks.services import webhook_event_deliver
 
 

@@ -1,9 +1,9 @@
-"""Factories: local users, and Clerk-shaped User objects and user.* events (built by accounts.clerk_payloads)."""
+"""Factories: local users, and Clerk-shaped User objects and user.* events (built by accounts.clerk.payloads)."""
 
 import factory
 from factory.django import DjangoModelFactory
 
-from accounts import clerk_payloads
+from accounts.clerk import payloads as clerk_payloads
 from accounts.models import User
 
 

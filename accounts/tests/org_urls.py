@@ -7,9 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import OrganizationMembership
-from accounts.permissions import HasActiveOrganization, HasOrgPermission, HasOrgRole
-from accounts.serializers import MembershipSerializer
-from accounts.tenancy import ActiveOrganizationMixin
+from accounts.api.permissions import HasActiveOrganization, HasOrgPermission, HasOrgRole
+from accounts.api.serializers import MembershipSerializer
+from accounts.api.tenancy import ActiveOrganizationMixin
 from config.urls import urlpatterns as project_urlpatterns
 
 

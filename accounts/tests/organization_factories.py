@@ -1,11 +1,11 @@
-"""Clerk-shaped organizations and memberships with fresh ids, built by accounts/clerk_payloads.py."""
+"""Clerk-shaped organizations and memberships with fresh ids, built by accounts/clerk/payloads.py."""
 
 from __future__ import annotations
 
 import itertools
 from typing import Any
 
-from accounts.clerk_payloads import event_envelope, membership_data, organization_data
+from accounts.clerk.payloads import event_envelope, membership_data, organization_data
 
 _ids = itertools.count(1)
 

@@ -58,7 +58,7 @@ def get_me(client, transport, django_capture_on_commit_callbacks):
 @pytest.fixture
 def clock(monkeypatch):
     """The JWKS cache's clock, moved by hand: `clock.advance(seconds)`."""
-    from accounts.tokens import signing_keys
+    from accounts.clerk.tokens import signing_keys
 
     class Clock:
         now = 1000.0
@@ -296,7 +296,7 @@ class TestRefusedTokens:
     def test_keys_are_refreshed_in_the_background_after_five_minutes_and_kept_if_clerk_is_down(
         self, get_me, clerk_api, make_token, clock, settings
     ):
-        from accounts.tokens import signing_keys
+        from accounts.clerk.tokens import signing_keys
 
         UserFactory(clerk_id="user_stale")
         get_me(make_token("user_stale"))

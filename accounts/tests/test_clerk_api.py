@@ -14,9 +14,9 @@ import responses
 from django.core.exceptions import ImproperlyConfigured
 from responses import matchers
 
-from accounts.clerk_api import ClerkAPIError, ClerkClient, ClerkUserNotFound, clerk_client
-from accounts.clerk_http import retry_after_seconds
-from accounts.errors import Unavailable
+from accounts.clerk.api import ClerkAPIError, ClerkClient, ClerkUserNotFound, clerk_client
+from accounts.clerk.http import retry_after_seconds
+from accounts.clerk.errors import Unavailable
 
 BASE = "https://api.clerk.test"
 SECRET = "sk_test_x"

@@ -6,10 +6,10 @@ import pytest
 from django.test import RequestFactory
 from rest_framework.request import Request
 
-from accounts import authentication
-from accounts.authentication import ClerkAuth, ClerkSessionAuthentication
+from accounts.api import authentication
+from accounts.api.authentication import ClerkAuth, ClerkSessionAuthentication
 from accounts.tests.factories import UserFactory
-from accounts.tokens import SessionClaims
+from accounts.clerk.tokens import SessionClaims
 
 pytestmark = pytest.mark.django_db
 

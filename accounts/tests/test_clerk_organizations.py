@@ -2,9 +2,9 @@
 
 import pytest
 
-from accounts.clerk_api import ClerkAPIError, ClerkClient
-from accounts.errors import Unavailable
-from accounts.clerk_organizations import organization_get, organization_list, organization_membership_list
+from accounts.clerk.api import ClerkAPIError, ClerkClient
+from accounts.clerk.errors import Unavailable
+from accounts.clerk.organizations_api import organization_get, organization_list, organization_membership_list
 from accounts.tests.organization_factories import new_membership, new_organization
 
 

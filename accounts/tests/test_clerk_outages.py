@@ -12,9 +12,9 @@ import threading
 
 import pytest
 
-from accounts import circuit_breaker
-from accounts.clerk_api import ClerkAPIError, clerk_client, request_path_breaker
-from accounts.errors import Unavailable
+from accounts.clerk import breaker as circuit_breaker
+from accounts.clerk.api import ClerkAPIError, clerk_client, request_path_breaker
+from accounts.clerk.errors import Unavailable
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory
 from webhooks.tests.test_database_outage import db_behind_proxy  # noqa: F401 (a fixture)
 

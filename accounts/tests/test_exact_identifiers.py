@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from accounts.clerk_payloads import event_envelope, organization_deleted_data, user_deleted_object
+from accounts.clerk.payloads import event_envelope, organization_deleted_data, user_deleted_object
 from accounts.models import Organization, OrganizationMembership, User
 from accounts.tests.factories import ClerkUserDataFactory
 from accounts.tests.organization_factories import new_membership, new_organization

@@ -22,9 +22,10 @@ import pytest
 from django.http import HttpResponse
 from django.test import Client
 
-from accounts import signing_keys as signing_keys_module
-from accounts import services, tokens
-from accounts.authentication import SESSION_COOKIE
+from accounts.clerk import keys as signing_keys_module
+from accounts.sync import users as services
+from accounts.clerk import tokens
+from accounts.api.authentication import SESSION_COOKIE
 from accounts.models import User, UserProvisioning
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
 from config.tests.helpers import deliver_to

@@ -12,8 +12,8 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from accounts import signing_keys as signing_keys_module
-from accounts import tokens
+from accounts.clerk import keys as signing_keys_module
+from accounts.clerk import tokens
 from accounts.tests.factories import UserFactory
 from config.tests.helpers import CLERK_KID, jwk_of, public_pem
 from config.tests.processes import wait_until
@@ -220,7 +220,7 @@ class TestVerifiedTokens:
 def test_the_fast_user_representation_equals_drfs(known):
     from rest_framework import serializers
 
-    from accounts.serializers import UserSerializer
+    from accounts.api.serializers import UserSerializer
 
     class Reference(serializers.ModelSerializer):
         class Meta:

@@ -24,11 +24,11 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Organization, OrganizationMembership
-from accounts.org_claims import ActiveOrganizationClaim
-from accounts.permissions import HasOrgPermission, HasOrgRole
+from accounts.clerk.claims import ActiveOrganizationClaim
+from accounts.api.permissions import HasOrgPermission, HasOrgRole
 from accounts.tests.factories import UserFactory
 from accounts.tests.org_urls import PROBES
-from accounts.tokens import SessionClaims
+from accounts.clerk.tokens import SessionClaims
 from config.tests.helpers import public_pem
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("accounts.tests.org_urls")]

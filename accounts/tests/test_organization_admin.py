@@ -8,10 +8,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from accounts.clerk_payloads import organization_deleted_data
+from accounts.clerk.payloads import organization_deleted_data
 from accounts.models import Organization, OrganizationMembership, User
-from accounts.organization_admin import MEMBERS_SHOWN
-from accounts.organizations import (
+from accounts.admin.organizations import MEMBERS_SHOWN
+from accounts.sync.organizations import (
     membership_tombstone,
     membership_upsert_from_clerk,
     organization_tombstone,

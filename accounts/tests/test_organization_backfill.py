@@ -5,9 +5,9 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.clerk_payloads import organization_deleted_data
+from accounts.clerk.payloads import organization_deleted_data
 from accounts.models import Organization, OrganizationMembership
-from accounts.organizations import membership_upsert_from_clerk, organization_tombstone
+from accounts.sync.organizations import membership_upsert_from_clerk, organization_tombstone
 from accounts.tests.factories import UserFactory
 from accounts.tests.organization_factories import new_membership, new_organization
 

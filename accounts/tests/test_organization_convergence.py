@@ -34,10 +34,10 @@ from django.db.models import F
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from accounts.clerk_data import clerk_timestamp
-from accounts.clerk_payloads import membership_data, organization_data, organization_deleted_data
+from accounts.clerk.data import clerk_timestamp
+from accounts.clerk.payloads import membership_data, organization_data, organization_deleted_data
 from accounts.models import Organization, OrganizationMembership
-from accounts.organizations import organization_current_members
+from accounts.sync.organizations import organization_current_members
 from accounts.signals import (
     organization_membership_changed,
     organization_membership_created,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.clerk_payloads import organization_deleted_data
+from accounts.clerk.payloads import organization_deleted_data
 from accounts.models import Organization
-from accounts.organizations import (
+from accounts.sync.organizations import (
     membership_tombstone,
     membership_upsert_from_clerk,
     organization_tombstone,

@@ -19,9 +19,9 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Organization, OrganizationMembership, User
-from accounts.organization_links import organization_memberships_link
-from accounts.organizations import membership_upsert_from_clerk
-from accounts.services import get_or_create_from_clerk
+from accounts.sync.links import organization_memberships_link
+from accounts.sync.organizations import membership_upsert_from_clerk
+from accounts.sync.users import get_or_create_from_clerk
 from accounts.signals import organization_membership_created, user_provisioned
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
 from accounts.tests.organization_factories import new_membership, new_organization, org_event

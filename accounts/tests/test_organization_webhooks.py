@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from accounts.clerk_payloads import organization_deleted_data
+from accounts.clerk.payloads import organization_deleted_data
 from accounts.models import Organization, OrganizationMembership, User
-from accounts.organizations import organization_current_members
+from accounts.sync.organizations import organization_current_members
 from accounts.signals import (
     organization_membership_changed,
     organization_membership_created,

@@ -2,17 +2,17 @@
 
 import pytest
 
-from accounts.clerk_data import ClerkDataError
-from accounts.clerk_payloads import organization_deleted_data
+from accounts.clerk.data import ClerkDataError
+from accounts.clerk.payloads import organization_deleted_data
 from accounts.models import Organization, OrganizationMembership
-from accounts.organizations import (
+from accounts.sync.organizations import (
     membership_tombstone,
     membership_upsert_from_clerk,
     organization_current_members,
     organization_tombstone,
     organization_upsert_from_clerk,
 )
-from accounts.sync_outcome import SyncOutcome
+from accounts.sync.outcome import SyncOutcome
 from accounts.tests.factories import UserFactory
 from accounts.tests.organization_factories import new_membership, new_organization
 

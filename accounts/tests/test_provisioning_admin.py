@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from accounts.models import User, UserProvisioning
-from accounts.services import user_upsert_from_clerk
+from accounts.sync.users import user_upsert_from_clerk
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from accounts import signing_keys
-from accounts.errors import Refused, Unavailable
+from accounts.clerk import keys as signing_keys
+from accounts.clerk.errors import Refused, Unavailable
 from config.tests.helpers import CLERK_KID, jwk_of
 
 

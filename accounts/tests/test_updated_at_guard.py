@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pytest
 
 from accounts.models import Organization, OrganizationMembership, User
-from accounts.organizations import membership_upsert_from_clerk, organization_upsert_from_clerk
-from accounts.services import user_upsert_from_clerk
+from accounts.sync.organizations import membership_upsert_from_clerk, organization_upsert_from_clerk
+from accounts.sync.users import user_upsert_from_clerk
 from accounts.tests.factories import ClerkUserDataFactory
 from accounts.tests.organization_factories import new_membership, new_organization
 

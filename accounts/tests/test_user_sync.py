@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import User, UserProvisioning
-from accounts.services import SyncOutcome, user_tombstone, user_upsert_from_clerk
+from accounts.sync.users import SyncOutcome, user_tombstone, user_upsert_from_clerk
 from accounts.signals import user_provisioned
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_deleted_event, user_event
 

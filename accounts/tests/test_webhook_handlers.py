@@ -11,9 +11,9 @@ import logging
 
 import pytest
 
-from accounts.clerk_payloads import event_envelope
+from accounts.clerk.payloads import event_envelope
 from accounts.models import Organization, User
-from accounts.webhook_handlers import clerk_source
+from accounts.clerk_source.handlers import clerk_source
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db

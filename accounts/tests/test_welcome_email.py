@@ -19,18 +19,14 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import User, UserProvisioning
-from accounts.services import ProvisioningFailed, user_tombstone, user_upsert_from_clerk
+from accounts.sync.users import ProvisioningFailed, user_tombstone, user_upsert_from_clerk
 from accounts.signals import user_provisioned
 from accounts.tests.factories import ClerkUserDataFactory, user_event
 from accounts.tests.smtp_server import Mode
 from accounts.tests.workers import run_queued_tasks
-from accounts.welcome_email import (
-    Delivery,
-    retry_delay,
-    welcome_email_deliver,
-    welcome_email_retry,
-    welcome_emails_sweep,
-)
+from accounts.welcome.delivery import Delivery, retry_delay
+from accounts.welcome.tasks import welcome_email_send
+from accounts.welcome.queue import welcome_email_retry, welcome_emails_sweep
 from config.tests.helpers import statements_at_most
 from webhooks.models import WebhookEvent
 
@@ -96,7 +92,7 @@ class TestWithTheDatabaseBackend:
         provisioning = UserProvisioning.objects.get(user__clerk_id=data["id"])
         assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.PENDING, 0)
         [task] = DBTaskResult.objects.all()
-        assert task.task_path == "accounts.tasks.welcome_email_send"
+        assert task.task_path == "accounts.welcome.tasks.welcome_email_send"
         assert task.args_kwargs == {"args": [provisioning.pk], "kwargs": {}}
 
         run_queued_tasks()
@@ -171,7 +167,7 @@ def test_a_send_costs_three_statements(smtp, database_tasks):
     provisioning = create_user()
 
     with statements_at_most(3):
-        assert welcome_email_deliver(provisioning.pk) == Delivery.SENT
+        assert welcome_email_send.call(provisioning.pk) == Delivery.SENT
 
 
 class TestClaim:
@@ -180,13 +176,13 @@ class TestClaim:
         UserProvisioning.objects.filter(pk=provisioning.pk).update(
             welcome_email_claimed_until=timezone.now() + dt.timedelta(seconds=30)
         )
-        assert welcome_email_deliver(provisioning.pk) == Delivery.NOT_CLAIMED
+        assert welcome_email_send.call(provisioning.pk) == Delivery.NOT_CLAIMED
 
         UserProvisioning.objects.filter(pk=provisioning.pk).update(
             welcome_email_claimed_until=timezone.now() - dt.timedelta(seconds=1)
         )
-        assert welcome_email_deliver(provisioning.pk) == Delivery.SENT
-        assert welcome_email_deliver(provisioning.pk) == Delivery.NOT_CLAIMED
+        assert welcome_email_send.call(provisioning.pk) == Delivery.SENT
+        assert welcome_email_send.call(provisioning.pk) == Delivery.NOT_CLAIMED
         assert len(smtp.messages) == 1
 
     def test_a_retry_is_not_taken_before_it_is_due(self, smtp, database_tasks):
@@ -194,7 +190,7 @@ class TestClaim:
         UserProvisioning.objects.filter(pk=provisioning.pk).update(
             welcome_email_next_attempt_at=timezone.now() + dt.timedelta(minutes=1)
         )
-        assert welcome_email_deliver(provisioning.pk) == Delivery.NOT_CLAIMED
+        assert welcome_email_send.call(provisioning.pk) == Delivery.NOT_CLAIMED
         assert smtp.connections == 0
 
     def test_a_worker_whose_claim_was_replaced_records_nothing(self, smtp, database_tasks):
@@ -207,12 +203,12 @@ class TestClaim:
             )
             raise ConnectionRefusedError("A's send failed")
 
-        from accounts import welcome_email
+        from accounts.welcome import delivery as welcome_email
 
         original = welcome_email.user_welcome_email_send
         welcome_email.user_welcome_email_send = b_claims_meanwhile
         try:
-            welcome_email_deliver(provisioning.pk)
+            welcome_email_send.call(provisioning.pk)
         finally:
             welcome_email.user_welcome_email_send = original
 
@@ -229,7 +225,7 @@ class TestDeadline:
         smtp.delay_replies(60)  # the greeting alone would take a minute, within EMAIL_TIMEOUT twice over
         provisioning = create_user("slow@example.com")
 
-        assert welcome_email_deliver(provisioning.pk) == Delivery.RETRY
+        assert welcome_email_send.call(provisioning.pk) == Delivery.RETRY
 
         provisioning.refresh_from_db()
         assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.PENDING, 1)
@@ -242,7 +238,7 @@ class TestDeadline:
         settings.EMAIL_USE_TLS = True  # the server offers STARTTLS, then never answers the handshake
         provisioning = create_user("tls@example.com")
 
-        assert welcome_email_deliver(provisioning.pk) == Delivery.RETRY
+        assert welcome_email_send.call(provisioning.pk) == Delivery.RETRY
 
         provisioning.refresh_from_db()
         assert provisioning.welcome_email_last_error.startswith("DeadlinePassed: ")
@@ -254,7 +250,7 @@ class TestDeadline:
         settings.EMAIL_USE_SSL = True  # not read from the environment; only a settings override sets it
         provisioning = create_user("ssl@example.com")
 
-        assert welcome_email_deliver(provisioning.pk) == Delivery.RETRY
+        assert welcome_email_send.call(provisioning.pk) == Delivery.RETRY
 
         provisioning.refresh_from_db()
         assert "EMAIL_USE_SSL is not supported" in provisioning.welcome_email_last_error
@@ -266,7 +262,7 @@ class TestDeadline:
         smtp.set_mode(Mode.HANG)
         provisioning = create_user("unanswered@example.com")
 
-        assert welcome_email_deliver(provisioning.pk) == Delivery.FAILED
+        assert welcome_email_send.call(provisioning.pk) == Delivery.FAILED
 
         provisioning.refresh_from_db()
         assert provisioning.welcome_email == Status.FAILED
@@ -303,7 +299,7 @@ class TestRetrySchedule:
         attempts_in_a_day = next(n for n in range(1, 100) if retry_delay(n) is None)
         UserProvisioning.objects.filter(pk=provisioning.pk).update(welcome_email_attempts=attempts_in_a_day - 1)
 
-        assert welcome_email_deliver(provisioning.pk) == Delivery.FAILED
+        assert welcome_email_send.call(provisioning.pk) == Delivery.FAILED
 
         provisioning.refresh_from_db()
         assert provisioning.welcome_email == Status.FAILED

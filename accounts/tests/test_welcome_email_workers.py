@@ -18,12 +18,12 @@ from django.db import connection, transaction
 from django.test import Client
 
 from accounts.models import User, UserProvisioning
-from accounts.services import user_upsert_from_clerk
+from accounts.sync.users import user_upsert_from_clerk
 from accounts.tests.factories import ClerkUserDataFactory, user_deleted_event, user_event
 from accounts.tests.smtp_server import Mode
 from accounts.tests.workers import WAIT_TIMEOUT, WorkerProcess
 from config.tests.processes import wait_until
-from accounts.welcome_email import welcome_email_trigger
+from accounts.welcome.tasks import welcome_email_trigger
 from config.tests.helpers import deliver_to
 from webhooks.tests.concurrency import new_msg_id, run_concurrently
 from webhooks.tests.tcp_proxy import TcpProxy

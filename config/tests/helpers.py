@@ -22,7 +22,7 @@ from django.db import connection
 from django.dispatch import Signal
 from django.test.utils import CaptureQueriesContext
 
-from accounts import clerk_payloads
+from accounts.clerk import payloads as clerk_payloads
 
 # Made for the tests: whsec_ + base64 of 24 fixed bytes each.
 TEST_WEBHOOK_SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWNsZXJrLXN5bmMh"

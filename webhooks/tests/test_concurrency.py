@@ -2,7 +2,7 @@
 
 These tests use real threads, each with its own test client and its own
 database connection, released together by a barrier, so the row locks of
-`webhook_event_record` and the race-safe inserts of `accounts.services`
+`webhook_event_record` and the race-safe inserts of `accounts.sync.users`
 actually contend. They need PostgreSQL: SQLite serialises writers and has no
 row locks, so they are skipped there (and fail under REQUIRE_POSTGRES=1).
 

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.webhook_handlers import clerk_source
+from accounts.clerk_source.handlers import clerk_source
 from webhooks import db
 from webhooks.models import WebhookAttempt, WebhookEvent, WebhookRejection
 from webhooks.services import webhook_event_deliver

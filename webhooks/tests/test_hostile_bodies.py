@@ -13,7 +13,7 @@ from accounts.models import User
 from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory
 from config.tests.helpers import UNKNOWN_WEBHOOK_SECRET, svix_headers
 from webhooks.models import WebhookEvent, WebhookRejection
-from webhooks.payloads import MAX_DEPTH
+from webhooks.inbound.payloads import MAX_DEPTH
 from webhooks.tests.factories import WebhookEventFactory
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from django.forms.models import model_to_dict
 
 from accounts.models import User
 from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory, user_event
-from accounts.webhook_handlers import clerk_source
+from accounts.clerk_source.handlers import clerk_source
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.services import webhook_event_deliver, webhook_event_replay
 from webhooks.tests.factories import WebhookEventFactory

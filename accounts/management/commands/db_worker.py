@@ -27,7 +27,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands import db_worker as library
 
-from accounts.welcome_email import welcome_emails_sweep
+from accounts.welcome.queue import welcome_emails_sweep
 
 logger = logging.getLogger("accounts.worker")
 

@@ -9,9 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from svix.webhooks import Webhook
 
-from accounts import clerk_payloads
+from accounts.clerk import payloads as clerk_payloads
 from accounts.models import User
-from webhooks.verification import secrets_for
+from webhooks.inbound.verification import secrets_for
 
 EVENT_TYPES = ("user.created", "user.updated", "user.deleted")
 DEFAULT_URL = "http://127.0.0.1:8000/webhooks/clerk/"

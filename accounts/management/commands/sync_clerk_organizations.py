@@ -3,10 +3,10 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.clerk_api import ClerkAPIError, ClerkClient
-from accounts.errors import Unavailable
-from accounts.organization_backfill import OrganizationBackfillReport, organizations_backfill_from_clerk
-from accounts.sync_outcome import BACKFILL_SUMMARY_ORDER
+from accounts.clerk.api import ClerkAPIError, ClerkClient
+from accounts.clerk.errors import Unavailable
+from accounts.sync.organization_backfill import OrganizationBackfillReport, organizations_backfill_from_clerk
+from accounts.sync.outcome import BACKFILL_SUMMARY_ORDER
 
 
 class Command(BaseCommand):

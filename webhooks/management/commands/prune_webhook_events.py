@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from webhooks.durations import duration_parse
+from webhooks.admin.durations import duration_parse
 from webhooks.models import DONE_STATUSES, WebhookEvent
 from webhooks.retention import webhook_event_prune
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from django.utils import timezone
 
-from webhooks.durations import duration_parse
+from webhooks.admin.durations import duration_parse
 from webhooks.models import WebhookEvent
 from webhooks.registry import SourceNotRegistered
 from webhooks.services import webhook_event_replay

@@ -1,0 +1,150 @@
+"""Organizations and memberships in the admin: read-only mirrors of Clerk, with members counted in one query."""
+
+from django.contrib import admin
+from django.db.models import Count, F, Q, QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from accounts.models import Organization, OrganizationMembership
+
+# Everything on these rows comes from Clerk (or says which path stored it): nothing is edited here.
+ORGANIZATION_FIELDS = ("clerk_id", "name", "slug", "image_url", "clerk_updated_at", "created_via", "deleted_at")
+MEMBERSHIP_FIELDS = (
+    "clerk_id", "organization", "user_clerk_id", "user", "role", "permissions", "clerk_updated_at", "deleted_at"
+)  # fmt: skip
+
+
+# An organization's page shows this many of its memberships; the memberships list, filtered to it, has them all.
+MEMBERS_SHOWN = 20
+
+
+class ReadOnlyInline(admin.TabularInline):
+    model = OrganizationMembership
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class FirstMembershipsFormSet(BaseInlineFormSet):
+    """The organization's first MEMBERS_SHOWN memberships, with how many there are and a link to them all.
+
+    An organization can have tens of thousands of members: the page costs the same
+    queries and rows for five as for fifty thousand.
+    """
+
+    def get_queryset(self) -> QuerySet:
+        if not hasattr(self, "_queryset"):
+            self._queryset = super().get_queryset()[:MEMBERS_SHOWN]
+        return self._queryset
+
+    @cached_property
+    def memberships_count(self) -> int:
+        return self.instance.memberships.count()
+
+    def summary(self) -> str:
+        """'The first 20 of 50,000 memberships, current ones first.' (or '3 memberships.') and a link to them all."""
+        shown, total = len(self.get_queryset()), self.memberships_count
+        lead = f"{total:,} memberships."
+        if shown < total:
+            lead = f"The first {shown} of {total:,} memberships, current ones first."
+        url = reverse("admin:accounts_organizationmembership_changelist")
+        query = urlencode({OrganizationFilter.parameter_name: self.instance.clerk_id})
+        return format_html('{} <a href="{}?{}">All {} in the memberships list</a>', lead, url, query, f"{total:,}")
+
+
+class OrganizationMembershipInline(ReadOnlyInline):
+    """An organization's first memberships, ended ones included (their `deleted_at` says so), current ones first."""
+
+    formset = FirstMembershipsFormSet
+    template = "admin/accounts/organization/memberships_inline.html"
+    fields = readonly_fields = ("clerk_id", "user_clerk_id", "user", "role", "permissions", "deleted_at")
+    # NULLs sort last in PostgreSQL and first in SQLite: say which, so current memberships come first on both.
+    ordering = [F("deleted_at").asc(nulls_first=True), "clerk_id"]
+
+    def get_queryset(self, request) -> QuerySet:
+        return super().get_queryset(request).select_related("user")  # the user column, in the same query
+
+
+class UserMembershipInline(ReadOnlyInline):
+    """A user's memberships, on the user's page."""
+
+    fk_name = "user"
+    fields = readonly_fields = ("organization", "clerk_id", "role", "permissions", "deleted_at")
+    verbose_name_plural = "organization memberships (from Clerk)"
+
+    def get_queryset(self, request) -> QuerySet:
+        return super().get_queryset(request).select_related("organization")
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "clerk_id", "members", "deleted_in_clerk", "created_via"]
+    list_filter = ["created_via", ("deleted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["clerk_id", "slug", "name"]
+    ordering = ["-created_at"]
+    show_full_result_count = False
+    fields = readonly_fields = (*ORGANIZATION_FIELDS, "members", "created_at")
+    inlines = [OrganizationMembershipInline]
+
+    def get_queryset(self, request) -> QuerySet:
+        # The members of organization_current_members(), counted in the changelist's one query.
+        current = Q(memberships__deleted_at__isnull=True, deleted_at__isnull=True)
+        return super().get_queryset(request).annotate(members_count=Count("memberships", filter=current))
+
+    def has_add_permission(self, request) -> bool:
+        return False  # organizations come from Clerk
+
+    @admin.display(description="members", ordering="members_count")
+    def members(self, organization: Organization) -> int:
+        return organization.members_count
+
+    @admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
+    def deleted_in_clerk(self, organization: Organization) -> bool:
+        return organization.deleted_at is not None
+
+
+class OrganizationFilter(admin.SimpleListFilter):
+    """One organization's memberships, by its Clerk id: where its page links to for all of them.
+
+    Offers only the organization chosen (there can be thousands). An unknown id is offered
+    too, named as such: a filter without choices would be skipped and list every membership.
+    """
+
+    title = "organization"
+    parameter_name = "organization"
+
+    def lookups(self, request, model_admin):
+        if not self.value():
+            return []
+        organization = Organization.objects.filter(clerk_id=self.value()).first()
+        return [(self.value(), str(organization) if organization else f"{self.value()} (no such organization)")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(organization__clerk_id=self.value()) if self.value() else queryset
+
+
+@admin.register(OrganizationMembership)
+class OrganizationMembershipAdmin(admin.ModelAdmin):
+    list_display = ["clerk_id", "organization", "user_clerk_id", "user", "role", "deleted_in_clerk"]
+    list_filter = [OrganizationFilter, ("deleted_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["organization", "user"]
+    search_fields = ["clerk_id", "user_clerk_id", "organization__clerk_id", "organization__slug", "role"]
+    ordering = ["-created_at"]
+    show_full_result_count = False
+    fields = readonly_fields = (*MEMBERSHIP_FIELDS, "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # memberships come from Clerk
+
+    @admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
+    def deleted_in_clerk(self, membership: OrganizationMembership) -> bool:
+        return membership.deleted_at is not None

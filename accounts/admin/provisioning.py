@@ -1,0 +1,102 @@
+"""Provisioning in the admin: each user's welcome email (pending, sent, failed), with a retry action."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from webhooks.admin.events import coloured_badge
+
+from accounts.models import UserProvisioning
+from accounts.welcome.queue import welcome_email_retry
+
+Status = UserProvisioning.WelcomeEmail
+STATUS_COLOURS = {
+    Status.PENDING: "#ef6c00",
+    Status.SENT: "#2e7d32",
+    Status.FAILED: "#c62828",
+    Status.SKIPPED: "#6d4c41",
+    Status.NOT_WANTED: "#757575",
+}
+
+
+def welcome_email_badge(provisioning: UserProvisioning) -> str:
+    colour = STATUS_COLOURS.get(provisioning.welcome_email, "#555")
+    return coloured_badge(colour, provisioning.get_welcome_email_display())
+
+
+@admin.register(UserProvisioning)
+class UserProvisioningAdmin(admin.ModelAdmin):
+    """Read-only: the record changes only through provisioning, the workers and the retry action."""
+
+    list_display = [
+        "user_link",
+        "created_via",
+        "provisioned_at",
+        "welcome_email_status",
+        "welcome_email_attempts",
+        "welcome_email_next_attempt_at",
+        "welcome_email_sent_at",
+        "last_error",
+    ]
+    list_filter = ["welcome_email", "created_via"]
+    list_select_related = ["user"]
+    search_fields = ["user__clerk_id", "user__email"]
+    ordering = ["-provisioned_at"]
+    date_hierarchy = "provisioned_at"
+    show_full_result_count = False
+    actions = ["retry_welcome_emails"]
+    readonly_fields = [
+        "user",
+        "created_via",
+        "provisioned_at",
+        "welcome_email",
+        "welcome_email_attempts",
+        "welcome_email_next_attempt_at",
+        "welcome_email_claimed_until",
+        "welcome_email_triggered_at",
+        "welcome_email_sent_at",
+        "welcome_email_last_error",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_retry_welcome_email_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.retry_welcome_email")
+
+    @admin.action(description="Retry the welcome email of the selected users", permissions=["retry_welcome_email"])
+    def retry_welcome_emails(self, request: HttpRequest, queryset: QuerySet[UserProvisioning]) -> None:
+        selected = list(queryset.values_list("pk", flat=True))
+        retried = welcome_email_retry(selected)
+        if retried:
+            self.message_user(request, f"{len(retried)} welcome email(s) queued to be sent again.", messages.SUCCESS)
+        if len(retried) < len(selected):
+            self.message_user(
+                request,
+                f"{len(selected) - len(retried)} left alone: already sent, not wanted, skipped, or being sent now.",
+                messages.WARNING,
+            )
+
+    @admin.display(description="user", ordering="user__clerk_id")
+    def user_link(self, provisioning: UserProvisioning) -> str:
+        user = provisioning.user
+        url = reverse("admin:accounts_user_change", args=[user.pk])
+        return format_html('<a href="{}">{}</a> {}', url, user.clerk_id or user.username, user.email)
+
+    @admin.display(description="welcome email", ordering="welcome_email")
+    def welcome_email_status(self, provisioning: UserProvisioning) -> str:
+        return welcome_email_badge(provisioning)
+
+    @admin.display(description="last error")
+    def last_error(self, provisioning: UserProvisioning) -> str:
+        return provisioning.welcome_email_last_error[:200] or "—"

@@ -1,0 +1,87 @@
+"""Users in the admin: Clerk's fields shown read-only (Clerk is the source of truth), with their events."""
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
+from django.urls import reverse
+from django.utils.html import format_html
+
+from accounts.models import User, UserProvisioning
+from accounts.admin.organizations import UserMembershipInline
+from accounts.admin.provisioning import welcome_email_badge
+
+# Fields Clerk owns on a Clerk user; a local staff account (no clerk_id) keeps them editable.
+CLERK_OWNED_FIELDS = ("email", "first_name", "last_name", "image_url")
+CLERK_BOOKKEEPING_FIELDS = (
+    "clerk_id", "created_via", "clerk_updated_at", "deleted_at", "webhook_events", "welcome_email"
+)  # fmt: skip
+
+
+class DeletedInClerkFilter(admin.SimpleListFilter):
+    title = "deleted in Clerk"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(deleted_at__isnull=True)
+        return queryset
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    # Fits 1280 px beside the filters: the email sits under the username.
+    list_display = ["username_and_email", "clerk_id", "created_via", "deleted_in_clerk", "is_active", "joined"]
+    list_filter = ["created_via", DeletedInClerkFilter, "is_active", "is_staff", "is_superuser"]
+    search_fields = ["username", "email", "clerk_id", "first_name", "last_name"]
+    ordering = ["-date_joined"]
+    show_full_result_count = False
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    inlines = [UserMembershipInline]
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        ("Clerk", {"fields": list(CLERK_BOOKKEEPING_FIELDS)}),
+        ("Profile (from Clerk)", {"fields": list(CLERK_OWNED_FIELDS)}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Important dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = [*super().get_readonly_fields(request, obj), *CLERK_BOOKKEEPING_FIELDS]
+        if obj is not None and obj.clerk_id:
+            readonly += [*CLERK_OWNED_FIELDS, "username"]
+        return readonly
+
+    @admin.display(description="username / email", ordering="username")
+    def username_and_email(self, user: User) -> str:
+        return format_html("{}<br><small>{}</small>", user.username, user.email or "—")
+
+    @admin.display(description="joined", ordering="date_joined")
+    def joined(self, user: User) -> str:
+        return f"{user.date_joined:%Y-%m-%d}"  # the time is on the user's page
+
+    @admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
+    def deleted_in_clerk(self, user: User) -> bool:
+        return user.is_deleted_in_clerk
+
+    @admin.display(description="webhook events")
+    def webhook_events(self, user: User) -> str:
+        if not user.clerk_id:
+            return "—"
+        url = reverse("admin:webhooks_webhookevent_changelist")
+        return format_html('<a href="{}?q={}">Events about {}</a>', url, user.clerk_id, user.clerk_id)
+
+    @admin.display(description="welcome email")
+    def welcome_email(self, user: User) -> str:
+        try:
+            provisioning = user.provisioning
+        except UserProvisioning.DoesNotExist:
+            return "— (not provisioned)"
+        url = reverse("admin:accounts_userprovisioning_change", args=[provisioning.pk])
+        details = f"{provisioning.welcome_email_attempts} attempt(s)"
+        if provisioning.welcome_email_last_error:
+            details += f", last error: {provisioning.welcome_email_last_error[:200]}"
+        return format_html('{} <a href="{}">{}</a>', welcome_email_badge(provisioning), url, details)

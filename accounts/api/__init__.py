@@ -1,0 +1,1 @@
+"""The API: Clerk session-token authentication, the active organization, permissions, views."""

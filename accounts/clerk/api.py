@@ -1,0 +1,89 @@
+"""Clerk's Backend API endpoints for users and keys: one user, the user list, the JWKS.
+
+The transport (retries, deadline, body cap, circuit breaker) is
+accounts/clerk/http.py; `ClerkClient.get` is its one generic GET, which
+accounts/clerk/organizations_api.py uses for the organization endpoints. https://clerk.com/docs/reference/backend-api
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from django.conf import settings
+
+from accounts.clerk.breaker import CircuitBreaker
+from accounts.clerk.http import ClerkAPIError, ClerkHTTP, ClerkNotFound
+
+LIST_MAX_LIMIT = 500  # Clerk's maximum page size, for users, organizations and memberships alike
+LIST_MAX_BODY_BYTES = 64 * 1024 * 1024  # a page of 500 users (or organizations) with their metadata
+REQUEST_PATH_TIMEOUT = (2.0, 5.0)  # connect, read: each also cut to what is left of the deadline
+
+
+class ClerkUserNotFound(ClerkNotFound):
+    """Clerk has no such user (it was never created, or was deleted)."""
+
+
+class ClerkClient(ClerkHTTP):
+    """Clerk's endpoints over the transport; see ClerkHTTP for the call policy (retries, deadline, breaker)."""
+
+    def user_get(self, user_id: str) -> dict[str, Any]:
+        """The Clerk User object. Raises ClerkUserNotFound, Unavailable or ClerkAPIError."""
+        try:
+            user = self.get(f"/v1/users/{requests.utils.quote(user_id, safe='')}")
+        except ClerkNotFound:
+            raise ClerkUserNotFound(user_id) from None
+        if not isinstance(user, dict):
+            raise ClerkAPIError("Clerk answered a user that is not a JSON object")
+        return user
+
+    def user_list(self, *, limit: int = LIST_MAX_LIMIT, starting_after: str | None = None) -> list[dict[str, Any]]:
+        """One page of users, oldest first, after the user id `starting_after` (Clerk's cursor)."""
+        params: dict[str, Any] = {"limit": limit, "order_by": "created_at"}
+        if starting_after:
+            params["starting_after"] = starting_after
+        page = self.get("/v1/users", params=params, max_bytes=LIST_MAX_BODY_BYTES)
+        if not isinstance(page, list):
+            raise ClerkAPIError("Clerk answered a user list that is not a JSON array")
+        return page
+
+    def user_iter(self, *, page_size: int = LIST_MAX_LIMIT) -> Iterator[dict[str, Any]]:
+        """Every user, page by page with the `starting_after` cursor; stops at a short page."""
+        cursor = None
+        while True:
+            page = self.user_list(limit=page_size, starting_after=cursor)
+            yield from page
+            if len(page) < page_size:
+                return
+            last = page[-1]
+            if not isinstance(last, dict) or not isinstance(last.get("id"), str):
+                raise ClerkAPIError("Clerk answered a user list whose last entry has no id")
+            cursor = last["id"]
+
+    def jwks_get(self) -> dict[str, Any]:
+        """The instance's JSON Web Key Set."""
+        jwks = self.get("/v1/jwks")
+        if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+            raise ClerkAPIError("Clerk answered a JWKS without keys")
+        return jwks
+
+
+def clerk_client() -> ClerkClient:
+    """The client for calls made while a web request waits.
+
+    One quick retry at most, a total deadline of CLERK_API_TIMEOUT seconds
+    (5 by default), and the process's circuit breaker.
+    """
+    return ClerkClient(
+        max_retries=1,
+        max_wait=1.0,
+        timeout=REQUEST_PATH_TIMEOUT,
+        deadline=settings.CLERK_API_TIMEOUT,
+        breaker=request_path_breaker,
+    )
+
+
+# Shared by every request of the process: while Clerk keeps failing, requests that need it
+# are answered 503 at once instead of each waiting for its own timeout.
+request_path_breaker = CircuitBreaker()

@@ -1,0 +1,1 @@
+"""Clerk as a source of the webhook ledger: its handlers, ignored types and admin hooks."""

@@ -1,0 +1,126 @@
+"""What staff see of Clerk in the ledger's admin: what events concern, search by email, Clerk's health figures.
+
+The ledger (`webhooks`) knows no sender; these are the hooks `clerk_source`
+(accounts/clerk_source/handlers.py) brings to it.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from django.db.models import Count, QuerySet
+from django.template.defaultfilters import truncatechars
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+
+from webhooks.models import WebhookEvent
+from webhooks.registry import HealthBlock, HealthRow, SubjectLink
+
+from accounts.models import Organization, User
+from accounts.welcome.queue import WAITING_WARNING, welcome_email_queue
+
+CreatedVia = User.CreatedVia
+
+# Above this share of users created just in time, webhooks are probably not arriving.
+JIT_SHARE_WARNING = 0.10
+
+
+def clerk_subject_links(events: Sequence[WebhookEvent]) -> Mapping[int, SubjectLink]:
+    """Events about a local user or organization link to its admin page: one query per kind for the whole page."""
+    links = {}
+    for model, prefix in ((User, "user_"), (Organization, "org_")):
+        clerk_ids = {event.subject_id for event in events if event.subject_id.startswith(prefix)}
+        if not clerk_ids:
+            continue
+        pks = dict(model.objects.filter(clerk_id__in=clerk_ids).values_list("clerk_id", "pk"))
+        url_name = f"admin:accounts_{model._meta.model_name}_change"
+        links.update(
+            {
+                event.pk: SubjectLink(event.subject_id, reverse(url_name, args=[pk]))
+                for event in events
+                if (pk := pks.get(event.subject_id)) is not None
+            }
+        )
+    return links
+
+
+def clerk_subject_search(term: str) -> QuerySet | None:
+    """An email names the Clerk users who have it, exactly but case-insensitively (a subquery)."""
+    if "@" not in term:
+        return None
+    return User.objects.filter(email__iexact=term, clerk_id__isnull=False).values("clerk_id")
+
+
+def clerk_health() -> list[HealthBlock]:
+    """Clerk's figures for the sync health page: how users arrive, and the welcome email queue."""
+    return [_users_block(), *_welcome_email_blocks()]
+
+
+def _users_block() -> HealthBlock:
+    by_path = dict(
+        User.objects.filter(clerk_id__isnull=False)
+        .values_list("created_via")
+        .annotate(users=Count("pk"))
+        .values_list("created_via", "users")
+    )
+    jit, webhook, sync = (by_path.get(path, 0) for path in (CreatedVia.JIT, CreatedVia.WEBHOOK, CreatedVia.SYNC))
+    share = jit / (jit + webhook) if jit + webhook else None
+    too_high = share is not None and share > JIT_SHARE_WARNING
+    note = ""
+    if too_high:
+        note = format_html(
+            "<strong>Above {}%: Clerk's webhooks are probably not reaching this app.</strong> "
+            "Check the endpoint URL and signing secret in the Clerk Dashboard, and the refused deliveries below.",
+            round(JIT_SHARE_WARNING * 100),
+        )
+    row = HealthRow(
+        "Users created just in time (vs. by webhook)",
+        "—" if share is None else f"{round(share * 100)}%",
+        warning=too_high,
+        detail=f"{jit} just in time, {webhook} by webhook, {sync} by backfill",
+        key="jit-share",
+    )
+    return HealthBlock(title="Clerk users", rows=[row], note=note, key="clerk-users")
+
+
+def _welcome_email_blocks() -> list[HealthBlock]:
+    queue = welcome_email_queue()
+    provisionings = reverse("admin:accounts_userprovisioning_changelist")
+    waited = queue.oldest_waiting_since
+    pending = HealthRow(
+        "Welcome emails pending",
+        str(queue.pending),
+        warning=queue.waiting_too_long,
+        detail=f"the oldest has waited {timesince(waited)} for a worker" if waited else "",
+        url=f"{provisionings}?welcome_email__exact=pending",
+        key="welcome-emails-pending",
+    )
+    pending_note = ""
+    if queue.waiting_too_long:
+        pending_note = format_html(
+            "<strong>Waiting more than {} minutes: is a worker running?</strong> "
+            "With <code>TASKS_BACKEND=database</code>, <code>python manage.py db_worker</code> sends them.",
+            int(WAITING_WARNING.total_seconds() // 60),
+        )
+    failed_note = ""
+    if queue.failed:
+        failed_note = format_html(
+            '{} failed after retrying for a day. <a href="{}">Select them to retry</a>.',
+            queue.failed_count,
+            f"{provisionings}?welcome_email__exact=failed",
+        )
+    failed = [
+        HealthRow(
+            f"{provisioning.user.clerk_id} {provisioning.user.email}",
+            f"{provisioning.welcome_email_attempts} attempts",
+            warning=True,
+            detail=truncatechars(provisioning.welcome_email_last_error, 160),
+        )
+        for provisioning in queue.failed
+    ]
+    return [
+        HealthBlock(title="Welcome emails", rows=[pending], note=pending_note, key="welcome-emails"),
+        HealthBlock(
+            title="Welcome emails that failed for good", rows=failed, note=failed_note, key="welcome-emails-failed"
+        ),
+    ]

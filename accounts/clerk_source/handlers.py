@@ -1,0 +1,150 @@
+"""Clerk as a webhook source: its user and organization handlers, the types it sends that we leave alone.
+
+Its admin hooks are in accounts/clerk_source/admin_hooks.py.
+
+https://clerk.com/docs/webhooks/overview
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from webhooks.errors import Reason, Refused
+from webhooks.models import WebhookEvent
+from webhooks.registry import WebhookSource
+
+from accounts.clerk.data import ClerkDataError, clerk_id_from_payload, user_identifiers
+from accounts.clerk.organization_data import membership_identifiers
+from accounts.models import User
+from accounts.clerk_source.organization_handlers import membership_deleted, membership_upserted, organization_deleted, organization_upserted
+from accounts.sync.users import user_tombstone, user_upsert_from_clerk
+from accounts.clerk_source.admin_hooks import clerk_health, clerk_subject_links, clerk_subject_search
+
+
+def user_upserted(event: WebhookEvent) -> None:
+    """user.created and user.updated carry the full User object."""
+    try:
+        user_upsert_from_clerk(
+            event.payload["data"],
+            created_via=User.CreatedVia.WEBHOOK,
+            likely_new=event.event_type == "user.created",
+        )
+    except ClerkDataError as exc:
+        raise Refused(Reason.BAD_DATA, str(exc)) from None
+
+
+def user_deleted(event: WebhookEvent) -> None:
+    """user.deleted carries {object, id, deleted}; even the id is optional in Clerk's schema."""
+    try:
+        clerk_id = clerk_id_from_payload(event.payload["data"])
+    except ClerkDataError as exc:
+        raise Refused(Reason.BAD_DATA, str(exc)) from None
+    user_tombstone(clerk_id, created_via=User.CreatedVia.WEBHOOK)
+
+
+def clerk_subject_id(payload: Mapping[str, Any]) -> str:
+    """What an event concerns: the Clerk user of a user.* event, the organization of an
+    organization.* or organizationMembership.* event ("" for other types or unusable data)."""
+    data = payload.get("data")
+    if not isinstance(data, Mapping):
+        return ""
+    event_type = str(payload.get("type", ""))
+    if event_type.startswith("organizationMembership."):
+        data = data.get("organization")
+        if not isinstance(data, Mapping):
+            return ""
+    elif not event_type.startswith(("user.", "organization.")):
+        return ""
+    subject = data.get("id")
+    return subject if isinstance(subject, str) else ""
+
+
+def clerk_identifiers(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The strings of a handled event that must arrive exactly as Clerk sent them, by path (`data.id`, `data.role`…).
+
+    An id, role or permission altered by the ledger (which drops NUL
+    characters and replaces lone surrogates) would be another one: the ledger
+    refuses the delivery instead (bad_data). Free text (names) may lose them.
+    """
+    data = payload.get("data")
+    if not isinstance(data, Mapping):
+        return {}
+    event_type = str(payload.get("type", ""))
+    if event_type.startswith("user."):
+        identifiers = user_identifiers(data)
+    elif event_type.startswith("organizationMembership."):
+        identifiers = membership_identifiers(data)
+    elif event_type.startswith("organization."):
+        identifiers = {"id": data.get("id")}
+    else:  # types we leave alone: nothing of theirs is kept
+        return {}
+    return {f"data.{path}": value for path, value in identifiers.items()}
+
+
+# Event type -> handler; a new type Clerk sends is one more entry here.
+handlers = {
+    "user.created": user_upserted,
+    "user.updated": user_upserted,
+    "user.deleted": user_deleted,
+    "organization.created": organization_upserted,
+    "organization.updated": organization_upserted,
+    "organization.deleted": organization_deleted,
+    "organizationMembership.created": membership_upserted,
+    "organizationMembership.updated": membership_upserted,
+    "organizationMembership.deleted": membership_deleted,
+}
+
+clerk_source = WebhookSource(
+    name="clerk",
+    secret_setting="CLERK_WEBHOOK_SECRET",
+    handlers=handlers,
+    # Sent by Clerk, deliberately not handled here: stored as ignored and answered 200, without the
+    # "no handler" line an unknown type gets. Every type of `WebhookEventType` in @clerk/backend
+    # (packages/backend/src/api/resources/Webhooks.ts) is either handled above or listed here.
+    ignored_types=frozenset(
+        {
+            "session.created",
+            "session.ended",
+            "session.removed",
+            "session.revoked",
+            "session.pending",
+            "email.created",
+            "sms.created",
+            "organizationInvitation.created",
+            "organizationInvitation.accepted",
+            "organizationInvitation.revoked",
+            "organizationDomain.created",
+            "organizationDomain.updated",
+            "organizationDomain.deleted",
+            "role.created",
+            "role.updated",
+            "role.deleted",
+            "permission.created",
+            "permission.updated",
+            "permission.deleted",
+            "waitlistEntry.created",
+            "waitlistEntry.updated",
+            # Clerk Billing: https://clerk.com/docs/guides/development/webhooks/billing
+            "paymentAttempt.created",
+            "paymentAttempt.updated",
+            "subscription.created",
+            "subscription.updated",
+            "subscription.active",
+            "subscription.pastDue",
+            "subscriptionItem.created",
+            "subscriptionItem.updated",
+            "subscriptionItem.active",
+            "subscriptionItem.canceled",
+            "subscriptionItem.upcoming",
+            "subscriptionItem.ended",
+            "subscriptionItem.abandoned",
+            "subscriptionItem.incomplete",
+            "subscriptionItem.pastDue",
+            "subscriptionItem.freeTrialEnding",
+        }
+    ),
+    subject_id=clerk_subject_id,
+    identifiers=clerk_identifiers,
+    subject_links=clerk_subject_links,
+    subject_search=clerk_subject_search,
+    health=clerk_health,
+)

@@ -1,0 +1,87 @@
+"""Backfill from Clerk: reconcile every Clerk user into the local table (sync_clerk_users).
+
+Each user goes through the same upsert and provisioning as a webhook
+(`created_via='sync'`), so running it twice changes nothing the second time
+and an interrupted run can simply be started again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.clerk.api import ClerkClient
+from accounts.clerk.data import clerk_timestamp
+from accounts.models import User
+from accounts.sync.users import user_tombstone, user_upsert_from_clerk
+from accounts.sync.outcome import backfill_reconcile
+
+
+@dataclass
+class BackfillReport:
+    counts: Counter[str] = field(default_factory=Counter)
+    seen: int = 0
+    missing_in_clerk: list[str] = field(default_factory=list)  # local Clerk users Clerk no longer lists
+    pruned: int = 0
+
+
+def users_backfill_from_clerk(
+    client: ClerkClient,
+    *,
+    welcome_window: dt.timedelta,
+    dry_run: bool = False,
+    prune: bool = False,
+    page_size: int = 500,
+    on_progress: Callable[[BackfillReport], None] = lambda report: None,
+) -> BackfillReport:
+    """Walk Clerk's users page by page and upsert each; report (and with `prune`, tombstone) the missing.
+
+    A new user is greeted only when its Clerk account is younger than
+    `welcome_window`: a backfill must not welcome people who signed up years
+    ago. `dry_run` runs the very same code in transactions that are rolled back.
+    Raises Unavailable, ClerkAPIError, ImproperlyConfigured.
+    """
+    report = BackfillReport()
+    seen_ids: set[str] = set()
+    greet_since = timezone.now() - welcome_window
+    page: list[dict] = []
+
+    def flush() -> None:
+        with transaction.atomic():
+            for data in page:
+                report.counts[_reconcile(data, greet_since)] += 1
+            transaction.set_rollback(dry_run)
+        page.clear()
+        on_progress(report)
+
+    for data in client.user_iter(page_size=page_size):
+        report.seen += 1
+        if isinstance(data, dict) and isinstance(data.get("id"), str):
+            seen_ids.add(data["id"])
+        page.append(data)
+        if len(page) == page_size:
+            flush()
+    flush()
+
+    local = User.objects.filter(clerk_id__isnull=False, deleted_at__isnull=True)
+    report.missing_in_clerk = sorted(set(local.values_list("clerk_id", flat=True)) - seen_ids)
+    if prune and not dry_run:
+        for clerk_id in report.missing_in_clerk:
+            user_tombstone(clerk_id, created_via=User.CreatedVia.SYNC)
+            report.pruned += 1
+    return report
+
+
+def _reconcile(data: dict, greet_since: dt.datetime) -> str:
+    created_at = clerk_timestamp(data.get("created_at")) if isinstance(data, dict) else None
+    return backfill_reconcile(
+        user_upsert_from_clerk,
+        data,
+        created_via=User.CreatedVia.SYNC,
+        send_welcome_email=created_at is not None and created_at >= greet_since,
+    )

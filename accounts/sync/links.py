@@ -1,0 +1,50 @@
+"""Linking memberships to their local user, also when the two are created at the same moment.
+
+A membership keeps `user_clerk_id` and an empty `user` while that user is not
+local; whichever path creates the user (webhook, just in time, backfill) links
+it in the same transaction (accounts/sync/users.py `user_upsert_from_clerk`).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from accounts.db import member_link_lock, memberships_link, user_by_clerk_id
+from accounts.models import User
+
+# The race: one transaction creates user X while another inserts a membership of X; neither
+# sees the other's uncommitted row, so neither could link. Both take this lock (transaction
+# scoped) before looking: the user's side after inserting the user, the membership's side
+# before inserting the membership. Whoever takes it second waits for the first to commit and
+# then, under READ COMMITTED, its next statement sees the committed row and links. We chose a
+# lock over a post-commit reconcile so the link commits with the user (a receiver of
+# user_provisioned sees it) and nothing runs outside a transaction. The key is the Clerk user
+# id (hashed; a collision only makes two users wait for each other), so unrelated users never
+# wait. SQLite needs none: its transactions begin as writes (BEGIN IMMEDIATE), one at a time.
+
+
+@transaction.atomic(savepoint=False)
+def organization_memberships_link(user: User) -> int:
+    """Link the memberships waiting for this user (`user_clerk_id` is its Clerk id, `user` empty).
+
+    Call it in the transaction that creates the user: with the link lock taken
+    here it also finds a membership inserted at the same moment by a
+    transaction that cannot see the user yet. Returns how many were linked.
+    """
+    if not user.clerk_id:
+        return 0
+    return memberships_link(user)
+
+
+def member_user(user_clerk_id: str) -> User | None:
+    """The local user a membership belongs to, seen after taking the link lock when it first looks absent.
+
+    Call it before locking the membership row: the user's side takes the link
+    lock and then updates membership rows, so the same order here cannot deadlock.
+    """
+    # From the write database: the point is to see a user another transaction committed there.
+    user = user_by_clerk_id(user_clerk_id, for_write=True)
+    if user is None:
+        member_link_lock(user_clerk_id)
+        user = user_by_clerk_id(user_clerk_id, for_write=True)
+    return user
