@@ -61,7 +61,10 @@ def _clerk_settings(settings):
 
 @pytest.fixture(autouse=True)
 def _signing_keys_forgotten():
-    """The JWKS cache, the verified-token cache and the Clerk circuit breaker live for the process; each test starts without them."""
+    """The JWKS cache, the verified-token cache and the Clerk circuit breaker live for the process.
+
+    Each test starts without them.
+    """
     from accounts.clerk.api import request_path_breaker
     from accounts.clerk.tokens import signing_keys, verified_tokens
 

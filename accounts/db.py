@@ -95,10 +95,7 @@ def _user_select(alias: str) -> _UserSelect:
     meta = User._meta
     fields = meta.concrete_fields
     columns = ", ".join(quote(field.column) for field in fields)
-    sql = (
-        f"SELECT {columns} FROM {quote(meta.db_table)} "
-        f"WHERE {quote(meta.get_field('clerk_id').column)} = %s LIMIT 1"
-    )
+    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('clerk_id').column)} = %s LIMIT 1"
     converters = []
     for index, field in enumerate(fields):
         expression = field.get_col(meta.db_table)

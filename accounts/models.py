@@ -217,9 +217,7 @@ class OrganizationMembership(ClerkMirror):
     )
     role = models.CharField(max_length=128, blank=True, help_text="Clerk's role key, e.g. org:admin.")
     permissions = models.JSONField(default=list, blank=True, help_text="Clerk's permission keys for this member.")
-    deleted_at = models.DateTimeField(
-        null=True, blank=True, help_text="Set when Clerk removed the membership; final."
-    )
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Set when Clerk removed the membership; final.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -33,9 +33,9 @@ def seed(count: int) -> None:
     django.setup()
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
+    from payloads import seed_clerk_id
 
     from accounts.models import User
-    from payloads import seed_clerk_id
 
     now = timezone.now()
     password = make_password(None)
@@ -85,9 +85,9 @@ def round_trips_recorded():
 def statements() -> None:
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
     from django.db import connection
+    from payloads import new_msg_id, seed_clerk_id, session_token, svix_headers, user_created_body
 
     from config.wsgi import application
-    from payloads import new_msg_id, seed_clerk_id, session_token, svix_headers, user_created_body
 
     private_key = load_pem_private_key(os.environ["BENCH_PRIVATE_KEY"].encode(), password=None)
     token = session_token(private_key, seed_clerk_id(0))

@@ -27,7 +27,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
 from drive import Phase, Slice, drive
 from payloads import new_msg_id, seed_clerk_id, session_token, svix_headers, user_created_body
 from rawhttp import http_get, http_post
@@ -42,9 +41,7 @@ class Scenarios:
         self.secret = spec["webhook_secret"]
         self.private_key = load_pem_private_key(spec["private_key_pem"].encode(), password=None)
         self.delivered: list[tuple[str, str]] = []  # (msg id, body) of events answered 200
-        self.tokens = [
-            session_token(self.private_key, seed_clerk_id(number)) for number in range(spec["seeded_users"])
-        ]
+        self.tokens = [session_token(self.private_key, seed_clerk_id(number)) for number in range(spec["seeded_users"])]
 
     def healthz(self) -> list[bytes]:
         return [http_get(self.host, "/healthz")]

@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import psycopg
-
 from database import ADMIN_URL
 from processes import gunicorn_shape
 

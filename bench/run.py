@@ -49,9 +49,11 @@ def main() -> int:
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     webhook_secret = "whsec_" + b64encode(secrets.token_bytes(24)).decode()
     env = processes.app_env(database_url, webhook_secret, public_pem)
 
@@ -180,9 +182,7 @@ def _arguments() -> argparse.Namespace:
         default=5,
         help="slices each scenario's time is cut into, taking turns (default %(default)s)",
     )
-    parser.add_argument(
-        "--max-requests", type=int, default=50_000, help="request bound per scenario and concurrency"
-    )
+    parser.add_argument("--max-requests", type=int, default=50_000, help="request bound per scenario and concurrency")
     parser.add_argument(
         "--max-new-events", type=int, default=8_000, help="new user.created deliveries pre-built per phase"
     )

@@ -1,4 +1,5 @@
 """Project-level endpoints."""
+
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render

@@ -1,4 +1,5 @@
 """Reads about the ledger for staff: the ledger's own figures on the sync health page."""
+
 from __future__ import annotations
 
 import datetime as dt

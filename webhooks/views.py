@@ -9,13 +9,13 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from webhooks.inbound.body import BodyTooLarge, BodyUnreadable, request_body_read
 from webhooks.errors import Reason, Refused
+from webhooks.inbound.body import BodyTooLarge, BodyUnreadable, request_body_read
 from webhooks.inbound.payloads import webhook_body_text, webhook_payload_parse
-from webhooks.registry import get_source
 from webhooks.inbound.rejections import webhook_rejection_count
-from webhooks.services import webhook_event_deliver
 from webhooks.inbound.verification import signature_verify
+from webhooks.registry import get_source
+from webhooks.services import webhook_event_deliver
 
 logger = logging.getLogger(__name__)
 

@@ -8,10 +8,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from webhooks.admin.events import coloured_badge
-
 from accounts.models import UserProvisioning
 from accounts.welcome.queue import welcome_email_retry
+from webhooks.admin.events import coloured_badge
 
 Status = UserProvisioning.WelcomeEmail
 STATUS_COLOURS = {

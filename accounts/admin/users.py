@@ -1,13 +1,14 @@
 """Users in the admin: Clerk's fields shown read-only (Clerk is the source of truth), with their events."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.models import User, UserProvisioning
 from accounts.admin.organizations import UserMembershipInline
 from accounts.admin.provisioning import welcome_email_badge
+from accounts.models import User, UserProvisioning
 
 # Fields Clerk owns on a Clerk user; a local staff account (no clerk_id) keeps them editable.
 CLERK_OWNED_FIELDS = ("email", "first_name", "last_name", "image_url")

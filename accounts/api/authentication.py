@@ -30,9 +30,9 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 
 from accounts.clerk.api import ClerkAPIError, ClerkUserNotFound
 from accounts.clerk.errors import Refused, Unavailable
+from accounts.clerk.tokens import SessionClaims, session_token_verify
 from accounts.models import User
 from accounts.sync.users import ProvisioningFailed, get_or_create_from_clerk
-from accounts.clerk.tokens import SessionClaims, session_token_verify
 
 logger = logging.getLogger(__name__)
 

@@ -18,15 +18,15 @@ from django.db import InterfaceError, OperationalError
 
 from accounts.api.authentication import ServiceUnavailable, database_unreachable
 from accounts.clerk.api import ClerkAPIError, clerk_client
-from accounts.clerk.data import ClerkDataError
-from accounts.clerk.organizations_api import organization_get
-from accounts.clerk.errors import Unavailable
-from accounts.models import Organization
 from accounts.clerk.claims import ActiveOrganizationClaim
-from accounts.sync.organizations import organization_upsert_from_clerk
-from accounts.sync.users import jit_logged
-from accounts.sync.single_flight import SingleFlight
+from accounts.clerk.data import ClerkDataError
+from accounts.clerk.errors import Unavailable
+from accounts.clerk.organizations_api import organization_get
 from accounts.clerk.tokens import SessionClaims
+from accounts.models import Organization
+from accounts.sync.organizations import organization_upsert_from_clerk
+from accounts.sync.single_flight import SingleFlight
+from accounts.sync.users import jit_logged
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission, OperationHolderMixin
 
-from accounts.clerk.claims import ActiveOrganizationClaim
 from accounts.api.organization import active_organization
+from accounts.clerk.claims import ActiveOrganizationClaim
 
 ORG_PREFIX = "org:"
 

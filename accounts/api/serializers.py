@@ -3,8 +3,8 @@
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.models import Organization, OrganizationMembership, User
 from accounts.clerk.claims import ActiveOrganizationClaim
+from accounts.models import Organization, OrganizationMembership, User
 
 
 class UserSerializer(serializers.ModelSerializer):

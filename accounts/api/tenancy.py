@@ -18,9 +18,9 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from rest_framework.exceptions import PermissionDenied
 
-from accounts.models import Organization
 from accounts.api.organization import active_organization
 from accounts.api.permissions import HasActiveOrganization
+from accounts.models import Organization
 
 
 class ActiveOrganizationMixin:

@@ -5,9 +5,9 @@ from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.negotiation import BaseContentNegotiation
 
 from accounts.api.organization import active_organization
-from accounts.sync.organizations import organization_current_members
 from accounts.api.serializers import MembershipSerializer, MeSerializer
 from accounts.api.tenancy import ActiveOrganizationMixin
+from accounts.sync.organizations import organization_current_members
 
 UNAUTHENTICATED = OpenApiResponse(description="No, invalid or expired token; user unknown to Clerk or deleted.")
 UNAVAILABLE = OpenApiResponse(description="Clerk must be asked and cannot be reached: see Retry-After.")

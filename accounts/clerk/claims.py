@@ -109,7 +109,7 @@ def _v2_permissions(per: Any, fpm: Any, fea: Any) -> tuple[str, ...]:
     # trailing masks of user features in real tokens) is not read.
     return tuple(
         f"org:{feature}:{name}"
-        for feature, mask in zip(features, masks)
+        for feature, mask in zip(features, masks, strict=False)
         for bit, name in enumerate(names)
         if mask >> bit & 1
     )

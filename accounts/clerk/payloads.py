@@ -195,7 +195,7 @@ def svix_headers(body: str, *, secret: str, msg_id: str, timestamp: dt.datetime 
 
     `timestamp` defaults to now; Svix's receivers refuse one more than 5 minutes away.
     """
-    timestamp = timestamp or dt.datetime.now(dt.timezone.utc)
+    timestamp = timestamp or dt.datetime.now(dt.UTC)
     return {
         "svix-id": msg_id,
         "svix-timestamp": str(int(timestamp.timestamp())),

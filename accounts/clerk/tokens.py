@@ -28,8 +28,8 @@ from typing import Any
 import jwt
 from django.conf import settings
 
-from accounts.clerk.errors import Refused
 from accounts.clerk.claims import ActiveOrganizationClaim, active_organization_from_claims
+from accounts.clerk.errors import Refused
 from accounts.clerk.keys import signing_keys
 
 ALGORITHMS = ["RS256"]

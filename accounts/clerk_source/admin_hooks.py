@@ -3,6 +3,7 @@
 The ledger (`webhooks`) knows no sender; these are the hooks `clerk_source`
 (accounts/clerk_source/handlers.py) brings to it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -13,11 +14,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from webhooks.models import WebhookEvent
-from webhooks.registry import HealthBlock, HealthRow, SubjectLink
-
 from accounts.models import Organization, User
 from accounts.welcome.queue import WAITING_WARNING, welcome_email_queue
+from webhooks.models import WebhookEvent
+from webhooks.registry import HealthBlock, HealthRow, SubjectLink
 
 CreatedVia = User.CreatedVia
 

@@ -66,8 +66,7 @@ def clerk_secret_key_check(app_configs=None, **kwargs) -> list[Warning]:
     if not key.startswith("sk_"):
         return [
             Warning(
-                f"CLERK_SECRET_KEY is not an sk_… secret key{_looks_like(key)}: "
-                "Clerk's Backend API will refuse it.",
+                f"CLERK_SECRET_KEY is not an sk_… secret key{_looks_like(key)}: Clerk's Backend API will refuse it.",
                 id="clerk_sync.W004",
             )
         ]

@@ -8,16 +8,20 @@ https://clerk.com/docs/webhooks/overview
 from collections.abc import Mapping
 from typing import Any
 
+from accounts.clerk.data import ClerkDataError, clerk_id_from_payload, user_identifiers
+from accounts.clerk.organization_data import membership_identifiers
+from accounts.clerk_source.admin_hooks import clerk_health, clerk_subject_links, clerk_subject_search
+from accounts.clerk_source.organization_handlers import (
+    membership_deleted,
+    membership_upserted,
+    organization_deleted,
+    organization_upserted,
+)
+from accounts.models import User
+from accounts.sync.users import user_tombstone, user_upsert_from_clerk
 from webhooks.errors import Reason, Refused
 from webhooks.models import WebhookEvent
 from webhooks.registry import WebhookSource
-
-from accounts.clerk.data import ClerkDataError, clerk_id_from_payload, user_identifiers
-from accounts.clerk.organization_data import membership_identifiers
-from accounts.models import User
-from accounts.clerk_source.organization_handlers import membership_deleted, membership_upserted, organization_deleted, organization_upserted
-from accounts.sync.users import user_tombstone, user_upsert_from_clerk
-from accounts.clerk_source.admin_hooks import clerk_health, clerk_subject_links, clerk_subject_search
 
 
 def user_upserted(event: WebhookEvent) -> None:

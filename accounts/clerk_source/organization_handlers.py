@@ -1,4 +1,6 @@
-"""Clerk's organization.* and organizationMembership.* webhooks: each hands its `data` to accounts/sync/organizations.py.
+"""Clerk's organization.* and organizationMembership.* webhooks.
+
+Each hands its `data` to accounts/sync/organizations.py.
 
 No handler calls Clerk: everything needed is in the delivery. Data that
 cannot be used (no id, a membership without its organization or user id, a
@@ -9,9 +11,6 @@ https://clerk.com/docs/webhooks/overview
 from collections.abc import Callable
 from typing import Any
 
-from webhooks.errors import Reason, Refused
-from webhooks.models import WebhookEvent
-
 from accounts.clerk.data import ClerkDataError
 from accounts.models import Organization
 from accounts.sync.organizations import (
@@ -20,6 +19,8 @@ from accounts.sync.organizations import (
     organization_tombstone,
     organization_upsert_from_clerk,
 )
+from webhooks.errors import Reason, Refused
+from webhooks.models import WebhookEvent
 
 
 def organization_upserted(event: WebhookEvent) -> None:

@@ -10,54 +10,82 @@ def mark_earlier_emails_sent(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_admin_indexes'),
+        ("accounts", "0002_admin_indexes"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='userprovisioning',
-            options={'permissions': [('retry_welcome_email', 'Can retry welcome emails')]},
+            name="userprovisioning",
+            options={"permissions": [("retry_welcome_email", "Can retry welcome emails")]},
         ),
         migrations.AddField(
-            model_name='userprovisioning',
-            name='welcome_email',
-            field=models.CharField(choices=[('not_wanted', 'Not wanted (no address, or an old account backfilled)'), ('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed (retries exhausted)'), ('skipped', 'Skipped (user deleted or address gone)')], default='not_wanted', help_text='Where the welcome email stands; pending ones are sent by a worker, retried with backoff.', max_length=16),
+            model_name="userprovisioning",
+            name="welcome_email",
+            field=models.CharField(
+                choices=[
+                    ("not_wanted", "Not wanted (no address, or an old account backfilled)"),
+                    ("pending", "Pending"),
+                    ("sent", "Sent"),
+                    ("failed", "Failed (retries exhausted)"),
+                    ("skipped", "Skipped (user deleted or address gone)"),
+                ],
+                default="not_wanted",
+                help_text="Where the welcome email stands; pending ones are sent by a worker, retried with backoff.",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='userprovisioning',
-            name='welcome_email_attempts',
-            field=models.PositiveIntegerField(default=0, help_text='Sends started (each claim counts one, also one whose worker died).'),
+            model_name="userprovisioning",
+            name="welcome_email_attempts",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Sends started (each claim counts one, also one whose worker died)."
+            ),
         ),
         migrations.AddField(
-            model_name='userprovisioning',
-            name='welcome_email_claimed_until',
-            field=models.DateTimeField(blank=True, help_text='A worker is sending it until then; after that the claim is dead and another worker may retry.', null=True),
+            model_name="userprovisioning",
+            name="welcome_email_claimed_until",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="A worker is sending it until then; after that the claim is dead and another worker may retry.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='userprovisioning',
-            name='welcome_email_last_error',
-            field=models.TextField(blank=True, help_text='Why the last attempt failed or was skipped.'),
+            model_name="userprovisioning",
+            name="welcome_email_last_error",
+            field=models.TextField(blank=True, help_text="Why the last attempt failed or was skipped."),
         ),
         migrations.AddField(
-            model_name='userprovisioning',
-            name='welcome_email_next_attempt_at',
-            field=models.DateTimeField(blank=True, help_text='When a pending email is due to be tried (again).', null=True),
+            model_name="userprovisioning",
+            name="welcome_email_next_attempt_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When a pending email is due to be tried (again).", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='userprovisioning',
-            name='welcome_email_triggered_at',
-            field=models.DateTimeField(blank=True, help_text='When the last queued trigger was due to run; the sweep re-triggers what it left behind.', null=True),
+            model_name="userprovisioning",
+            name="welcome_email_triggered_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the last queued trigger was due to run; the sweep re-triggers what it left behind.",
+                null=True,
+            ),
         ),
         migrations.AlterField(
-            model_name='userprovisioning',
-            name='welcome_email_sent_at',
-            field=models.DateTimeField(blank=True, help_text='When the mail server accepted the welcome email.', null=True),
+            model_name="userprovisioning",
+            name="welcome_email_sent_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When the mail server accepted the welcome email.", null=True
+            ),
         ),
         migrations.AddIndex(
-            model_name='userprovisioning',
-            index=models.Index(condition=models.Q(('welcome_email', 'pending')), fields=['welcome_email_next_attempt_at'], name='accounts_prov_welcome_due_idx'),
+            model_name="userprovisioning",
+            index=models.Index(
+                condition=models.Q(("welcome_email", "pending")),
+                fields=["welcome_email_next_attempt_at"],
+                name="accounts_prov_welcome_due_idx",
+            ),
         ),
         migrations.RunPython(mark_earlier_emails_sent, migrations.RunPython.noop),
     ]

@@ -6,39 +6,104 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_welcome_email_queue'),
+        ("accounts", "0003_welcome_email_queue"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Organization',
+            name="Organization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clerk_id', models.CharField(help_text="Clerk's stable organization id (org_…).", max_length=64, unique=True)),
-                ('name', models.CharField(blank=True, max_length=256)),
-                ('slug', models.CharField(blank=True, max_length=256)),
-                ('image_url', models.URLField(blank=True, max_length=2048)),
-                ('clerk_updated_at', models.DateTimeField(blank=True, help_text="Clerk's updated_at of the state stored here; older events change nothing.", null=True)),
-                ('created_via', models.CharField(choices=[('webhook', 'Clerk webhook'), ('jit', 'Just in time (API request)'), ('sync', 'Backfill (sync_clerk_organizations)')], help_text='Which path created this row first.', max_length=16)),
-                ('deleted_at', models.DateTimeField(blank=True, help_text='Set when Clerk deleted the organization; final. Its memberships count as ended.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "clerk_id",
+                    models.CharField(help_text="Clerk's stable organization id (org_…).", max_length=64, unique=True),
+                ),
+                ("name", models.CharField(blank=True, max_length=256)),
+                ("slug", models.CharField(blank=True, max_length=256)),
+                ("image_url", models.URLField(blank=True, max_length=2048)),
+                (
+                    "clerk_updated_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Clerk's updated_at of the state stored here; older events change nothing.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "created_via",
+                    models.CharField(
+                        choices=[
+                            ("webhook", "Clerk webhook"),
+                            ("jit", "Just in time (API request)"),
+                            ("sync", "Backfill (sync_clerk_organizations)"),
+                        ],
+                        help_text="Which path created this row first.",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "deleted_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Set when Clerk deleted the organization; final. Its memberships count as ended.",
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='OrganizationMembership',
+            name="OrganizationMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clerk_id', models.CharField(help_text="Clerk's membership id (orgmem_…).", max_length=64, unique=True)),
-                ('user_clerk_id', models.CharField(db_index=True, help_text="The member's Clerk user id.", max_length=64)),
-                ('role', models.CharField(blank=True, help_text="Clerk's role key, e.g. org:admin.", max_length=128)),
-                ('permissions', models.JSONField(blank=True, default=list, help_text="Clerk's permission keys for this member.")),
-                ('clerk_updated_at', models.DateTimeField(blank=True, help_text="Clerk's updated_at of the state stored here; older events change nothing.", null=True)),
-                ('deleted_at', models.DateTimeField(blank=True, help_text='Set when Clerk removed the membership; final.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='accounts.organization')),
-                ('user', models.ForeignKey(blank=True, help_text='The local user, once it exists.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='organization_memberships', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "clerk_id",
+                    models.CharField(help_text="Clerk's membership id (orgmem_…).", max_length=64, unique=True),
+                ),
+                (
+                    "user_clerk_id",
+                    models.CharField(db_index=True, help_text="The member's Clerk user id.", max_length=64),
+                ),
+                ("role", models.CharField(blank=True, help_text="Clerk's role key, e.g. org:admin.", max_length=128)),
+                (
+                    "permissions",
+                    models.JSONField(blank=True, default=list, help_text="Clerk's permission keys for this member."),
+                ),
+                (
+                    "clerk_updated_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Clerk's updated_at of the state stored here; older events change nothing.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "deleted_at",
+                    models.DateTimeField(
+                        blank=True, help_text="Set when Clerk removed the membership; final.", null=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="accounts.organization",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The local user, once it exists.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="organization_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
     ]

@@ -18,8 +18,8 @@ from django.utils import timezone
 from accounts.clerk.api import ClerkClient
 from accounts.clerk.data import clerk_timestamp
 from accounts.models import User
-from accounts.sync.users import user_tombstone, user_upsert_from_clerk
 from accounts.sync.outcome import backfill_reconcile
+from accounts.sync.users import user_tombstone, user_upsert_from_clerk
 
 
 @dataclass

@@ -70,4 +70,3 @@ def organizations_backfill_from_clerk(
             if not page.data or offset >= page.total_count:
                 break
     return report
-

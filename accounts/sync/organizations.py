@@ -28,7 +28,6 @@ then the membership row.
 
 from __future__ import annotations
 
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,13 +40,13 @@ from accounts.clerk.data import ClerkDataError, clean_text, clerk_prefixed_id
 from accounts.clerk.organization_data import ORG_TEXT_MAX_LENGTH, ClerkMembership, ClerkOrganization
 from accounts.db import insert_ignoring_conflicts
 from accounts.models import Organization, OrganizationMembership
-from accounts.sync.outcome import SyncOutcome
-from accounts.sync.links import member_user
 from accounts.signals import (
     organization_membership_changed,
     organization_membership_created,
     organization_membership_removed,
 )
+from accounts.sync.links import member_user
+from accounts.sync.outcome import SyncOutcome
 
 ORGANIZATION_FIELDS = ("name", "slug", "image_url")
 MEMBERSHIP_FIELDS = ("role", "permissions")

@@ -17,7 +17,9 @@ class _Flight:
 
 
 class SingleFlight(Generic[T]):
-    """`run(key, call)`: the first caller for `key` runs `call`; callers arriving meanwhile wait and get its result or exception.
+    """`run(key, call)`: the first caller for `key` runs `call`.
+
+    Callers arriving meanwhile wait and get its result or exception.
 
     A caller arriving after the call finished starts a new one. Used so that
     twenty concurrent first requests of one new user make one call to Clerk.

@@ -27,10 +27,10 @@ from accounts.clerk.api import ClerkAPIError, clerk_client
 from accounts.clerk.data import ClerkUser
 from accounts.db import insert_ignoring_conflicts, user_by_clerk_id
 from accounts.models import User, UserProvisioning
-from accounts.sync.links import organization_memberships_link
 from accounts.signals import user_provisioned
-from accounts.sync.single_flight import SingleFlight
+from accounts.sync.links import organization_memberships_link
 from accounts.sync.outcome import SyncOutcome
+from accounts.sync.single_flight import SingleFlight
 from accounts.sync.usernames import username_candidates, username_take
 from accounts.welcome.tasks import welcome_email_trigger
 

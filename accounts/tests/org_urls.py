@@ -6,10 +6,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import OrganizationMembership
 from accounts.api.permissions import HasActiveOrganization, HasOrgPermission, HasOrgRole
 from accounts.api.serializers import MembershipSerializer
 from accounts.api.tenancy import ActiveOrganizationMixin
+from accounts.models import OrganizationMembership
 from config.urls import urlpatterns as project_urlpatterns
 
 

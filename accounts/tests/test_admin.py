@@ -1,4 +1,5 @@
 """The user admin: Clerk's fields read-only on Clerk users, editable on local staff accounts."""
+
 import pytest
 from django.utils import timezone
 
@@ -22,7 +23,7 @@ def test_clerk_user_shows_clerk_fields_read_only_with_a_link_to_its_events(admin
         assert f'name="{field}"' not in html, field
     assert "ro@example.com" in html and "user_ro" in html
     assert "Just in time (API request)" in html
-    assert '/admin/webhooks/webhookevent/?q=user_ro' in html
+    assert "/admin/webhooks/webhookevent/?q=user_ro" in html
 
 
 def test_clerk_fields_cannot_be_changed_by_posting_them(admin_client):

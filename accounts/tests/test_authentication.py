@@ -82,8 +82,6 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-
-
 def assert_401(response, detail_contains: str) -> None:
     assert response.status_code == 401, response.content
     assert detail_contains in response.json()["detail"]

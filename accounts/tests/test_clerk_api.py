@@ -15,8 +15,8 @@ from django.core.exceptions import ImproperlyConfigured
 from responses import matchers
 
 from accounts.clerk.api import ClerkAPIError, ClerkClient, ClerkUserNotFound, clerk_client
-from accounts.clerk.http import retry_after_seconds
 from accounts.clerk.errors import Unavailable
+from accounts.clerk.http import retry_after_seconds
 
 BASE = "https://api.clerk.test"
 SECRET = "sk_test_x"

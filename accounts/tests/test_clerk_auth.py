@@ -8,8 +8,8 @@ from rest_framework.request import Request
 
 from accounts.api import authentication
 from accounts.api.authentication import ClerkAuth, ClerkSessionAuthentication
-from accounts.tests.factories import UserFactory
 from accounts.clerk.tokens import SessionClaims
+from accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -221,7 +221,9 @@ class TestAdminKeepsDjangosLogin:
         assert response.status_code == 200
 
 
-@pytest.mark.postgres(reason="the outage is a cut TCP proxy in front of the PostgreSQL server (see test_database_outage)")
+@pytest.mark.postgres(
+    reason="the outage is a cut TCP proxy in front of the PostgreSQL server (see test_database_outage)"
+)
 @pytest.mark.django_db(transaction=True)
 def test_api_me_while_the_database_is_down_is_503_json_and_recovers(db_behind_proxy, clerk_api, make_token):  # noqa: F811
     from django.test import Client

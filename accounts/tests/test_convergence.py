@@ -33,12 +33,12 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from accounts.models import User, UserProvisioning
+from accounts.tests.delivery_streams import arrival_order, deliver_through_ledger
 from accounts.tests.factories import (
     ClerkUserDataFactory,
     user_deleted_event,
     user_event,
 )
-from accounts.tests.delivery_streams import arrival_order, deliver_through_ledger
 from webhooks.models import WebhookAttempt, WebhookEvent
 
 # Fields compared for every user; username only where Clerk's own username decides it.

@@ -37,7 +37,9 @@ class Statements(CaptureQueriesContext):
 
     @property
     def sql(self) -> list[str]:
-        return [query["sql"] for query in self.captured_queries if query["sql"].strip().upper() not in TRANSACTION_CONTROL]
+        return [
+            query["sql"] for query in self.captured_queries if query["sql"].strip().upper() not in TRANSACTION_CONTROL
+        ]
 
 
 class ReadsElsewhere:
@@ -76,7 +78,7 @@ class TestInsertIgnoringConflicts:
 
 class TestUserByClerkId:
     def test_reads_the_row_in_one_statement_with_the_values_the_orm_reads(self):
-        updated_at = dt.datetime(2026, 11, 30, 12, 0, 0, 123000, tzinfo=dt.timezone.utc)
+        updated_at = dt.datetime(2026, 11, 30, 12, 0, 0, 123000, tzinfo=dt.UTC)
         stored = UserFactory(clerk_id="user_read_1", clerk_updated_at=updated_at)
 
         with Statements() as statements:
@@ -151,7 +153,9 @@ class TestMembershipsLink:
         assert len(statements.sql) == 1
         if connection.vendor == "postgresql":
             assert statements.sql[0].startswith("SELECT pg_advisory_xact_lock")  # the lock, then the UPDATE
-        linked_users = OrganizationMembership.objects.filter(pk__in=[w.pk for w in waiting]).values_list("user", flat=True)
+        linked_users = OrganizationMembership.objects.filter(pk__in=[w.pk for w in waiting]).values_list(
+            "user", flat=True
+        )
         assert list(linked_users) == [user.pk] * 2
         other.refresh_from_db()
         assert other.user_id is None

@@ -22,11 +22,11 @@ import pytest
 from django.http import HttpResponse
 from django.test import Client
 
-from accounts.clerk import keys as signing_keys_module
-from accounts.sync import users as services
-from accounts.clerk import tokens
 from accounts.api.authentication import SESSION_COOKIE
+from accounts.clerk import keys as signing_keys_module
+from accounts.clerk import tokens
 from accounts.models import User, UserProvisioning
+from accounts.sync import users as services
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
 from config.tests.helpers import deliver_to
 from webhooks.models import WebhookAttempt, WebhookEvent
@@ -205,9 +205,7 @@ def test_cold_signing_key_cache_is_fetched_once_by_20_concurrent_requests(clerk_
 
     monkeypatch.setattr(tokens.signing_keys, "get", counting_get)
     monkeypatch.setattr(signing_keys_module, "clerk_client", HeldClient)
-    jobs = [
-        me_with_header(make_token(user.clerk_id, version=1 + index % 2)) for index, user in enumerate(users)
-    ]
+    jobs = [me_with_header(make_token(user.clerk_id, version=1 + index % 2)) for index, user in enumerate(users)]
 
     answers = run_concurrently(jobs)
 
@@ -259,9 +257,7 @@ def test_path_losing_to_an_uncommitted_insert_converges_on_the_winner(
     reason="20 first requests of one new user in parallel threads, each on its own database connection; "
     "the concurrency suite runs only on PostgreSQL (SQLite serialises the connections)"
 )
-def test_20_concurrent_first_requests_of_a_new_user_make_one_clerk_call(
-    clerk_api, make_token, mailoutbox, provisioned
-):
+def test_20_concurrent_first_requests_of_a_new_user_make_one_clerk_call(clerk_api, make_token, mailoutbox, provisioned):
     data = clerk_api.add_user(ClerkUserDataFactory(email="single-flight@example.com"))
     jobs = [me_with_header(make_token(data["id"], version=1 + index % 2)) for index in range(20)]
 

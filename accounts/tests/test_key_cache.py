@@ -23,8 +23,6 @@ pytestmark = pytest.mark.django_db
 INTERVAL = signing_keys_module.REFETCH_INTERVAL_SECONDS
 
 
-
-
 class Clock:
     def __init__(self, now: float) -> None:
         self.now = now
@@ -104,9 +102,7 @@ def test_a_failed_signature_refetches_at_most_once_per_interval(
     ],
     ids=["empty", "only-ec", "list-kid", "bad-modulus", "encryption-key", "not-objects"],
 )
-def test_a_jwks_answer_without_usable_keys_keeps_the_cached_ones(
-    me, known, clerk_api, make_token, clock, answer
-):
+def test_a_jwks_answer_without_usable_keys_keeps_the_cached_ones(me, known, clerk_api, make_token, clock, answer):
     assert me(make_token(known.clerk_id)) == 200
     clerk_api.jwks = answer
     clock.advance(INTERVAL)
@@ -213,7 +209,9 @@ class TestVerifiedTokens:
             cache.put(f"token-{number}", session, kid=None, key=None)
             assert len(cache) <= 10
         clock.advance(61)
-        cache.put("fresh", tokens.SessionClaims.from_claims({"sub": "user_y", "exp": clock.now + 60}), kid=None, key=None)
+        cache.put(
+            "fresh", tokens.SessionClaims.from_claims({"sub": "user_y", "exp": clock.now + 60}), kid=None, key=None
+        )
         assert len(cache) == 1  # the expired ones went first
 
 

@@ -18,17 +18,17 @@ No case may call Clerk: the API URL points at a closed port.
 from __future__ import annotations
 
 import decimal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 from django.utils import timezone
 
-from accounts.models import Organization, OrganizationMembership
-from accounts.clerk.claims import ActiveOrganizationClaim
 from accounts.api.permissions import HasOrgPermission, HasOrgRole
+from accounts.clerk.claims import ActiveOrganizationClaim
+from accounts.clerk.tokens import SessionClaims
+from accounts.models import Organization, OrganizationMembership
 from accounts.tests.factories import UserFactory
 from accounts.tests.org_urls import PROBES
-from accounts.clerk.tokens import SessionClaims
 from config.tests.helpers import public_pem
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("accounts.tests.org_urls")]
@@ -333,7 +333,11 @@ def test_the_schema_describes_the_organization_and_the_members_endpoint(client):
     assert "/api/orgs/current/members/" in schema["paths"]
     assert "organization" in schema["components"]["schemas"]["User"]["properties"]
     assert set(schema["components"]["schemas"]["ActiveOrganization"]["properties"]) == {
-        "clerk_id", "name", "slug", "role", "permissions"
+        "clerk_id",
+        "name",
+        "slug",
+        "role",
+        "permissions",
     }
     assert set(schema["components"]["schemas"]["Membership"]["properties"]) == {"clerk_id", "user_clerk_id", "role"}
 

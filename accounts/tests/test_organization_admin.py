@@ -8,9 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from accounts.admin.organizations import MEMBERS_SHOWN
 from accounts.clerk.payloads import organization_deleted_data
 from accounts.models import Organization, OrganizationMembership, User
-from accounts.admin.organizations import MEMBERS_SHOWN
 from accounts.sync.organizations import (
     membership_tombstone,
     membership_upsert_from_clerk,

@@ -37,14 +37,14 @@ from hypothesis import strategies as st
 from accounts.clerk.data import clerk_timestamp
 from accounts.clerk.payloads import membership_data, organization_data, organization_deleted_data
 from accounts.models import Organization, OrganizationMembership
-from accounts.sync.organizations import organization_current_members
 from accounts.signals import (
     organization_membership_changed,
     organization_membership_created,
     organization_membership_removed,
 )
-from accounts.tests.organization_factories import org_event
+from accounts.sync.organizations import organization_current_members
 from accounts.tests.delivery_streams import arrival_order, deliver_through_ledger
+from accounts.tests.organization_factories import org_event
 from webhooks.models import WebhookEvent
 
 
@@ -100,7 +100,7 @@ def organization_events(draw, index: int) -> list[Event]:
         Event(f"msg_o{index}_{v}", org_event(f"organization.{'updated' if v else 'created'}", state), org_id, state)
         for v, state in enumerate(versions)
     ]
-    stale_copies = [old | {"updated_at": new["updated_at"]} for old, new in zip(versions, versions[1:])]
+    stale_copies = [old | {"updated_at": new["updated_at"]} for old, new in zip(versions, versions[1:], strict=False)]
     for member in range(draw(st.integers(0, 3))):
         membership_id, member_updated_at = f"orgmem_prop{index}x{member}", updated_at
         for version in range(draw(st.integers(1, 3))):
@@ -195,7 +195,11 @@ def actual_tables() -> tuple[dict, dict]:
         "clerk_id", "name", "slug", "image_url", "clerk_updated_at", "deleted_at"
     )
     memberships = OrganizationMembership.objects.values(
-        "clerk_id", "role", "permissions", "clerk_updated_at", "deleted_at",
+        "clerk_id",
+        "role",
+        "permissions",
+        "clerk_updated_at",
+        "deleted_at",
         organization_clerk_id=F("organization__clerk_id"),
     )
     return by_clerk_id(organizations), by_clerk_id(memberships)

@@ -110,9 +110,7 @@ def test_clerk_unreachable_for_a_new_organization_is_503_with_retry_after(
     assert not Organization.objects.exists()
 
 
-def test_a_known_organization_is_served_during_a_clerk_outage_in_one_more_query(
-    client, clerk_api, org_token, settings
-):
+def test_a_known_organization_is_served_during_a_clerk_outage_in_one_more_query(client, clerk_api, org_token, settings):
     data = clerk_api.add_organization(new_organization(name="Known"))
     token = org_token(data["id"])
     assert get(client, ME, token).json()["organization"]["name"] == "Known"  # created; keys cached
@@ -193,9 +191,7 @@ def test_members_of_an_organization_not_local_yet_are_fetched_just_in_time(clien
     "connection; the concurrency suite runs only on PostgreSQL (SQLite serialises the connections)"
 )
 @pytest.mark.django_db(transaction=True)
-def test_20_concurrent_first_requests_naming_a_new_organization_make_one_row_and_one_clerk_call(
-    clerk_api, org_token
-):
+def test_20_concurrent_first_requests_naming_a_new_organization_make_one_row_and_one_clerk_call(clerk_api, org_token):
     data = clerk_api.add_organization(new_organization(name="Launch day"))
     jobs = [
         request_job(ME if index % 2 else MEMBERS, org_token(data["id"], version=1 + index % 2)) for index in range(20)

@@ -19,10 +19,10 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Organization, OrganizationMembership, User
+from accounts.signals import organization_membership_created, user_provisioned
 from accounts.sync.links import organization_memberships_link
 from accounts.sync.organizations import membership_upsert_from_clerk
 from accounts.sync.users import get_or_create_from_clerk
-from accounts.signals import organization_membership_created, user_provisioned
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
 from accounts.tests.organization_factories import new_membership, new_organization, org_event
 from config.tests.helpers import deliver_to
@@ -158,11 +158,16 @@ def test_user_and_membership_created_at_the_same_moment_are_linked(meeting_point
 
         answers = run_concurrently(
             [
-                ("user", lambda client: deliver_to(client, user_event("user.created", user_data), msg_id=new_msg_id())),
+                (
+                    "user",
+                    lambda client, data=user_data: deliver_to(
+                        client, user_event("user.created", data), msg_id=new_msg_id()
+                    ),
+                ),
                 (
                     "membership",
-                    lambda client: deliver_to(
-                        client, org_event("organizationMembership.created", membership), msg_id=new_msg_id()
+                    lambda client, data=membership: deliver_to(
+                        client, org_event("organizationMembership.created", data), msg_id=new_msg_id()
                     ),
                 ),
             ],

@@ -8,12 +8,12 @@ import pytest
 
 from accounts.clerk.payloads import organization_deleted_data
 from accounts.models import Organization, OrganizationMembership, User
-from accounts.sync.organizations import organization_current_members
 from accounts.signals import (
     organization_membership_changed,
     organization_membership_created,
     organization_membership_removed,
 )
+from accounts.sync.organizations import organization_current_members
 from accounts.tests.organization_factories import new_membership, new_organization, org_event
 from config.tests.helpers import load_fixture
 from webhooks.models import WebhookEvent, WebhookRejection

@@ -66,7 +66,9 @@ def test_retry_action_sends_a_failed_email_again(admin_client, mailoutbox, djang
     assert [m.to for m in mailoutbox] == [["failed@example.com"]]
 
 
-def test_retry_action_leaves_sent_emails_alone_and_says_so(admin_client, mailoutbox, django_capture_on_commit_callbacks):
+def test_retry_action_leaves_sent_emails_alone_and_says_so(
+    admin_client, mailoutbox, django_capture_on_commit_callbacks
+):
     sent = provisioned_user("sent@example.com", welcome_email=Status.SENT)
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -62,7 +62,9 @@ def gunicorn(clerk_api, tmp_path):
         server.wait(timeout=30)
 
 
-@pytest.mark.postgres(reason="the gunicorn processes share the test database with the test, which only PostgreSQL allows")
+@pytest.mark.postgres(
+    reason="the gunicorn processes share the test database with the test, which only PostgreSQL allows"
+)
 @pytest.mark.django_db(transaction=True)
 def test_a_hanging_clerk_stalls_only_the_new_users(gunicorn, clerk_api, make_token):
     url, log = gunicorn

@@ -3,8 +3,8 @@
 import pytest
 
 from accounts.models import User, UserProvisioning
-from accounts.sync.users import SyncOutcome, user_tombstone, user_upsert_from_clerk
 from accounts.signals import user_provisioned
+from accounts.sync.users import SyncOutcome, user_tombstone, user_upsert_from_clerk
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_deleted_event, user_event
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ import logging
 import pytest
 
 from accounts.clerk.payloads import event_envelope
-from accounts.models import Organization, User
 from accounts.clerk_source.handlers import clerk_source
+from accounts.models import Organization, User
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db

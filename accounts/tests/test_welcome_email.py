@@ -19,14 +19,14 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import User, UserProvisioning
-from accounts.sync.users import ProvisioningFailed, user_tombstone, user_upsert_from_clerk
 from accounts.signals import user_provisioned
+from accounts.sync.users import ProvisioningFailed, user_tombstone, user_upsert_from_clerk
 from accounts.tests.factories import ClerkUserDataFactory, user_event
 from accounts.tests.smtp_server import Mode
 from accounts.tests.workers import run_queued_tasks
 from accounts.welcome.delivery import Delivery, retry_delay
-from accounts.welcome.tasks import welcome_email_send
 from accounts.welcome.queue import welcome_email_retry, welcome_emails_sweep
+from accounts.welcome.tasks import welcome_email_send
 from config.tests.helpers import statements_at_most
 from webhooks.models import WebhookEvent
 
@@ -102,7 +102,9 @@ class TestWithTheDatabaseBackend:
         assert provisioning.welcome_email == Status.SENT
 
     @pytest.mark.parametrize("mode", [Mode.REFUSE, Mode.TEMPFAIL, Mode.STALL])
-    def test_a_failing_mail_server_is_retried_until_it_recovers_and_sends_once(self, mode, smtp, database_tasks, settings):
+    def test_a_failing_mail_server_is_retried_until_it_recovers_and_sends_once(
+        self, mode, smtp, database_tasks, settings
+    ):
         settings.EMAIL_TIMEOUT = 0.5  # the silent server costs half a second, not ten
         provisioning = create_user("retry@example.com")
         smtp.set_mode(mode)
@@ -317,7 +319,9 @@ class TestSweep:
         UserProvisioning.objects.filter(pk=dead.pk).update(
             welcome_email_triggered_at=long_ago, welcome_email_claimed_until=long_ago, welcome_email_attempts=1
         )
-        UserProvisioning.objects.filter(pk=sent.pk).update(welcome_email=Status.SENT, welcome_email_triggered_at=long_ago)
+        UserProvisioning.objects.filter(pk=sent.pk).update(
+            welcome_email=Status.SENT, welcome_email_triggered_at=long_ago
+        )
         DBTaskResult.objects.all().delete()
 
         assert welcome_emails_sweep() == 1

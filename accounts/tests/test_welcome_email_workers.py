@@ -22,9 +22,9 @@ from accounts.sync.users import user_upsert_from_clerk
 from accounts.tests.factories import ClerkUserDataFactory, user_deleted_event, user_event
 from accounts.tests.smtp_server import Mode
 from accounts.tests.workers import WAIT_TIMEOUT, WorkerProcess
-from config.tests.processes import wait_until
 from accounts.welcome.tasks import welcome_email_trigger
 from config.tests.helpers import deliver_to
+from config.tests.processes import wait_until
 from webhooks.tests.concurrency import new_msg_id, run_concurrently
 from webhooks.tests.tcp_proxy import TcpProxy
 
@@ -85,8 +85,10 @@ def test_a_failing_mail_server_never_reaches_the_requests_and_each_user_gets_one
 
     workers()
     wait_until(
-        lambda: UserProvisioning.objects.filter(welcome_email_attempts__gte=1).exclude(welcome_email_last_error="").count()
-        == 2,
+        lambda: (
+            UserProvisioning.objects.filter(welcome_email_attempts__gte=1).exclude(welcome_email_last_error="").count()
+            == 2
+        ),
         what=f"both sends to fail against the mail server ({mode})",
     )
     assert welcome_states(by_webhook["id"], just_in_time["id"]) == [Status.PENDING] * 2
@@ -236,7 +238,10 @@ def test_duplicated_shuffled_concurrent_paths_end_with_one_email_one_signal_one_
             ("webhook", lambda client, created=created, msg_id=msg_id: deliver_to(client, created, msg_id=msg_id)),
             ("webhook", lambda client, created=created, msg_id=msg_id: deliver_to(client, created, msg_id=msg_id)),
             ("webhook", lambda client, created=created: deliver_to(client, created, msg_id=new_msg_id())),
-            (f"me-{data['id']}", lambda client, token=token: client.get("/api/me/", headers={"Authorization": f"Bearer {token}"})),
+            (
+                f"me-{data['id']}",
+                lambda client, token=token: client.get("/api/me/", headers={"Authorization": f"Bearer {token}"}),
+            ),
         ]
     gone = user_deleted_event(deleted["id"])
     jobs.append(("webhook", lambda client: deliver_to(client, gone, msg_id=new_msg_id())))
@@ -261,6 +266,8 @@ def test_duplicated_shuffled_concurrent_paths_end_with_one_email_one_signal_one_
     assert smtp.messages_to(deleted["email_addresses"][0]["email_address"]) == []
     signals = Counter(clerk_id for clerk_id, _created_via in provisioned)
     assert all(signals[data["id"]] == 1 for data in active) and signals[deleted["id"]] <= 1
-    assert sorted(Group.objects.values_list("name", flat=True)) == sorted(f"workspace-{clerk_id}" for clerk_id in signals)
+    assert sorted(Group.objects.values_list("name", flat=True)) == sorted(
+        f"workspace-{clerk_id}" for clerk_id in signals
+    )
     assert len(workspaces) == sum(signals.values())
     assert User.objects.count() == UserProvisioning.objects.count() + (0 if signals[deleted["id"]] else 1)

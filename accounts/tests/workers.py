@@ -42,8 +42,6 @@ def _in_process_worker() -> library.Worker:
     )
 
 
-
-
 class WorkerProcess:
     """`python manage.py db_worker` in a process of its own, on the test database.
 

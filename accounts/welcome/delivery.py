@@ -38,8 +38,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import User, UserProvisioning
-from accounts.welcome.smtp import MessageUnconfirmed, mail_connection
 from accounts.welcome.records import claim, record_failure, record_sent, record_skipped, send_seconds
+from accounts.welcome.smtp import MessageUnconfirmed, mail_connection
 
 logger = logging.getLogger(__name__)
 

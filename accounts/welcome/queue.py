@@ -86,10 +86,7 @@ class WelcomeEmailQueue:
     @property
     def waiting_too_long(self) -> bool:
         """Something has been due for minutes without a worker taking it: is a worker running?"""
-        return (
-            self.oldest_waiting_since is not None
-            and timezone.now() - self.oldest_waiting_since > WAITING_WARNING
-        )
+        return self.oldest_waiting_since is not None and timezone.now() - self.oldest_waiting_since > WAITING_WARNING
 
 
 def welcome_email_queue(*, failed_shown: int = 10) -> WelcomeEmailQueue:

@@ -111,7 +111,10 @@ def record_skipped(provisioning_pk: int, attempt: int, reason: str) -> None:
 
 
 def record_failure(provisioning_pk: int, attempt: int, error: str, *, retry_at: dt.datetime | None) -> bool:
-    """Record a failed send: due again at `retry_at`, or failed for good when it is None. Returns whether the claim still held."""
+    """Record a failed send: due again at `retry_at`, or failed for good when it is None.
+
+    Returns whether the claim still held.
+    """
     if retry_at is None:
         changes = {"welcome_email": Status.FAILED}
     else:

@@ -1,4 +1,7 @@
-"""Background tasks (django-tasks): the welcome email's task and its trigger; the durable record is the UserProvisioning row."""
+"""Background tasks (django-tasks): the welcome email's task and its trigger.
+
+The durable record is the UserProvisioning row.
+"""
 
 import datetime as dt
 

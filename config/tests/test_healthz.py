@@ -1,4 +1,5 @@
 """GET /healthz for load balancers (its 503 during an outage: webhooks/tests/test_database_outage.py)."""
+
 import pytest
 
 pytestmark = pytest.mark.django_db

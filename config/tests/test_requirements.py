@@ -15,6 +15,8 @@ DEV_MODULES = {
     "responses": "responses",
     "selenium": "selenium",
     "pip-tools": "piptools",
+    "ruff": "ruff",
+    "import-linter": "importlinter",
 }
 APPS = ("config", "accounts", "webhooks")
 
@@ -81,9 +83,7 @@ def locked_pins(path) -> dict[str, tuple[str, int]]:
 def direct_pins(path) -> dict[str, str]:
     lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
     return {
-        re.split(r"[\[=]", line)[0].lower(): line.split("==")[1]
-        for line in lines
-        if line and not line.startswith("-")
+        re.split(r"[\[=]", line)[0].lower(): line.split("==")[1] for line in lines if line and not line.startswith("-")
     }
 
 

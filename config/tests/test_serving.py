@@ -1,4 +1,5 @@
 """Production serving: gunicorn with DEBUG=0 serves the admin and its static files (WhiteNoise)."""
+
 import subprocess
 import sys
 from pathlib import Path

@@ -5,6 +5,7 @@ by name and the rest as one choice (no DISTINCT over the ledger); what each
 event concerns comes from its source's `subject_links` hook once per page; the
 search is exact, through indexes.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -56,9 +57,7 @@ class EventTypeFilter(admin.SimpleListFilter):
         return sorted({event_type for source in registered_sources().values() for event_type in source.handlers})
 
     def lookups(self, request, model_admin):
-        return [(event_type, event_type) for event_type in self.handled_types()] + [
-            (self.OTHER, "Other (no handler)")
-        ]
+        return [(event_type, event_type) for event_type in self.handled_types()] + [(self.OTHER, "Other (no handler)")]
 
     def queryset(self, request, queryset):
         if self.value() == self.OTHER:

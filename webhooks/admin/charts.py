@@ -1,4 +1,5 @@
 """A server-rendered SVG bar chart of events per hour by status (no JavaScript, no CDN)."""
+
 import datetime as dt
 
 from django.utils.html import escape

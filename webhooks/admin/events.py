@@ -3,6 +3,7 @@
 Read-only by design: staff change nothing here except by replaying an event,
 which runs the same service as a delivery.
 """
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -22,8 +23,8 @@ from webhooks.admin.changelist import (
     event_search,
     subject_link_of,
 )
-from webhooks.admin.health import sync_health_view
 from webhooks.admin.charts import STATUS_COLOURS
+from webhooks.admin.health import sync_health_view
 from webhooks.admin.html import json_to_html
 from webhooks.models import WebhookAttempt, WebhookEvent, WebhookRejection
 from webhooks.services import DeliveryResult, webhook_event_replay
@@ -122,11 +123,11 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
-            path("health/", self.admin_site.admin_view(self.health_view), name="%s_%s_health" % info),
+            path("health/", self.admin_site.admin_view(self.health_view), name="{}_{}_health".format(*info)),
             path(
                 "<path:object_id>/replay/",
                 self.admin_site.admin_view(self.replay_view),
-                name="%s_%s_replay" % info,
+                name="{}_{}_replay".format(*info),
             ),
             *super().get_urls(),
         ]

@@ -1,4 +1,5 @@
 """The sync health page: the ledger's own figures, then each source's, then events per hour and refusals."""
+
 from __future__ import annotations
 
 from django.contrib import admin

@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('webhooks', '0001_initial'),
+        ("webhooks", "0001_initial"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='webhookattempt',
-            index=models.Index(fields=['kind', '-started_at'], name='webhooks_attempt_kind_idx'),
+            model_name="webhookattempt",
+            index=models.Index(fields=["kind", "-started_at"], name="webhooks_attempt_kind_idx"),
         ),
         migrations.AddIndex(
-            model_name='webhookattempt',
-            index=models.Index(fields=['outcome', '-started_at'], name='webhooks_attempt_outcome_idx'),
+            model_name="webhookattempt",
+            index=models.Index(fields=["outcome", "-started_at"], name="webhooks_attempt_outcome_idx"),
         ),
         migrations.AddIndex(
-            model_name='webhookevent',
-            index=models.Index(fields=['status', '-received_at'], name='webhooks_event_status_idx'),
+            model_name="webhookevent",
+            index=models.Index(fields=["status", "-received_at"], name="webhooks_event_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='webhookevent',
-            index=models.Index(fields=['event_type', '-received_at'], name='webhooks_event_type_idx'),
+            model_name="webhookevent",
+            index=models.Index(fields=["event_type", "-received_at"], name="webhooks_event_type_idx"),
         ),
         migrations.AddIndex(
-            model_name='webhookevent',
-            index=models.Index(fields=['event_id'], name='webhooks_event_id_idx'),
+            model_name="webhookevent",
+            index=models.Index(fields=["event_id"], name="webhooks_event_id_idx"),
         ),
     ]

@@ -4,15 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('webhooks', '0002_admin_indexes'),
+        ("webhooks", "0002_admin_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='webhookrejection',
-            name='reason',
-            field=models.CharField(choices=[('missing_signature', 'Missing svix headers'), ('bad_signature', 'Signature does not match'), ('malformed_signature', 'Malformed signature header'), ('bad_timestamp', 'Timestamp stale, in the future or malformed'), ('too_large', 'Body too large'), ('chunked_unreadable', 'Chunked body that could not be read'), ('not_json', 'Body is not a JSON object'), ('too_deep', 'Body nests too deeply'), ('bad_envelope', 'Missing or invalid type/data'), ('bad_data', 'Data unusable for its event type'), ('not_configured', 'No signing secret configured')], max_length=32),
+            model_name="webhookrejection",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("missing_signature", "Missing svix headers"),
+                    ("bad_signature", "Signature does not match"),
+                    ("malformed_signature", "Malformed signature header"),
+                    ("bad_timestamp", "Timestamp stale, in the future or malformed"),
+                    ("too_large", "Body too large"),
+                    ("chunked_unreadable", "Chunked body that could not be read"),
+                    ("not_json", "Body is not a JSON object"),
+                    ("too_deep", "Body nests too deeply"),
+                    ("bad_envelope", "Missing or invalid type/data"),
+                    ("bad_data", "Data unusable for its event type"),
+                    ("not_configured", "No signing secret configured"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -64,7 +64,17 @@ def live_app(tmp_path: Path, server: str, **env: str) -> Iterator[LiveApp]:
         command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
     else:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        command = [gunicorn, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "6", *GUNICORN_SLOW_BOOT]
+        command = [
+            gunicorn,
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "6",
+            *GUNICORN_SLOW_BOOT,
+        ]
     log = (tmp_path / f"{server}.log").open("wb")
     process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     app.url = f"http://127.0.0.1:{port}"

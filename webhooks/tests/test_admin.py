@@ -1,4 +1,5 @@
 """The ledger admin through the Django test client: list, filter, search, read, replay, health."""
+
 import datetime as dt
 import re
 
@@ -129,8 +130,8 @@ class TestChangelist:
         assert listed_event_ids(admin_client.get(f"{CHANGELIST}?{query}")) == expected
 
     def test_date_hierarchy_narrows_to_a_day(self, admin_client):
-        WebhookEventFactory(event_id="msg_2025", received_at=dt.datetime(2025, 3, 4, 12, tzinfo=dt.timezone.utc))
-        WebhookEventFactory(event_id="msg_2026", received_at=dt.datetime(2026, 1, 2, 12, tzinfo=dt.timezone.utc))
+        WebhookEventFactory(event_id="msg_2025", received_at=dt.datetime(2025, 3, 4, 12, tzinfo=dt.UTC))
+        WebhookEventFactory(event_id="msg_2026", received_at=dt.datetime(2026, 1, 2, 12, tzinfo=dt.UTC))
 
         response = admin_client.get(f"{CHANGELIST}?received_at__year=2025&received_at__month=3&received_at__day=4")
 
@@ -193,7 +194,7 @@ class TestDetail:
 
         assert '<pre class="json">' in html
         assert '<span class="json-key">&quot;first_name&quot;</span>' in html
-        assert "Zoë &lt;script&gt;" in html and "<script>\"" not in html
+        assert "Zoë &lt;script&gt;" in html and '<script>"' not in html
         outcomes = re.findall(r'class="field-outcome_badge">\s*<p><span class="status-badge"[^>]*>([^<]+)</span>', html)
         assert outcomes == ["Processed", "Duplicate (already done, nothing ran)"]
         assert 'id="replay-button"' in html
@@ -262,7 +263,9 @@ class TestReplay:
             event.refresh_from_db()
         assert (good.attempts, bad.attempts) == (2, 2)
 
-    def test_replaying_a_processed_event_sends_nothing_twice(self, admin_client, client, mailoutbox, django_capture_on_commit_callbacks):
+    def test_replaying_a_processed_event_sends_nothing_twice(
+        self, admin_client, client, mailoutbox, django_capture_on_commit_callbacks
+    ):
         with django_capture_on_commit_callbacks(execute=True):
             deliver_to(client, user_event("user.created", ClerkUserDataFactory()), msg_id="msg_once")
         event = WebhookEvent.objects.get(event_id="msg_once")

@@ -200,9 +200,7 @@ def test_deletes_racing_the_create_of_an_unseen_user_leave_one_tombstone(mailout
     [("user.created", "user.deleted"), ("user.deleted", "user.created")],
     ids=["create-first", "delete-first"],
 )
-def test_insert_losing_to_an_uncommitted_one_converges_on_the_winner(
-    leader_type, racer_type, mailoutbox, provisioned
-):
+def test_insert_losing_to_an_uncommitted_one_converges_on_the_winner(leader_type, racer_type, mailoutbox, provisioned):
     """Forces the interleaving the stress test above only hits by chance.
 
     The leader inserts the user row and holds its transaction open until all

@@ -177,9 +177,7 @@ def test_connection_cut_between_requests_is_replaced_by_the_health_check(db_behi
     assert WebhookEvent.objects.get(event_id=msg_id).attempts == 1
 
 
-@pytest.mark.postgres(
-    reason="a database outage is simulated by cutting a TCP proxy in front of the PostgreSQL server"
-)
+@pytest.mark.postgres(reason="a database outage is simulated by cutting a TCP proxy in front of the PostgreSQL server")
 def test_healthz_follows_the_database(db_behind_proxy):
     proxy = db_behind_proxy
     port = proxy.port

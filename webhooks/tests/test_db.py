@@ -21,7 +21,7 @@ from webhooks.tests.factories import WebhookEventFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TRANSACTION_CONTROL = {"BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"}
-NOW = dt.datetime(2026, 11, 30, 12, 34, 56, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 30, 12, 34, 56, tzinfo=dt.UTC)
 
 
 class Statements(CaptureQueriesContext):

@@ -12,8 +12,8 @@ import pytest
 from accounts.models import User
 from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory
 from config.tests.helpers import UNKNOWN_WEBHOOK_SECRET, svix_headers
-from webhooks.models import WebhookEvent, WebhookRejection
 from webhooks.inbound.payloads import MAX_DEPTH
+from webhooks.models import WebhookEvent, WebhookRejection
 from webhooks.tests.factories import WebhookEventFactory
 
 pytestmark = pytest.mark.django_db

@@ -46,7 +46,7 @@ class TestFirstDelivery:
         user = User.objects.get(clerk_id="user_29w83sxmDNGwOuEthce5gg56FcC")
         assert (user.email, user.first_name, user.last_name) == ("example@example.org", "Example", "Example")
         assert user.image_url == "https://img.clerk.com/xxxxxx"
-        assert user.clerk_updated_at == dt.datetime(2022, 5, 31, 15, 56, 31, 835000, tzinfo=dt.timezone.utc)
+        assert user.clerk_updated_at == dt.datetime(2022, 5, 31, 15, 56, 31, 835000, tzinfo=dt.UTC)
         assert user.created_via == User.CreatedVia.WEBHOOK
         assert user.is_active and user.deleted_at is None
         assert not user.has_usable_password()
@@ -134,7 +134,7 @@ class TestRedelivery:
     def test_same_event_with_a_fresh_signature_is_still_a_duplicate(self, deliver):
         """Svix re-signs each retry with a new timestamp; the message id is what identifies it."""
         payload = ClerkEventFactory()
-        deliver(payload, msg_id="msg_resigned", timestamp=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=4))
+        deliver(payload, msg_id="msg_resigned", timestamp=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=4))
 
         response = deliver(payload, msg_id="msg_resigned")
 
@@ -206,7 +206,7 @@ class TestSecrets:
     def test_test_deliveries_are_signed_like_svix_official_vector(self):
         """Svix's published vector: the helper that signs test deliveries produces exactly Svix's signature."""
         vector = json.loads((SVIX_FIXTURES / "svix__test_vector.json").read_text())
-        when = dt.datetime.fromtimestamp(vector["timestamp"], tz=dt.timezone.utc)
+        when = dt.datetime.fromtimestamp(vector["timestamp"], tz=dt.UTC)
 
         headers = svix_headers(vector["payload"], msg_id=vector["msg_id"], secret=vector["secret"], timestamp=when)
 
@@ -268,7 +268,7 @@ class TestRejections:
 
     @pytest.mark.parametrize("minutes", [-6, 6], ids=["stale", "future"])
     def test_timestamp_outside_tolerance(self, deliver, minutes):
-        when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=minutes)
+        when = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)
 
         self.assert_rejected(deliver(ClerkEventFactory(), timestamp=when), 400, "bad_timestamp")
 

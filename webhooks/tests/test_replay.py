@@ -17,9 +17,9 @@ import datetime as dt
 import pytest
 from django.forms.models import model_to_dict
 
+from accounts.clerk_source.handlers import clerk_source
 from accounts.models import User
 from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory, user_event
-from accounts.clerk_source.handlers import clerk_source
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.services import webhook_event_deliver, webhook_event_replay
 from webhooks.tests.factories import WebhookEventFactory
@@ -238,7 +238,7 @@ def test_replaying_older_user_updated_after_newer_one_changes_nothing():
     assert result.outcome == Outcome.PROCESSED  # a stale event is not an error
     assert user_state(clerk_id) == before
     user = User.objects.get(clerk_id=clerk_id)
-    assert user.clerk_updated_at == dt.datetime.fromtimestamp(newer["updated_at"] / 1000, tz=dt.timezone.utc)
+    assert user.clerk_updated_at == dt.datetime.fromtimestamp(newer["updated_at"] / 1000, tz=dt.UTC)
     event = WebhookEvent.objects.get(pk=old.event_pk)
     assert (event.status, event.attempts) == (Status.PROCESSED, 2)
 

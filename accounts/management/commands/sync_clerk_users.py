@@ -6,11 +6,11 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.sync.backfill import BackfillReport, users_backfill_from_clerk
 from accounts.clerk.api import ClerkAPIError, ClerkClient
 from accounts.clerk.errors import Unavailable
-from accounts.sync.users import ProvisioningFailed
+from accounts.sync.backfill import BackfillReport, users_backfill_from_clerk
 from accounts.sync.outcome import BACKFILL_SUMMARY_ORDER
+from accounts.sync.users import ProvisioningFailed
 
 
 class Command(BaseCommand):
