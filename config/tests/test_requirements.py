@@ -17,6 +17,7 @@ DEV_MODULES = {
     "pip-tools": "piptools",
     "ruff": "ruff",
     "import-linter": "importlinter",
+    "grimp": "grimp",
 }
 APPS = ("config", "accounts", "webhooks")
 
