@@ -21,7 +21,6 @@ from accounts.clerk.api import ClerkAPIError, clerk_client
 from accounts.clerk.claims import ActiveOrganizationClaim
 from accounts.clerk.data import ClerkDataError
 from accounts.clerk.errors import Unavailable
-from accounts.clerk.organizations_api import organization_get
 from accounts.clerk.tokens import SessionClaims
 from accounts.models import Organization
 from accounts.sync.organizations import organization_upsert_from_clerk
@@ -78,7 +77,7 @@ def _local_organization(clerk_id: str) -> Organization | None:
 
 def _organization_create_from_clerk(clerk_id: str) -> Organization | None:
     clock = time.perf_counter()
-    data = organization_get(clerk_client(), clerk_id)
+    data = clerk_client().organization_get(clerk_id)
     if data is None:
         logger.info("jit organization clerk_id=%s outcome=not_found_in_clerk", clerk_id)
         return None

@@ -19,8 +19,7 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.clerk.api import ClerkClient
-from accounts.clerk.organizations_api import LIST_MAX_LIMIT, ClerkPage, organization_list, organization_membership_list
+from accounts.clerk.api import LIST_MAX_LIMIT, ClerkClient, ClerkPage
 from accounts.models import Organization
 from accounts.sync.organizations import membership_upsert_from_clerk, organization_upsert_from_clerk
 from accounts.sync.outcome import backfill_reconcile
@@ -50,13 +49,13 @@ def organizations_backfill_from_clerk(
     """
     report = OrganizationBackfillReport()
     walks: list[tuple[str, Callable[..., ClerkPage], Callable[..., Any]]] = [
-        ("organizations", organization_list, organization_upsert_from_clerk),
-        ("memberships", organization_membership_list, membership_upsert_from_clerk),
+        ("organizations", client.organization_list, organization_upsert_from_clerk),
+        ("memberships", client.organization_membership_list, membership_upsert_from_clerk),
     ]
     for kind, page_get, upsert in walks:
         offset = 0
         while True:
-            page = page_get(client, offset=offset, limit=page_size)
+            page = page_get(offset=offset, limit=page_size)
             for data in page.data:
                 with transaction.atomic():
                     outcome = backfill_reconcile(upsert, data, created_via=Organization.CreatedVia.SYNC)
