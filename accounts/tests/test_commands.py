@@ -137,6 +137,12 @@ class TestSyncClerkUsers:
         with pytest.raises(CommandError, match="CLERK_SECRET_KEY is not set"):
             run("sync_clerk_users")
 
+    @pytest.mark.parametrize("page_size", ["0", "501"])
+    def test_page_size_is_checked_before_clerk_is_called(self, clerk_api, page_size):
+        with pytest.raises(CommandError, match="^--page-size must be between 1 and 500$"):
+            run("sync_clerk_users", "--page-size", page_size)
+        assert not clerk_api.calls
+
     def test_interrupted_run_can_simply_be_run_again(self, clerk_api, clerk_users):
         clerk_api.fail("/v1/users", 503, {"Retry-After": "0"}, times=10)  # the first page fails, retries exhausted
         with pytest.raises(CommandError):
