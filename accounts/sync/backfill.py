@@ -1,8 +1,9 @@
 """Backfill from Clerk: reconcile every Clerk user into the local table (sync_clerk_users).
 
 Each user goes through the same upsert and provisioning as a webhook
-(`created_via='sync'`), so running it twice changes nothing the second time
-and an interrupted run can simply be started again.
+(`created_via='sync'`), in its own short transaction (`backfill_reconcile`,
+accounts/sync/outcome.py says why), so running it twice changes nothing the
+second time and an interrupted run can simply be started again.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.clerk.api import ClerkClient
@@ -43,30 +43,21 @@ def users_backfill_from_clerk(
 
     A new user is greeted only when its Clerk account is younger than
     `welcome_window`: a backfill must not welcome people who signed up years
-    ago. `dry_run` runs the very same code in transactions that are rolled back.
+    ago. `dry_run` runs the very same code in transactions that are rolled back, one per user.
+    `on_progress(report)` is called after each page.
     Raises Unavailable, ClerkAPIError, ImproperlyConfigured.
     """
     report = BackfillReport()
     seen_ids: set[str] = set()
     greet_since = timezone.now() - welcome_window
-    page: list[dict] = []
-
-    def flush() -> None:
-        with transaction.atomic():
-            for data in page:
-                report.counts[_reconcile(data, greet_since)] += 1
-            transaction.set_rollback(dry_run)
-        page.clear()
-        on_progress(report)
-
     for data in client.user_iter(page_size=page_size):
         report.seen += 1
         if isinstance(data, dict) and isinstance(data.get("id"), str):
             seen_ids.add(data["id"])
-        page.append(data)
-        if len(page) == page_size:
-            flush()
-    flush()
+        report.counts[_reconcile(data, greet_since, dry_run=dry_run)] += 1
+        if report.seen % page_size == 0:
+            on_progress(report)
+    on_progress(report)
 
     local = User.objects.filter(clerk_id__isnull=False, deleted_at__isnull=True)
     report.missing_in_clerk = sorted(set(local.values_list("clerk_id", flat=True)) - seen_ids)
@@ -77,11 +68,12 @@ def users_backfill_from_clerk(
     return report
 
 
-def _reconcile(data: dict, greet_since: dt.datetime) -> str:
+def _reconcile(data: dict, greet_since: dt.datetime, *, dry_run: bool) -> str:
     created_at = clerk_timestamp(data.get("created_at")) if isinstance(data, dict) else None
     return backfill_reconcile(
         user_upsert_from_clerk,
         data,
+        dry_run=dry_run,
         created_via=User.CreatedVia.SYNC,
         send_welcome_email=created_at is not None and created_at >= greet_since,
     )

@@ -3,9 +3,7 @@
 Each one goes through the same upserts as a webhook (`created_via='sync'`),
 so a second run changes nothing and an interrupted run can simply be started
 again. Clerk's lists are paged by `limit` and `offset`. Each item is written in
-its own short transaction, like a webhook: a transaction holding many
-organizations' locks and members' link locks (accounts/sync/links.py)
-at once could deadlock with a webhook taking two of them in the other order.
+its own short transaction (`backfill_reconcile`, accounts/sync/outcome.py says why).
 Nothing is tombstoned for being absent from Clerk's lists: only a delete event
 ends an organization or a membership.
 """
@@ -16,8 +14,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from django.db import transaction
 
 from accounts.clerk.api import LIST_MAX_LIMIT, ClerkClient, ClerkPage
 from accounts.models import Organization
@@ -43,7 +39,7 @@ def organizations_backfill_from_clerk(
 ) -> OrganizationBackfillReport:
     """Walk Clerk's organizations, then its memberships, page by page, and upsert each.
 
-    `dry_run` runs the very same code in transactions that are rolled back.
+    `dry_run` runs the very same code in transactions that are rolled back, one per item.
     `on_progress(report, kind)` is called after each page. Raises
     Unavailable/ClerkAPIError, ImproperlyConfigured.
     """
@@ -57,12 +53,8 @@ def organizations_backfill_from_clerk(
         while True:
             page = page_get(offset=offset, limit=page_size)
             for data in page.data:
-                with transaction.atomic():
-                    outcome = backfill_reconcile(upsert, data, created_via=Organization.CreatedVia.SYNC)
-                    report.counts[kind][outcome] += 1
-                    # An upsert refused after writing (a membership found in another organization under its
-                    # row lock) marked the block for rollback: keep that, or its writes would commit.
-                    transaction.set_rollback(dry_run or transaction.get_rollback())
+                outcome = backfill_reconcile(upsert, data, dry_run=dry_run, created_via=Organization.CreatedVia.SYNC)
+                report.counts[kind][outcome] += 1
             offset += len(page.data)
             report.seen[kind] += len(page.data)
             on_progress(report, kind)

@@ -79,24 +79,28 @@ class TestSyncClerkUsers:
         assert set(User.objects.values_list("clerk_id", flat=True)) == {u["id"] for u in old + new}
         assert User.objects.count() == UserProvisioning.objects.count() == 5
 
-    def test_a_raising_receiver_stops_the_run_keeping_whole_pages_and_a_rerun_provisions_the_rest_once(
+    def test_a_raising_receiver_stops_the_run_keeping_the_users_before_it_and_a_rerun_provisions_the_rest_once(
         self, clerk_api, clerk_users, provisioned
     ):
         from accounts.signals import user_provisioned
 
         def broken(sender, user, created_via, **kwargs):
-            if len(provisioned) == 3:  # the first user of the second page
+            if len(provisioned) == 4:  # the second user of the second page
                 raise RuntimeError("the workspace service is down")
 
         user_provisioned.connect(broken, dispatch_uid="test-broken-receiver")
         try:
-            with pytest.raises(CommandError, match="user_provisioned receiver failed .* run again"):
+            with pytest.raises(
+                CommandError,
+                match="user_provisioned receiver failed .*The user it was on was rolled back: .* run again",
+            ):
                 run("sync_clerk_users", "--page-size", "2")
         finally:
             user_provisioned.disconnect(dispatch_uid="test-broken-receiver")
-        assert User.objects.count() == UserProvisioning.objects.count() == 2  # the first page, whole
+        # Each user has its own transaction: the first of its page stays, the failing one is rolled back.
+        assert User.objects.count() == UserProvisioning.objects.count() == 3
 
-        assert "3 created, 0 updated, 2 unchanged" in run("sync_clerk_users", "--page-size", "2")
+        assert "2 created, 0 updated, 3 unchanged" in run("sync_clerk_users", "--page-size", "2")
         assert User.objects.count() == UserProvisioning.objects.count() == 5
         assert UserProvisioning.objects.values("user").distinct().count() == 5
 

@@ -41,7 +41,7 @@ class Command(ClerkSyncCommand):
                 on_progress=self._progress,
             )
         except ProvisioningFailed as exc:
-            raise CommandError(f"{exc}. The page it was on was rolled back: fix the receiver, run again.") from None
+            raise CommandError(f"{exc}. The user it was on was rolled back: fix the receiver, run again.") from None
 
     def summary_write(self, report, *, prefix, dry_run, prune, **options):
         summary = ", ".join(f"{report.counts.get(name, 0)} {name}" for name in BACKFILL_SUMMARY_ORDER)
