@@ -1,6 +1,6 @@
 """The local organization a session token names, created just in time when Clerk's webhook has not arrived yet.
 
-Like the user (`services.get_or_create_from_clerk`): a known organization
+Like the user (`accounts.sync.users.get_or_create_from_clerk`): a known organization
 costs one indexed lookup and no call to Clerk; an unknown one is fetched from
 `{CLERK_API_URL}/v1/organizations/{id}` within the request path's deadline,
 once at a time per organization and process, and stored through the same
@@ -60,7 +60,7 @@ def organization_for_claim(claim: ActiveOrganizationClaim) -> Organization | Non
     """
     # Concurrent first requests naming one organization wait for one fetch.
     organization = _organization_fetches.find_or_create(claim.id, _local_organization, _organization_create_from_clerk)
-    if organization is None or organization.deleted_at is not None:
+    if organization is None or organization.is_deleted_in_clerk:
         return None
     return organization
 

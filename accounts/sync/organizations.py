@@ -89,7 +89,7 @@ def _organization_tombstone(clerk_id: str, slug: str, *, created_via: str) -> Or
     organization, inserted = row_insert_or_lock(Organization, clerk_id, lambda: row_inserted(unseen))
     if inserted:
         return OrganizationSyncResult(organization, SyncOutcome.DELETED)
-    if organization.deleted_at is not None:
+    if organization.is_deleted_in_clerk:
         return OrganizationSyncResult(organization, SyncOutcome.ALREADY_DELETED)
     organization.deleted_at = now
     organization.save(update_fields=["deleted_at"])
@@ -188,7 +188,7 @@ def _membership_write(
     if membership.organization_id != organization.pk:
         raise _moved(clerk_membership)
     membership.organization = organization
-    if membership.deleted_at is not None:
+    if membership.is_deleted_in_clerk:
         return membership, SyncOutcome.ALREADY_DELETED
     counted, old_role = _counts(membership), membership.role
     outcome = _apply(membership, clerk_membership, MEMBERSHIP_FIELDS)
@@ -216,7 +216,7 @@ def _membership_write(
 
 def _apply(row, incoming, fields: tuple[str, ...], *, embedded: bool = False) -> SyncOutcome:
     """Bring an existing row to `incoming`'s state unless it is tombstoned or the guard refuses it."""
-    if row.deleted_at is not None:
+    if row.is_deleted_in_clerk:
         return SyncOutcome.ALREADY_DELETED
     changed = [field for field in fields if getattr(row, field) != getattr(incoming, field)]
     updated_at = incoming.updated_at
@@ -235,4 +235,4 @@ def _moved(clerk_membership: ClerkMembership) -> ClerkDataError:
 
 
 def _counts(membership: OrganizationMembership) -> bool:
-    return membership.deleted_at is None and membership.organization.deleted_at is None
+    return not membership.is_deleted_in_clerk and not membership.organization.is_deleted_in_clerk
