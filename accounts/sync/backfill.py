@@ -12,14 +12,15 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.utils import timezone
 
 from accounts.clerk.api import ClerkClient
-from accounts.clerk.data import clerk_timestamp
+from accounts.clerk.data import ClerkUser
 from accounts.models import User
 from accounts.sync.outcome import backfill_reconcile
-from accounts.sync.users import user_tombstone, user_upsert_from_clerk
+from accounts.sync.users import UserSyncResult, user_tombstone, user_upsert
 
 
 @dataclass
@@ -68,12 +69,16 @@ def users_backfill_from_clerk(
     return report
 
 
-def _reconcile(data: dict, greet_since: dt.datetime, *, dry_run: bool) -> str:
-    created_at = clerk_timestamp(data.get("created_at")) if isinstance(data, dict) else None
-    return backfill_reconcile(
-        user_upsert_from_clerk,
-        data,
-        dry_run=dry_run,
+def _reconcile(data: Any, greet_since: dt.datetime, *, dry_run: bool) -> str:
+    return backfill_reconcile(_user_upsert_greeting_recent, data, dry_run=dry_run, greet_since=greet_since)
+
+
+def _user_upsert_greeting_recent(data: Any, *, greet_since: dt.datetime) -> UserSyncResult:
+    """The webhook's upsert (`created_via='sync'`), greeting a new user only if its Clerk account is that recent."""
+    clerk_user = ClerkUser.from_payload(data)  # raises ClerkDataError: the user is skipped
+    created_at = clerk_user.created_at
+    return user_upsert(
+        clerk_user,
         created_via=User.CreatedVia.SYNC,
         send_welcome_email=created_at is not None and created_at >= greet_since,
     )

@@ -1,8 +1,8 @@
 """User sync: upsert by Clerk id, tombstone, and provision exactly once.
 
 Every path that learns about a Clerk user (webhook, replay, just in time,
-backfill) goes through `user_upsert_from_clerk` or `user_tombstone`, so they
-all converge on the same rules:
+backfill) goes through `user_upsert` (`user_upsert_from_clerk` parses the
+data for it) or `user_tombstone`, so they all converge on the same rules:
 
 - rows are found by `clerk_id`, never by email;
 - an event older than the stored `clerk_updated_at` changes nothing
@@ -66,15 +66,20 @@ def user_upsert_from_clerk(
     locked only if it exists: one statement less on the common path, the same result.
     """
     clerk_user = ClerkUser.from_payload(data)
-    return _user_upsert(
+    return user_upsert(
         clerk_user, created_via=created_via, send_welcome_email=send_welcome_email, likely_new=likely_new
     )
 
 
 @transaction.atomic(savepoint=False)
-def _user_upsert(
-    clerk_user: ClerkUser, *, created_via: User.CreatedVia, send_welcome_email: bool | None, likely_new: bool
+def user_upsert(
+    clerk_user: ClerkUser,
+    *,
+    created_via: User.CreatedVia,
+    send_welcome_email: bool | None = None,
+    likely_new: bool = False,
 ) -> UserSyncResult:
+    """`user_upsert_from_clerk` for a user already parsed (`ClerkUser.from_payload`)."""
     user, inserted = row_insert_or_lock(
         User,
         clerk_user.clerk_id,

@@ -45,6 +45,17 @@ class TestSyncClerkUsers:
         assert sorted(provisioned) == sorted((u["id"], "sync") for u in old + new)  # signal fires for all, once
         assert clerk_api.calls["/v1/users"] == 3  # 2 + 2 + 1, walked with starting_after
 
+    def test_a_user_clerk_gives_no_created_at_is_created_but_not_greeted(self, clerk_api, mailoutbox, provisioned):
+        undated = clerk_api.add_user(ClerkUserDataFactory())
+        clerk_api.users[undated["id"]] = undated | {"created_at": None}
+
+        output = run("sync_clerk_users")
+
+        assert "1 Clerk users: 1 created" in output
+        assert provisioned == [(undated["id"], "sync")]
+        assert mailoutbox == []
+        assert UserProvisioning.objects.get().welcome_email == UserProvisioning.WelcomeEmail.NOT_WANTED
+
     def test_second_run_changes_nothing(self, clerk_api, clerk_users, mailoutbox, provisioned):
         run("sync_clerk_users")
         before = list(User.objects.order_by("pk").values())
