@@ -1,6 +1,6 @@
 """The local organization a session token names, created just in time when Clerk's webhook has not arrived yet.
 
-Like the user (`services.get_or_create_from_clerk`): a known organization
+Like the user (`accounts.sync.users.get_or_create_from_clerk`): a known organization
 costs one indexed lookup and no call to Clerk; an unknown one is fetched from
 `{CLERK_API_URL}/v1/organizations/{id}` within the request path's deadline,
 once at a time per organization and process, and stored through the same
@@ -21,7 +21,6 @@ from accounts.clerk.api import ClerkAPIError, clerk_client
 from accounts.clerk.claims import ActiveOrganizationClaim
 from accounts.clerk.data import ClerkDataError
 from accounts.clerk.errors import Unavailable
-from accounts.clerk.organizations_api import organization_get
 from accounts.clerk.tokens import SessionClaims
 from accounts.models import Organization
 from accounts.sync.organizations import organization_upsert_from_clerk
@@ -61,7 +60,7 @@ def organization_for_claim(claim: ActiveOrganizationClaim) -> Organization | Non
     """
     # Concurrent first requests naming one organization wait for one fetch.
     organization = _organization_fetches.find_or_create(claim.id, _local_organization, _organization_create_from_clerk)
-    if organization is None or organization.deleted_at is not None:
+    if organization is None or organization.is_deleted_in_clerk:
         return None
     return organization
 
@@ -78,7 +77,7 @@ def _local_organization(clerk_id: str) -> Organization | None:
 
 def _organization_create_from_clerk(clerk_id: str) -> Organization | None:
     clock = time.perf_counter()
-    data = organization_get(clerk_client(), clerk_id)
+    data = clerk_client().organization_get(clerk_id)
     if data is None:
         logger.info("jit organization clerk_id=%s outcome=not_found_in_clerk", clerk_id)
         return None

@@ -1,14 +1,19 @@
-"""Clerk's Backend API endpoints for users and keys: one user, the user list, the JWKS.
+"""Clerk's Backend API endpoints: users, organizations, memberships and the JWKS, as `ClerkClient` methods.
 
 The transport (retries, deadline, body cap, circuit breaker) is
-accounts/clerk/http.py; `ClerkClient.get` is its one generic GET, which
-accounts/clerk/organizations_api.py uses for the organization endpoints. https://clerk.com/docs/reference/backend-api
+accounts/clerk/http.py; `ClerkClient.get` is its one generic GET. Two
+factories name the call policies: `clerk_client()` for a web request waiting
+on the answer, `clerk_batch_client()` for the sync commands.
+The user list is paged by the `starting_after` cursor; the organization and
+membership lists answer `{"data": [...], "total_count": N}`, paged with
+`limit` (1-500) and `offset`.
+https://clerk.com/docs/reference/backend-api
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 from django.conf import settings
@@ -23,6 +28,13 @@ REQUEST_PATH_TIMEOUT = (2.0, 5.0)  # connect, read: each also cut to what is lef
 
 class ClerkUserNotFound(ClerkNotFound):
     """Clerk has no such user (it was never created, or was deleted)."""
+
+
+class ClerkPage(NamedTuple):
+    """One page of an organization or membership list, and how many the whole list holds."""
+
+    data: list[Any]
+    total_count: int
 
 
 class ClerkClient(ClerkHTTP):
@@ -61,12 +73,38 @@ class ClerkClient(ClerkHTTP):
                 raise ClerkAPIError("Clerk answered a user list whose last entry has no id")
             cursor = last["id"]
 
+    def organization_get(self, org_id: str) -> dict[str, Any] | None:
+        """The Clerk Organization object, or None when Clerk answers 404. Raises Unavailable, ClerkAPIError."""
+        try:
+            organization = self.get(f"/v1/organizations/{requests.utils.quote(org_id, safe='')}")
+        except ClerkNotFound:
+            return None
+        if not isinstance(organization, dict):
+            raise ClerkAPIError("Clerk answered an organization that is not a JSON object")
+        return organization
+
+    def organization_list(self, *, offset: int, limit: int = LIST_MAX_LIMIT) -> ClerkPage:
+        """One page of organizations."""
+        return self._page("/v1/organizations", offset=offset, limit=limit)
+
+    def organization_membership_list(self, *, offset: int, limit: int = LIST_MAX_LIMIT) -> ClerkPage:
+        """One page of the instance's organization memberships, every organization's."""
+        return self._page("/v1/organization_memberships", offset=offset, limit=limit)
+
     def jwks_get(self) -> dict[str, Any]:
         """The instance's JSON Web Key Set."""
         jwks = self.get("/v1/jwks")
         if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
             raise ClerkAPIError("Clerk answered a JWKS without keys")
         return jwks
+
+    def _page(self, path: str, *, offset: int, limit: int) -> ClerkPage:
+        body = self.get(path, params={"limit": limit, "offset": offset}, max_bytes=LIST_MAX_BODY_BYTES)
+        data = body.get("data") if isinstance(body, dict) else None
+        total_count = body.get("total_count") if isinstance(body, dict) else None
+        if not isinstance(data, list) or isinstance(total_count, bool) or not isinstance(total_count, int):
+            raise ClerkAPIError(f"Clerk answered {path} without a data list and a total_count")
+        return ClerkPage(data, total_count)
 
 
 def clerk_client() -> ClerkClient:
@@ -82,6 +120,15 @@ def clerk_client() -> ClerkClient:
         deadline=settings.CLERK_API_TIMEOUT,
         breaker=request_path_breaker,
     )
+
+
+def clerk_batch_client() -> ClerkClient:
+    """The client for batch jobs (sync_clerk_users, sync_clerk_organizations), which no web request waits on.
+
+    They can afford to wait out Clerk's rate limit (Retry-After) a few times:
+    five retries of up to 60 seconds each, no total deadline and no circuit breaker.
+    """
+    return ClerkClient(max_retries=5, max_wait=60.0)
 
 
 # Shared by every request of the process: while Clerk keeps failing, requests that need it

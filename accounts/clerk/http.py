@@ -9,8 +9,8 @@ breaker, calls fail at once while Clerk keeps failing. Errors are split by
 what the caller does next: `ClerkNotFound` (404), `Unavailable`
 (accounts/clerk/errors.py: unreachable, timing out, rate limited or failing: try
 again later) and `ClerkAPIError` (an answer this client cannot use).
-The endpoints are in accounts/clerk/api.py (users, the JWKS) and
-accounts/clerk/organizations_api.py (organizations and memberships).
+The endpoints are `ClerkClient`'s methods in accounts/clerk/api.py (users,
+organizations, memberships, the JWKS).
 """
 
 from __future__ import annotations

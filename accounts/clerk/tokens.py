@@ -48,9 +48,7 @@ VERIFIED_TOKENS_MAX = 10_000
 @dataclass(frozen=True)
 class SessionClaims:
     user_id: str
-    session_id: str | None
-    authorized_party: str | None
-    version: int
+    authorized_party: str | None  # `azp`, checked against CLERK_AUTHORIZED_PARTIES on every use
     # The active organization (accounts/clerk/claims.py); None when the token names none or a malformed one.
     organization: ActiveOrganizationClaim | None
     claims: Mapping[str, Any]
@@ -58,12 +56,9 @@ class SessionClaims:
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> SessionClaims:
         """Read v1 and v2 claims alike (v2 adds `v: 2` and nests the organization in `o`)."""
-        version = claims.get("v") if isinstance(claims.get("v"), int) else 1
         return cls(
             user_id=claims["sub"],
-            session_id=claims.get("sid"),
             authorized_party=claims.get("azp"),
-            version=version,
             organization=active_organization_from_claims(claims),
             claims=claims,
         )
@@ -84,7 +79,7 @@ def session_token_verify(token: str) -> SessionClaims:
         header = session_token_classify(token)
         session, key = _signature_verify(token, header.get("kid"))
         verified_tokens.put(token, session, kid=header.get("kid"), key=key)
-    _authorized_party_check(session.claims)
+    _authorized_party_check(session)
     if session.claims.get("sts") == "pending" and settings.CLERK_TREAT_PENDING_AS_SIGNED_OUT:
         # Clerk's SDKs treat a v2 token of a session with pending tasks as signed out.
         raise Refused("session is pending")
@@ -187,10 +182,10 @@ def _decode(token: str, key: Any) -> dict[str, Any]:
         raise Refused("invalid token") from None
 
 
-def _authorized_party_check(claims: Mapping[str, Any]) -> None:
+def _authorized_party_check(session: SessionClaims) -> None:
     """With CLERK_AUTHORIZED_PARTIES set, `azp` must be one of them; absent is refused, as Clerk's SDKs do."""
     allowed = settings.CLERK_AUTHORIZED_PARTIES
-    if allowed and claims.get("azp") not in allowed:
+    if allowed and session.authorized_party not in allowed:
         raise Refused("token authorized party not allowed")
 
 

@@ -1,23 +1,28 @@
 """Clerk as a webhook source: its user and organization handlers, the types it sends that we leave alone.
 
-Its admin hooks are in accounts/clerk_source/admin_hooks.py.
+Each handler hands its event's `data` to accounts/sync/ (users.py,
+organizations.py) with `created_via="webhook"`. No handler calls Clerk:
+everything needed is in the delivery. Data that cannot be used (no id, a
+membership without its organization or user id, a role or permission list of
+the wrong type) is refused, the one way `_refused_if_unusable` has: answered
+400, nothing kept. Its admin hooks are in accounts/clerk_source/admin_hooks.py.
 
 https://clerk.com/docs/webhooks/overview
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from accounts.clerk.data import ClerkDataError, clerk_id_from_payload, user_identifiers
 from accounts.clerk.organization_data import membership_identifiers
 from accounts.clerk_source.admin_hooks import clerk_health, clerk_subject_links, clerk_subject_search
-from accounts.clerk_source.organization_handlers import (
-    membership_deleted,
-    membership_upserted,
-    organization_deleted,
-    organization_upserted,
+from accounts.models import Organization, User
+from accounts.sync.organizations import (
+    membership_tombstone,
+    membership_upsert_from_clerk,
+    organization_tombstone,
+    organization_upsert_from_clerk,
 )
-from accounts.models import User
 from accounts.sync.users import user_tombstone, user_upsert_from_clerk
 from webhooks.errors import Reason, Refused
 from webhooks.models import WebhookEvent
@@ -26,23 +31,42 @@ from webhooks.registry import WebhookSource
 
 def user_upserted(event: WebhookEvent) -> None:
     """user.created and user.updated carry the full User object."""
-    try:
-        user_upsert_from_clerk(
-            event.payload["data"],
-            created_via=User.CreatedVia.WEBHOOK,
-            likely_new=event.event_type == "user.created",
-        )
-    except ClerkDataError as exc:
-        raise Refused(Reason.BAD_DATA, str(exc)) from None
+    likely_new = event.event_type == "user.created"
+    _refused_if_unusable(user_upsert_from_clerk, event, created_via=User.CreatedVia.WEBHOOK, likely_new=likely_new)
 
 
 def user_deleted(event: WebhookEvent) -> None:
     """user.deleted carries {object, id, deleted}; even the id is optional in Clerk's schema."""
+    clerk_id = _refused_if_unusable(clerk_id_from_payload, event)
+    user_tombstone(clerk_id, created_via=User.CreatedVia.WEBHOOK)
+
+
+def organization_upserted(event: WebhookEvent) -> None:
+    """organization.created and organization.updated carry the Organization object."""
+    _refused_if_unusable(organization_upsert_from_clerk, event, created_via=Organization.CreatedVia.WEBHOOK)
+
+
+def organization_deleted(event: WebhookEvent) -> None:
+    """organization.deleted carries only {object, id, slug, deleted}."""
+    _refused_if_unusable(organization_tombstone, event, created_via=Organization.CreatedVia.WEBHOOK)
+
+
+def membership_upserted(event: WebhookEvent) -> None:
+    """organizationMembership.created and .updated carry the membership, its organization and its user's id."""
+    _refused_if_unusable(membership_upsert_from_clerk, event, created_via=Organization.CreatedVia.WEBHOOK)
+
+
+def membership_deleted(event: WebhookEvent) -> None:
+    """organizationMembership.deleted carries the whole membership too."""
+    _refused_if_unusable(membership_tombstone, event, created_via=Organization.CreatedVia.WEBHOOK)
+
+
+def _refused_if_unusable(use: Callable[..., Any], event: WebhookEvent, **kwargs: Any) -> Any:
+    """`use(event.payload["data"], **kwargs)`; data it cannot use (ClerkDataError) is Refused(Reason.BAD_DATA)."""
     try:
-        clerk_id = clerk_id_from_payload(event.payload["data"])
+        return use(event.payload["data"], **kwargs)
     except ClerkDataError as exc:
         raise Refused(Reason.BAD_DATA, str(exc)) from None
-    user_tombstone(clerk_id, created_via=User.CreatedVia.WEBHOOK)
 
 
 def clerk_subject_id(payload: Mapping[str, Any]) -> str:

@@ -3,9 +3,7 @@
 Each one goes through the same upserts as a webhook (`created_via='sync'`),
 so a second run changes nothing and an interrupted run can simply be started
 again. Clerk's lists are paged by `limit` and `offset`. Each item is written in
-its own short transaction, like a webhook: a transaction holding many
-organizations' locks and members' link locks (accounts/sync/links.py)
-at once could deadlock with a webhook taking two of them in the other order.
+its own short transaction (`backfill_reconcile`, accounts/sync/outcome.py says why).
 Nothing is tombstoned for being absent from Clerk's lists: only a delete event
 ends an organization or a membership.
 """
@@ -17,10 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
-
-from accounts.clerk.api import ClerkClient
-from accounts.clerk.organizations_api import LIST_MAX_LIMIT, ClerkPage, organization_list, organization_membership_list
+from accounts.clerk.api import LIST_MAX_LIMIT, ClerkClient, ClerkPage
 from accounts.models import Organization
 from accounts.sync.organizations import membership_upsert_from_clerk, organization_upsert_from_clerk
 from accounts.sync.outcome import backfill_reconcile
@@ -44,26 +39,22 @@ def organizations_backfill_from_clerk(
 ) -> OrganizationBackfillReport:
     """Walk Clerk's organizations, then its memberships, page by page, and upsert each.
 
-    `dry_run` runs the very same code in transactions that are rolled back.
+    `dry_run` runs the very same code in transactions that are rolled back, one per item.
     `on_progress(report, kind)` is called after each page. Raises
     Unavailable/ClerkAPIError, ImproperlyConfigured.
     """
     report = OrganizationBackfillReport()
     walks: list[tuple[str, Callable[..., ClerkPage], Callable[..., Any]]] = [
-        ("organizations", organization_list, organization_upsert_from_clerk),
-        ("memberships", organization_membership_list, membership_upsert_from_clerk),
+        ("organizations", client.organization_list, organization_upsert_from_clerk),
+        ("memberships", client.organization_membership_list, membership_upsert_from_clerk),
     ]
     for kind, page_get, upsert in walks:
         offset = 0
         while True:
-            page = page_get(client, offset=offset, limit=page_size)
+            page = page_get(offset=offset, limit=page_size)
             for data in page.data:
-                with transaction.atomic():
-                    outcome = backfill_reconcile(upsert, data, created_via=Organization.CreatedVia.SYNC)
-                    report.counts[kind][outcome] += 1
-                    # An upsert refused after writing (a membership found in another organization under its
-                    # row lock) marked the block for rollback: keep that, or its writes would commit.
-                    transaction.set_rollback(dry_run or transaction.get_rollback())
+                outcome = backfill_reconcile(upsert, data, dry_run=dry_run, created_via=Organization.CreatedVia.SYNC)
+                report.counts[kind][outcome] += 1
             offset += len(page.data)
             report.seen[kind] += len(page.data)
             on_progress(report, kind)

@@ -38,13 +38,13 @@ from django.utils import timezone
 
 from accounts.clerk.data import ClerkDataError, clean_text, clerk_prefixed_id
 from accounts.clerk.organization_data import ORG_TEXT_MAX_LENGTH, ClerkMembership, ClerkOrganization
-from accounts.db import insert_ignoring_conflicts
 from accounts.models import Organization, OrganizationMembership
 from accounts.signals import (
     organization_membership_changed,
     organization_membership_created,
     organization_membership_removed,
 )
+from accounts.sync.converge import row_insert_or_lock, row_inserted
 from accounts.sync.links import member_user
 from accounts.sync.outcome import SyncOutcome
 
@@ -85,13 +85,11 @@ def organization_tombstone(data: Mapping[str, Any], *, created_via: Organization
 @transaction.atomic(savepoint=False)
 def _organization_tombstone(clerk_id: str, slug: str, *, created_via: str) -> OrganizationSyncResult:
     now = timezone.now()
-    organization = _locked(Organization, clerk_id)
-    if organization is None:
-        organization = Organization(clerk_id=clerk_id, slug=slug, created_via=created_via, deleted_at=now)
-        if insert_ignoring_conflicts(organization):
-            return OrganizationSyncResult(organization, SyncOutcome.DELETED)
-        organization = _locked(Organization, clerk_id)
-    if organization.deleted_at is not None:
+    unseen = Organization(clerk_id=clerk_id, slug=slug, created_via=created_via, deleted_at=now)
+    organization, inserted = row_insert_or_lock(Organization, clerk_id, lambda: row_inserted(unseen))
+    if inserted:
+        return OrganizationSyncResult(organization, SyncOutcome.DELETED)
+    if organization.is_deleted_in_clerk:
         return OrganizationSyncResult(organization, SyncOutcome.ALREADY_DELETED)
     organization.deleted_at = now
     organization.save(update_fields=["deleted_at"])
@@ -142,18 +140,15 @@ def _organization_upsert(
     clerk_organization: ClerkOrganization, *, created_via: str, embedded: bool = False
 ) -> OrganizationSyncResult:
     """`embedded`: the copy another object's event carries, which an equal updated_at does not apply."""
-    organization = _locked(Organization, clerk_organization.clerk_id)
-    if organization is None:
-        organization = Organization(
-            clerk_id=clerk_organization.clerk_id,
-            **{field: getattr(clerk_organization, field) for field in ORGANIZATION_FIELDS},
-            clerk_updated_at=clerk_organization.updated_at,
-            created_via=created_via,
-        )
-        if insert_ignoring_conflicts(organization):
-            return OrganizationSyncResult(organization, SyncOutcome.CREATED)
-        # A concurrent transaction created it first: converge on its row.
-        organization = _locked(Organization, clerk_organization.clerk_id)
+    new = Organization(
+        clerk_id=clerk_organization.clerk_id,
+        **{field: getattr(clerk_organization, field) for field in ORGANIZATION_FIELDS},
+        clerk_updated_at=clerk_organization.updated_at,
+        created_via=created_via,
+    )
+    organization, inserted = row_insert_or_lock(Organization, new.clerk_id, lambda: row_inserted(new))
+    if inserted:
+        return OrganizationSyncResult(organization, SyncOutcome.CREATED)
     outcome = _apply(organization, clerk_organization, ORGANIZATION_FIELDS, embedded=embedded)
     return OrganizationSyncResult(organization, outcome)
 
@@ -174,28 +169,26 @@ def _membership_write(
     embedded = clerk_membership.organization
     organization = _organization_upsert(embedded, created_via=created_via, embedded=True).organization
     user = member_user(clerk_membership.user_clerk_id)
-    membership = _locked(OrganizationMembership, clerk_membership.clerk_id)
-    if membership is None:
-        membership = OrganizationMembership(
-            clerk_id=clerk_membership.clerk_id,
-            organization=organization,
-            user_clerk_id=clerk_membership.user_clerk_id,
-            user=user,
-            **{field: getattr(clerk_membership, field) for field in MEMBERSHIP_FIELDS},
-            clerk_updated_at=clerk_membership.updated_at,
-            deleted_at=deleted_at,
-        )
-        if insert_ignoring_conflicts(membership):
-            if _counts(membership):
-                organization_membership_created.send(
-                    sender=OrganizationMembership, membership=membership, created_via=created_via
-                )
-            return membership, SyncOutcome.CREATED if deleted_at is None else SyncOutcome.DELETED
-        membership = _locked(OrganizationMembership, clerk_membership.clerk_id)
+    new = OrganizationMembership(
+        clerk_id=clerk_membership.clerk_id,
+        organization=organization,
+        user_clerk_id=clerk_membership.user_clerk_id,
+        user=user,
+        **{field: getattr(clerk_membership, field) for field in MEMBERSHIP_FIELDS},
+        clerk_updated_at=clerk_membership.updated_at,
+        deleted_at=deleted_at,
+    )
+    membership, inserted = row_insert_or_lock(OrganizationMembership, new.clerk_id, lambda: row_inserted(new))
+    if inserted:
+        if _counts(membership):
+            organization_membership_created.send(
+                sender=OrganizationMembership, membership=membership, created_via=created_via
+            )
+        return membership, SyncOutcome.CREATED if deleted_at is None else SyncOutcome.DELETED
     if membership.organization_id != organization.pk:
         raise _moved(clerk_membership)
     membership.organization = organization
-    if membership.deleted_at is not None:
+    if membership.is_deleted_in_clerk:
         return membership, SyncOutcome.ALREADY_DELETED
     counted, old_role = _counts(membership), membership.role
     outcome = _apply(membership, clerk_membership, MEMBERSHIP_FIELDS)
@@ -223,7 +216,7 @@ def _membership_write(
 
 def _apply(row, incoming, fields: tuple[str, ...], *, embedded: bool = False) -> SyncOutcome:
     """Bring an existing row to `incoming`'s state unless it is tombstoned or the guard refuses it."""
-    if row.deleted_at is not None:
+    if row.is_deleted_in_clerk:
         return SyncOutcome.ALREADY_DELETED
     changed = [field for field in fields if getattr(row, field) != getattr(incoming, field)]
     updated_at = incoming.updated_at
@@ -242,9 +235,4 @@ def _moved(clerk_membership: ClerkMembership) -> ClerkDataError:
 
 
 def _counts(membership: OrganizationMembership) -> bool:
-    return membership.deleted_at is None and membership.organization.deleted_at is None
-
-
-def _locked(model, clerk_id: str):
-    """The row by its unique clerk_id, locked (FOR UPDATE; SQLite has no row locks), or None."""
-    return model.objects.select_for_update().filter(clerk_id=clerk_id).first()
+    return not membership.is_deleted_in_clerk and not membership.organization.is_deleted_in_clerk

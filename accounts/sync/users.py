@@ -1,8 +1,8 @@
 """User sync: upsert by Clerk id, tombstone, and provision exactly once.
 
 Every path that learns about a Clerk user (webhook, replay, just in time,
-backfill) goes through `user_upsert_from_clerk` or `user_tombstone`, so they
-all converge on the same rules:
+backfill) goes through `user_upsert` (`user_upsert_from_clerk` parses the
+data for it) or `user_tombstone`, so they all converge on the same rules:
 
 - rows are found by `clerk_id`, never by email;
 - an event older than the stored `clerk_updated_at` changes nothing
@@ -28,6 +28,7 @@ from accounts.clerk.data import ClerkUser
 from accounts.db import insert_ignoring_conflicts, user_by_clerk_id
 from accounts.models import User, UserProvisioning
 from accounts.signals import user_provisioned
+from accounts.sync.converge import row_insert_or_lock
 from accounts.sync.links import organization_memberships_link
 from accounts.sync.outcome import SyncOutcome
 from accounts.sync.single_flight import SingleFlight
@@ -65,27 +66,34 @@ def user_upsert_from_clerk(
     locked only if it exists: one statement less on the common path, the same result.
     """
     clerk_user = ClerkUser.from_payload(data)
-    return _user_upsert(
+    return user_upsert(
         clerk_user, created_via=created_via, send_welcome_email=send_welcome_email, likely_new=likely_new
     )
 
 
 @transaction.atomic(savepoint=False)
-def _user_upsert(
-    clerk_user: ClerkUser, *, created_via: User.CreatedVia, send_welcome_email: bool | None, likely_new: bool
+def user_upsert(
+    clerk_user: ClerkUser,
+    *,
+    created_via: User.CreatedVia,
+    send_welcome_email: bool | None = None,
+    likely_new: bool = False,
 ) -> UserSyncResult:
-    user = None if likely_new else _user_locked(clerk_user.clerk_id)
-    if user is None:
-        user = _user_insert(clerk_user, created_via=created_via)
-        if user is not None:
-            organization_memberships_link(user)
-            if send_welcome_email is None:
-                send_welcome_email = created_via in WELCOME_EMAIL_VIAS
-            user_provision(user, created_via=created_via, send_welcome_email=send_welcome_email)
-            return UserSyncResult(user, SyncOutcome.CREATED)
-        # A concurrent transaction created it first: converge on its row.
-        user = _user_locked(clerk_user.clerk_id)
-    return _user_apply(user, clerk_user)
+    """`user_upsert_from_clerk` for a user already parsed (`ClerkUser.from_payload`)."""
+    user, inserted = row_insert_or_lock(
+        User,
+        clerk_user.clerk_id,
+        lambda: _user_insert(clerk_user, created_via=created_via),
+        lock=_user_locked,
+        insert_first=likely_new,
+    )
+    if not inserted:
+        return _user_apply(user, clerk_user)
+    organization_memberships_link(user)
+    if send_welcome_email is None:
+        send_welcome_email = created_via in WELCOME_EMAIL_VIAS
+    user_provision(user, created_via=created_via, send_welcome_email=send_welcome_email)
+    return UserSyncResult(user, SyncOutcome.CREATED)
 
 
 def get_or_create_from_clerk(clerk_id: str) -> User:
@@ -135,13 +143,12 @@ def user_tombstone(clerk_id: str, *, created_via: User.CreatedVia) -> UserSyncRe
     create or update for this id a no-op.
     """
     now = timezone.now()
-    user = _user_locked(clerk_id)
-    if user is None:
-        unseen = ClerkUser(clerk_id, "", "", "", "", "", None, None)
-        user = _user_insert(unseen, created_via=created_via, deleted_at=now)
-        if user is not None:
-            return UserSyncResult(user, SyncOutcome.DELETED)
-        user = _user_locked(clerk_id)
+    unseen = ClerkUser(clerk_id, "", "", "", "", "", None, None)
+    user, inserted = row_insert_or_lock(
+        User, clerk_id, lambda: _user_insert(unseen, created_via=created_via, deleted_at=now), lock=_user_locked
+    )
+    if inserted:
+        return UserSyncResult(user, SyncOutcome.DELETED)
     if user.is_deleted_in_clerk:
         return UserSyncResult(user, SyncOutcome.ALREADY_DELETED)
     user.deleted_at = now
@@ -189,11 +196,12 @@ def user_provision(user: User, *, created_via: User.CreatedVia, send_welcome_ema
 
 
 def _user_locked(clerk_id: str) -> User | None:
+    # The hand-written statement (accounts/db.py), not row_locked's ORM query: every user write takes it.
     return user_by_clerk_id(clerk_id, lock=True)
 
 
 def _user_insert(clerk_user: ClerkUser, *, created_via: str, deleted_at=None) -> User | None:
-    """Insert the user under the first free username; None if its clerk_id now exists."""
+    """Insert the user under the first free username; None, having written nothing, if its clerk_id exists."""
     for username in username_candidates(clerk_user):
         user = User(
             clerk_id=clerk_user.clerk_id,

@@ -14,7 +14,7 @@ import responses
 from django.core.exceptions import ImproperlyConfigured
 from responses import matchers
 
-from accounts.clerk.api import ClerkAPIError, ClerkClient, ClerkUserNotFound, clerk_client
+from accounts.clerk.api import ClerkAPIError, ClerkClient, ClerkUserNotFound, clerk_batch_client, clerk_client
 from accounts.clerk.errors import Unavailable
 from accounts.clerk.http import retry_after_seconds
 
@@ -462,3 +462,31 @@ class TestRequestPathClient:
 
         assert excinfo.value.retry_after == 2
         assert naps == []
+
+
+# --- clerk_batch_client() ------------------------------------------------------------------
+
+
+class TestBatchClient:
+    """The one client of both sync commands: nobody waits on them, so Clerk's rate limit is waited out."""
+
+    def test_waits_out_a_retry_after_the_request_path_would_answer_503_for(self, api, naps):
+        batch_client = clerk_batch_client()
+        batch_client.sleep = naps.append
+        api.get(f"{USERS}/user_1", status=429, headers={"Retry-After": "30"})
+        api.get(f"{USERS}/user_1", json=user("user_1"))
+
+        assert batch_client.user_get("user_1") == user("user_1")
+        assert naps == [30.0]
+
+    def test_gives_up_after_five_retries_with_no_deadline_and_no_breaker(self, api, naps):
+        batch_client = clerk_batch_client()
+        batch_client.sleep = naps.append
+        api.get(f"{BASE}/v1/organizations", status=503)
+
+        with pytest.raises(Unavailable):
+            batch_client.organization_list(offset=0)
+
+        assert len(api.calls) == 6
+        assert len(naps) == 5
+        assert (batch_client.deadline, batch_client.breaker) == (None, None)

@@ -4,7 +4,6 @@ import pytest
 
 from accounts.clerk.api import ClerkAPIError, ClerkClient
 from accounts.clerk.errors import Unavailable
-from accounts.clerk.organizations_api import organization_get, organization_list, organization_membership_list
 from accounts.tests.organization_factories import new_membership, new_organization
 
 
@@ -15,28 +14,28 @@ def client() -> ClerkClient:
 def test_organization_get_by_id_or_slug(clerk_api):
     organization = clerk_api.add_organization(new_organization(slug="acme"))
 
-    assert organization_get(client(), organization["id"]) == organization
-    assert organization_get(client(), "acme") == organization
+    assert client().organization_get(organization["id"]) == organization
+    assert client().organization_get("acme") == organization
     assert clerk_api.calls["/v1/organizations/{id}"] == 2
 
 
 def test_organization_get_answers_none_for_404(clerk_api):
-    assert organization_get(client(), "org_missing") is None
+    assert client().organization_get("org_missing") is None
 
 
 def test_organization_get_unavailable(clerk_api):
     clerk_api.fail("/v1/organizations/", 503)
 
     with pytest.raises(Unavailable):
-        organization_get(client(), "org_any")
+        client().organization_get("org_any")
 
 
 def test_lists_are_paged_by_limit_and_offset(clerk_api):
     organizations = [clerk_api.add_organization(new_organization(created_at=n)) for n in range(5)]
     memberships = [clerk_api.add_membership(new_membership(created_at=n)) for n in range(3)]
 
-    first, second = organization_list(client(), offset=0, limit=3), organization_list(client(), offset=3, limit=3)
-    members = organization_membership_list(client(), offset=1, limit=500)
+    first, second = client().organization_list(offset=0, limit=3), client().organization_list(offset=3, limit=3)
+    members = client().organization_membership_list(offset=1, limit=500)
 
     assert [o["id"] for o in first.data + second.data] == [o["id"] for o in organizations]
     assert first.total_count == second.total_count == 5
@@ -47,7 +46,7 @@ def test_rate_limited_page_is_retried_after_retry_after(clerk_api):
     clerk_api.add_organization(new_organization())
     clerk_api.fail("/v1/organizations", 429, {"Retry-After": "0"}, times=1)
 
-    assert organization_list(client(), offset=0).total_count == 1
+    assert client().organization_list(offset=0).total_count == 1
     assert clerk_api.calls["/v1/organizations"] == 2
 
 
@@ -55,4 +54,4 @@ def test_a_page_that_is_not_clerks_shape_is_an_error(clerk_api):
     clerk_api.fail("/v1/organization_memberships", 200, times=1)  # answers {"errors": [...]} with 200
 
     with pytest.raises(ClerkAPIError, match="total_count"):
-        organization_membership_list(client(), offset=0)
+        client().organization_membership_list(offset=0)

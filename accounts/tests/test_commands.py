@@ -45,6 +45,17 @@ class TestSyncClerkUsers:
         assert sorted(provisioned) == sorted((u["id"], "sync") for u in old + new)  # signal fires for all, once
         assert clerk_api.calls["/v1/users"] == 3  # 2 + 2 + 1, walked with starting_after
 
+    def test_a_user_clerk_gives_no_created_at_is_created_but_not_greeted(self, clerk_api, mailoutbox, provisioned):
+        undated = clerk_api.add_user(ClerkUserDataFactory())
+        clerk_api.users[undated["id"]] = undated | {"created_at": None}
+
+        output = run("sync_clerk_users")
+
+        assert "1 Clerk users: 1 created" in output
+        assert provisioned == [(undated["id"], "sync")]
+        assert mailoutbox == []
+        assert UserProvisioning.objects.get().welcome_email == UserProvisioning.WelcomeEmail.NOT_WANTED
+
     def test_second_run_changes_nothing(self, clerk_api, clerk_users, mailoutbox, provisioned):
         run("sync_clerk_users")
         before = list(User.objects.order_by("pk").values())
@@ -79,24 +90,28 @@ class TestSyncClerkUsers:
         assert set(User.objects.values_list("clerk_id", flat=True)) == {u["id"] for u in old + new}
         assert User.objects.count() == UserProvisioning.objects.count() == 5
 
-    def test_a_raising_receiver_stops_the_run_keeping_whole_pages_and_a_rerun_provisions_the_rest_once(
+    def test_a_raising_receiver_stops_the_run_keeping_the_users_before_it_and_a_rerun_provisions_the_rest_once(
         self, clerk_api, clerk_users, provisioned
     ):
         from accounts.signals import user_provisioned
 
         def broken(sender, user, created_via, **kwargs):
-            if len(provisioned) == 3:  # the first user of the second page
+            if len(provisioned) == 4:  # the second user of the second page
                 raise RuntimeError("the workspace service is down")
 
         user_provisioned.connect(broken, dispatch_uid="test-broken-receiver")
         try:
-            with pytest.raises(CommandError, match="user_provisioned receiver failed .* run again"):
+            with pytest.raises(
+                CommandError,
+                match="user_provisioned receiver failed .*The user it was on was rolled back: .* run again",
+            ):
                 run("sync_clerk_users", "--page-size", "2")
         finally:
             user_provisioned.disconnect(dispatch_uid="test-broken-receiver")
-        assert User.objects.count() == UserProvisioning.objects.count() == 2  # the first page, whole
+        # Each user has its own transaction: the first of its page stays, the failing one is rolled back.
+        assert User.objects.count() == UserProvisioning.objects.count() == 3
 
-        assert "3 created, 0 updated, 2 unchanged" in run("sync_clerk_users", "--page-size", "2")
+        assert "2 created, 0 updated, 3 unchanged" in run("sync_clerk_users", "--page-size", "2")
         assert User.objects.count() == UserProvisioning.objects.count() == 5
         assert UserProvisioning.objects.values("user").distinct().count() == 5
 
@@ -136,6 +151,12 @@ class TestSyncClerkUsers:
     def test_no_secret_key_is_a_one_line_error(self, settings):
         with pytest.raises(CommandError, match="CLERK_SECRET_KEY is not set"):
             run("sync_clerk_users")
+
+    @pytest.mark.parametrize("page_size", ["0", "501"])
+    def test_page_size_is_checked_before_clerk_is_called(self, clerk_api, page_size):
+        with pytest.raises(CommandError, match="^--page-size must be between 1 and 500$"):
+            run("sync_clerk_users", "--page-size", page_size)
+        assert not clerk_api.calls
 
     def test_interrupted_run_can_simply_be_run_again(self, clerk_api, clerk_users):
         clerk_api.fail("/v1/users", 503, {"Retry-After": "0"}, times=10)  # the first page fails, retries exhausted

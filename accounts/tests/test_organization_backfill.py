@@ -140,3 +140,8 @@ def test_clerk_unreachable_stops_with_the_reason(clerk_api, settings):
 
     with pytest.raises(CommandError, match="Clerk's API failed: .*run the command again"):
         run()
+
+
+def test_no_secret_key_is_a_one_line_error(settings):
+    with pytest.raises(CommandError, match="CLERK_SECRET_KEY is not set"):
+        run()

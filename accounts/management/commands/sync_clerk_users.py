@@ -3,24 +3,22 @@
 import datetime as dt
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from accounts.clerk.api import ClerkAPIError, ClerkClient
-from accounts.clerk.errors import Unavailable
+from accounts.management.clerk_sync import ClerkSyncCommand
 from accounts.sync.backfill import BackfillReport, users_backfill_from_clerk
 from accounts.sync.outcome import BACKFILL_SUMMARY_ORDER
 from accounts.sync.users import ProvisioningFailed
 
 
-class Command(BaseCommand):
+class Command(ClerkSyncCommand):
     help = (
         "Walk Clerk's user list (starting_after cursor) and create or update every user locally, like the "
         "webhooks would. Safe to run again; an interrupted run can simply be restarted."
     )
+    page_items = "users"
 
-    def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
+    def add_sync_arguments(self, parser):
         parser.add_argument(
             "--prune", action="store_true", help="tombstone local users Clerk no longer has (default: only report)"
         )
@@ -30,16 +28,11 @@ class Command(BaseCommand):
             default=None,
             help="greet new users whose Clerk account is younger than this (default CLERK_SYNC_WELCOME_WINDOW_DAYS)",
         )
-        parser.add_argument("--page-size", type=int, default=500, help="users per request, 1-500 (default 500)")
 
-    def handle(self, *args, dry_run, prune, welcome_window_days, page_size, **options):
-        if not 1 <= page_size <= 500:
-            raise CommandError("--page-size must be between 1 and 500")
+    def sync(self, client, *, dry_run, page_size, prune, welcome_window_days, **options):
         days = settings.CLERK_SYNC_WELCOME_WINDOW_DAYS if welcome_window_days is None else welcome_window_days
-        # A batch job can afford to wait out Clerk's rate limit (Retry-After) a few times.
-        client = ClerkClient(max_retries=5, max_wait=60.0)
         try:
-            report = users_backfill_from_clerk(
+            return users_backfill_from_clerk(
                 client,
                 welcome_window=dt.timedelta(days=days),
                 dry_run=dry_run,
@@ -47,14 +40,10 @@ class Command(BaseCommand):
                 page_size=page_size,
                 on_progress=self._progress,
             )
-        except ImproperlyConfigured as exc:
-            raise CommandError(str(exc)) from None
-        except (ClerkAPIError, Unavailable) as exc:
-            raise CommandError(f"Clerk's API failed: {exc}. Nothing is lost: run the command again.") from None
         except ProvisioningFailed as exc:
-            raise CommandError(f"{exc}. The page it was on was rolled back: fix the receiver, run again.") from None
-        self.stderr.write("")
-        prefix = "dry run, nothing written: " if dry_run else ""
+            raise CommandError(f"{exc}. The user it was on was rolled back: fix the receiver, run again.") from None
+
+    def summary_write(self, report, *, prefix, dry_run, prune, **options):
         summary = ", ".join(f"{report.counts.get(name, 0)} {name}" for name in BACKFILL_SUMMARY_ORDER)
         self.stdout.write(f"{prefix}{report.seen} Clerk users: {summary}")
         if report.missing_in_clerk:
