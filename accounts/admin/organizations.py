@@ -8,6 +8,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from accounts.admin.filters import DeletedInClerkFilter
 from accounts.models import Organization, OrganizationMembership
 from webhooks.admin.readonly import ReadOnlyAdminMixin
 
@@ -85,7 +86,7 @@ class UserMembershipInline(ReadOnlyInline):
 class OrganizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     refused = frozenset({"add"})  # organizations come from Clerk; every field is read-only below
     list_display = ["name", "slug", "clerk_id", "members", "deleted_in_clerk", "created_via"]
-    list_filter = ["created_via", ("deleted_at", admin.EmptyFieldListFilter)]
+    list_filter = ["created_via", DeletedInClerkFilter]
     search_fields = ["clerk_id", "slug", "name"]
     ordering = ["-created_at"]
     show_full_result_count = False
@@ -103,7 +104,7 @@ class OrganizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
     def deleted_in_clerk(self, organization: Organization) -> bool:
-        return organization.deleted_at is not None
+        return organization.is_deleted_in_clerk
 
 
 class OrganizationFilter(admin.SimpleListFilter):
@@ -130,7 +131,7 @@ class OrganizationFilter(admin.SimpleListFilter):
 class OrganizationMembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     refused = frozenset({"add"})  # memberships come from Clerk; every field is read-only below
     list_display = ["clerk_id", "organization", "user_clerk_id", "user", "role", "deleted_in_clerk"]
-    list_filter = [OrganizationFilter, ("deleted_at", admin.EmptyFieldListFilter)]
+    list_filter = [OrganizationFilter, DeletedInClerkFilter]
     list_select_related = ["organization", "user"]
     search_fields = ["clerk_id", "user_clerk_id", "organization__clerk_id", "organization__slug", "role"]
     ordering = ["-created_at"]
@@ -139,4 +140,4 @@ class OrganizationMembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
     def deleted_in_clerk(self, membership: OrganizationMembership) -> bool:
-        return membership.deleted_at is not None
+        return membership.is_deleted_in_clerk
