@@ -51,7 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "webhooks",  # before staticfiles: its runserver (which also reads chunked bodies) wins
+    "webhooks",  # before staticfiles: its runserver (chunked bodies) beats staticfiles'; config's, first, wins
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",

@@ -1,15 +1,16 @@
-"""The ledger's hand-written SQL, every statement in one place.
+"""The ledger's hand-written SQL, every statement in one place, in accounts/db.py's style.
 
 Why not the ORM: on the delivery path its per-call query building cost more
 than the round trips themselves (bench/README.md, "Where the time went": the
 status update and the attempt insert went from 0.33 to 0.12 ms each), and
 some statements here have no ORM spelling at all (an upsert that increments,
 a data-modifying CTE). Each function sends exactly one statement on the
-default database; `webhooks/tests/test_db.py` pins that on PostgreSQL and
-SQLite (3.35 or newer: `RETURNING`).
+database the router picks for writing its model; `webhooks/tests/test_db.py`
+pins that on PostgreSQL and SQLite (3.35 or newer: `RETURNING`).
 
-One style: identifiers double-quoted (standard SQL, read alike by both
-backends), table names taken from the models, values passed as parameters and
+Tables and columns come from the models' metadata, quoted by the connection's
+backend, and each statement is built once per process and database (the
+delivery path pays no string building); values are passed as parameters and
 adapted by their model fields first, as the ORM would (raw SQL gets no
 adaptation: SQLite stores datetimes as text, JSON must be dumped).
 """
@@ -17,21 +18,25 @@ adaptation: SQLite stores datetimes as text, JSON must be dumped).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from django.db import connection, models
+from django.db import connections, models, router
 
 from webhooks.models import DONE_STATUSES, WebhookAttempt, WebhookEvent, WebhookRejection
 
 
-def _table(model: type[models.Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _prepared(model: type[models.Model], field_name: str, value: Any) -> Any:
+def _prepared(model: type[models.Model], field_name: str, value: Any, connection) -> Any:
     """`value` as the backend stores it for this field."""
     return model._meta.get_field(field_name).get_db_prep_save(value, connection)
+
+
+def _writing(model: type[models.Model]):
+    """The connection the router picks for writing `model`, and the statements built for it."""
+    connection = connections[router.db_for_write(model)]
+    return connection, _statements(connection.alias)
 
 
 @dataclass(frozen=True)
@@ -42,26 +47,30 @@ class UpsertedEvent:
     duplicate_recorded: bool  # the statement also wrote this redelivery's attempt row
 
 
+# An attempt's columns, as both statements that insert one name them.
+_ATTEMPT_COLUMNS = "({a.event}, {a.kind}, {a.outcome}, {a.http_status}, {a.started_at}, {a.duration_ms}, {a.error})"
+
 # Not the ORM: it has no INSERT … ON CONFLICT DO UPDATE that increments and returns the row
 # (bulk_create(update_conflicts=True) can only copy the new values), and one statement is the
 # point: concurrent deliveries of one id cannot both insert, and the row stays locked until
 # the transaction ends.
 _EVENT_UPSERT = """
-    INSERT INTO {events}
-        ("source", "event_id", "event_type", "subject_id", "payload", "status", "attempts", "last_error", "received_at")
+    INSERT INTO {e.table}
+        ({e.source}, {e.event_id}, {e.event_type}, {e.subject_id}, {e.payload}, {e.status}, {e.attempts},
+         {e.last_error}, {e.received_at})
     VALUES (%s, %s, %s, %s, %s, %s, 1, '', %s)
-    ON CONFLICT ("source", "event_id") DO UPDATE SET "attempts" = {events}."attempts" + 1
-    RETURNING "id", "status", "attempts"
+    ON CONFLICT ({e.source}, {e.event_id}) DO UPDATE SET {e.attempts} = {e.table}.{e.attempts} + 1
+    RETURNING {e.id}, {e.status}, {e.attempts}
 """
 # PostgreSQL only (SQLite has no data-modifying CTEs): the same upsert also writes a redelivery's
 # attempt row when the event is already done, so a duplicate costs one statement instead of two
-# (bench/README.md, change 5). Its duration is recorded as 0.
+# (bench/README.md, change 5). Its duration is recorded as 0. "event" and "duplicate" name the CTEs.
 _EVENT_UPSERT_RECORDING_DUPLICATE = """
     WITH "event" AS ({upsert}), "duplicate" AS (
-        INSERT INTO {attempts} ("event_id", "kind", "outcome", "http_status", "started_at", "duration_ms", "error")
-        SELECT "id", %s, %s, %s, %s, 0, '' FROM "event" WHERE "status" IN (%s, %s)
+        INSERT INTO {a.table} {attempt_columns}
+        SELECT {e.id}, %s, %s, %s, %s, 0, '' FROM "event" WHERE {e.status} IN (%s, %s)
     )
-    SELECT "id", "status", "attempts" FROM "event"
+    SELECT {e.id}, {e.status}, {e.attempts} FROM "event"
 """
 
 
@@ -82,24 +91,24 @@ def event_upsert(
     PostgreSQL, a redelivery of a processed or ignored event also gets its
     delivery attempt row, outcome duplicate, in the same statement.
     """
-    sql = _EVENT_UPSERT.format(events=_table(WebhookEvent))
+    connection, statements = _writing(WebhookEvent)
     params = [
         source,
         event_id,
         event_type,
         subject_id,
-        _prepared(WebhookEvent, "payload", payload),
+        _prepared(WebhookEvent, "payload", payload, connection),
         WebhookEvent.Status.RECEIVED,
-        _prepared(WebhookEvent, "received_at", received_at),
+        _prepared(WebhookEvent, "received_at", received_at, connection),
     ]
     records_duplicate = duplicate_started_at is not None and connection.vendor == "postgresql"
+    sql = statements.event_upsert_recording_duplicate if records_duplicate else statements.event_upsert
     if records_duplicate:
-        sql = _EVENT_UPSERT_RECORDING_DUPLICATE.format(upsert=sql, attempts=_table(WebhookAttempt))
         params += [
             WebhookAttempt.Kind.DELIVERY,
             WebhookAttempt.Outcome.DUPLICATE,
             duplicate_http_status,
-            _prepared(WebhookAttempt, "started_at", duplicate_started_at),
+            _prepared(WebhookAttempt, "started_at", duplicate_started_at, connection),
             *sorted(DONE_STATUSES),
         ]
     with connection.cursor() as cursor:
@@ -111,9 +120,10 @@ def event_upsert(
 # Not the ORM: its update cost 0.33 ms against 0.12 for this statement (bench/README.md, change 4).
 # processed_at is kept when none is given (a failure does not erase when it last succeeded).
 _EVENT_OUTCOME_STORE = """
-    UPDATE {events}
-    SET "status" = %s, "last_error" = %s, "attempts" = "attempts" + %s, "processed_at" = COALESCE(%s, "processed_at")
-    WHERE "id" = %s
+    UPDATE {e.table}
+    SET {e.status} = %s, {e.last_error} = %s, {e.attempts} = {e.attempts} + %s,
+        {e.processed_at} = COALESCE(%s, {e.processed_at})
+    WHERE {e.id} = %s
 """
 
 
@@ -121,16 +131,17 @@ def event_outcome_store(
     pk: int, *, status: str, last_error: str, attempts_added: int, processed_at: dt.datetime | None = None
 ) -> None:
     """Store what processing the event came to; `attempts_added` counts attempts not counted by the upsert."""
+    connection, statements = _writing(WebhookEvent)
     with connection.cursor() as cursor:
         cursor.execute(
-            _EVENT_OUTCOME_STORE.format(events=_table(WebhookEvent)),
-            [status, last_error, attempts_added, _prepared(WebhookEvent, "processed_at", processed_at), pk],
+            statements.event_outcome_store,
+            [status, last_error, attempts_added, _prepared(WebhookEvent, "processed_at", processed_at, connection), pk],
         )
 
 
 # Not the ORM: its insert cost 0.33 ms against 0.12 for this statement (bench/README.md, change 4).
 _ATTEMPT_INSERT = """
-    INSERT INTO {attempts} ("event_id", "kind", "outcome", "http_status", "started_at", "duration_ms", "error")
+    INSERT INTO {a.table} {attempt_columns}
     VALUES (%s, %s, %s, %s, %s, %s, %s)
 """
 
@@ -146,15 +157,16 @@ def attempt_insert(
     error: str = "",
 ) -> None:
     """Record one delivery or replay of the event and what came of it."""
+    connection, statements = _writing(WebhookAttempt)
     with connection.cursor() as cursor:
         cursor.execute(
-            _ATTEMPT_INSERT.format(attempts=_table(WebhookAttempt)),
+            statements.attempt_insert,
             [
                 event_pk,
                 kind,
                 outcome,
                 http_status,
-                _prepared(WebhookAttempt, "started_at", started_at),
+                _prepared(WebhookAttempt, "started_at", started_at, connection),
                 duration_ms,
                 error,
             ],
@@ -164,29 +176,63 @@ def attempt_insert(
 # Not the ORM: counting into the hour's row must be one statement (two refusals in the same
 # hour may race), and the ORM has no upsert that increments.
 _REJECTION_COUNT = """
-    INSERT INTO {rejections}
-        ("source", "reason", "hour", "count", "last_seen_at", "last_detail", "last_event_id")
+    INSERT INTO {r.table}
+        ({r.source}, {r.reason}, {r.hour}, {r.count}, {r.last_seen_at}, {r.last_detail}, {r.last_event_id})
     VALUES (%s, %s, %s, 1, %s, %s, %s)
-    ON CONFLICT ("source", "reason", "hour") DO UPDATE SET
-        "count" = {rejections}."count" + 1,
-        "last_seen_at" = excluded."last_seen_at",
-        "last_detail" = excluded."last_detail",
-        "last_event_id" = excluded."last_event_id"
+    ON CONFLICT ({r.source}, {r.reason}, {r.hour}) DO UPDATE SET
+        {r.count} = {r.table}.{r.count} + 1,
+        {r.last_seen_at} = excluded.{r.last_seen_at},
+        {r.last_detail} = excluded.{r.last_detail},
+        {r.last_event_id} = excluded.{r.last_event_id}
 """
 
 
 def rejection_count(source: str, reason: str, *, seen_at: dt.datetime, detail: str, event_id: str) -> None:
     """Count one refused delivery into the row of its source, reason and hour."""
+    connection, statements = _writing(WebhookRejection)
     hour = seen_at.replace(minute=0, second=0, microsecond=0)
     with connection.cursor() as cursor:
         cursor.execute(
-            _REJECTION_COUNT.format(rejections=_table(WebhookRejection)),
+            statements.rejection_count,
             [
                 source,
                 reason,
-                _prepared(WebhookRejection, "hour", hour),
-                _prepared(WebhookRejection, "last_seen_at", seen_at),
+                _prepared(WebhookRejection, "hour", hour, connection),
+                _prepared(WebhookRejection, "last_seen_at", seen_at, connection),
                 detail,
                 event_id,
             ],
         )
+
+
+@dataclass(frozen=True)
+class _Statements:
+    event_upsert: str
+    event_upsert_recording_duplicate: str
+    event_outcome_store: str
+    attempt_insert: str
+    rejection_count: str
+
+
+@functools.cache
+def _statements(alias: str) -> _Statements:
+    """Every statement above for the database `alias`, its names quoted by that database's backend."""
+    quote = connections[alias].ops.quote_name
+
+    def names(model: type[models.Model]) -> SimpleNamespace:
+        """`table`, then each concrete field's column by the field's name (a foreign key's is `…_id`)."""
+        meta = model._meta
+        columns = {field.name: quote(field.column) for field in meta.concrete_fields}
+        return SimpleNamespace(table=quote(meta.db_table), **columns)
+
+    e, a, r = names(WebhookEvent), names(WebhookAttempt), names(WebhookRejection)
+    upsert, attempt_columns = _EVENT_UPSERT.format(e=e), _ATTEMPT_COLUMNS.format(a=a)
+    return _Statements(
+        event_upsert=upsert,
+        event_upsert_recording_duplicate=_EVENT_UPSERT_RECORDING_DUPLICATE.format(
+            upsert=upsert, e=e, a=a, attempt_columns=attempt_columns
+        ),
+        event_outcome_store=_EVENT_OUTCOME_STORE.format(e=e),
+        attempt_insert=_ATTEMPT_INSERT.format(a=a, attempt_columns=attempt_columns),
+        rejection_count=_REJECTION_COUNT.format(r=r),
+    )

@@ -1,4 +1,4 @@
-"""Organizations and memberships in the admin: read-only mirrors of Clerk, with members counted in one query."""
+"""Organizations and memberships in the admin: Clerk's mirrors, every field read-only, members counted in one query."""
 
 from django.contrib import admin
 from django.db.models import Count, F, Q, QuerySet
@@ -8,7 +8,9 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from accounts.admin.filters import DeletedInClerkFilter
 from accounts.models import Organization, OrganizationMembership
+from webhooks.admin.readonly import ReadOnlyAdminMixin
 
 # Everything on these rows comes from Clerk (or says which path stored it): nothing is edited here.
 ORGANIZATION_FIELDS = ("clerk_id", "name", "slug", "image_url", "clerk_updated_at", "created_via", "deleted_at")
@@ -21,17 +23,12 @@ MEMBERSHIP_FIELDS = (
 MEMBERS_SHOWN = 20
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrganizationMembership
+    refused = frozenset({"add", "change"})  # nor a delete checkbox: can_delete = False
     extra = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class FirstMembershipsFormSet(BaseInlineFormSet):
@@ -86,9 +83,10 @@ class UserMembershipInline(ReadOnlyInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    refused = frozenset({"add"})  # organizations come from Clerk; every field is read-only below
     list_display = ["name", "slug", "clerk_id", "members", "deleted_in_clerk", "created_via"]
-    list_filter = ["created_via", ("deleted_at", admin.EmptyFieldListFilter)]
+    list_filter = ["created_via", DeletedInClerkFilter]
     search_fields = ["clerk_id", "slug", "name"]
     ordering = ["-created_at"]
     show_full_result_count = False
@@ -100,16 +98,13 @@ class OrganizationAdmin(admin.ModelAdmin):
         current = Q(memberships__deleted_at__isnull=True, deleted_at__isnull=True)
         return super().get_queryset(request).annotate(members_count=Count("memberships", filter=current))
 
-    def has_add_permission(self, request) -> bool:
-        return False  # organizations come from Clerk
-
     @admin.display(description="members", ordering="members_count")
     def members(self, organization: Organization) -> int:
         return organization.members_count
 
     @admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
     def deleted_in_clerk(self, organization: Organization) -> bool:
-        return organization.deleted_at is not None
+        return organization.is_deleted_in_clerk
 
 
 class OrganizationFilter(admin.SimpleListFilter):
@@ -133,18 +128,16 @@ class OrganizationFilter(admin.SimpleListFilter):
 
 
 @admin.register(OrganizationMembership)
-class OrganizationMembershipAdmin(admin.ModelAdmin):
+class OrganizationMembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    refused = frozenset({"add"})  # memberships come from Clerk; every field is read-only below
     list_display = ["clerk_id", "organization", "user_clerk_id", "user", "role", "deleted_in_clerk"]
-    list_filter = [OrganizationFilter, ("deleted_at", admin.EmptyFieldListFilter)]
+    list_filter = [OrganizationFilter, DeletedInClerkFilter]
     list_select_related = ["organization", "user"]
     search_fields = ["clerk_id", "user_clerk_id", "organization__clerk_id", "organization__slug", "role"]
     ordering = ["-created_at"]
     show_full_result_count = False
     fields = readonly_fields = (*MEMBERSHIP_FIELDS, "created_at")
 
-    def has_add_permission(self, request) -> bool:
-        return False  # memberships come from Clerk
-
     @admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
     def deleted_in_clerk(self, membership: OrganizationMembership) -> bool:
-        return membership.deleted_at is not None
+        return membership.is_deleted_in_clerk

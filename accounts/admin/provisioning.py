@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from accounts.models import UserProvisioning
 from accounts.welcome.queue import welcome_email_retry
 from webhooks.admin.events import coloured_badge
+from webhooks.admin.readonly import ReadOnlyAdminMixin
 
 Status = UserProvisioning.WelcomeEmail
 STATUS_COLOURS = {
@@ -28,8 +29,11 @@ def welcome_email_badge(provisioning: UserProvisioning) -> str:
 
 
 @admin.register(UserProvisioning)
-class UserProvisioningAdmin(admin.ModelAdmin):
-    """Read-only: the record changes only through provisioning, the workers and the retry action."""
+class UserProvisioningAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: the record changes only through provisioning, the workers and the retry action.
+
+    Refuses adding, changing and deleting; the retry action needs its own permission.
+    """
 
     list_display = [
         "user_link",
@@ -60,15 +64,6 @@ class UserProvisioningAdmin(admin.ModelAdmin):
         "welcome_email_sent_at",
         "welcome_email_last_error",
     ]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_retry_welcome_email_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.retry_welcome_email")

@@ -6,6 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.admin.filters import DeletedInClerkFilter
 from accounts.admin.organizations import UserMembershipInline
 from accounts.admin.provisioning import welcome_email_badge
 from accounts.models import User, UserProvisioning
@@ -15,21 +16,6 @@ CLERK_OWNED_FIELDS = ("email", "first_name", "last_name", "image_url")
 CLERK_BOOKKEEPING_FIELDS = (
     "clerk_id", "created_via", "clerk_updated_at", "deleted_at", "webhook_events", "welcome_email"
 )  # fmt: skip
-
-
-class DeletedInClerkFilter(admin.SimpleListFilter):
-    title = "deleted in Clerk"
-    parameter_name = "deleted"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Yes"), ("no", "No")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(deleted_at__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(deleted_at__isnull=True)
-        return queryset
 
 
 @admin.register(User)

@@ -4,24 +4,10 @@ Django prints them on runserver, migrate and `manage.py check`; ids are clerk_sy
 Secrets are never echoed, only which entry is wrong and what it looks like instead.
 """
 
-import base64
-import binascii
-
 from django.conf import settings
 from django.core.checks import Warning, register
 
-from webhooks.inbound.verification import secrets_for
-
-
-def _is_webhook_secret(secret: str) -> bool:
-    """whsec_ followed by base64 (padding optional, as the svix library accepts it)."""
-    encoded = secret.removeprefix("whsec_")
-    if encoded == secret or not encoded:
-        return False
-    try:
-        return bool(base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True))
-    except (binascii.Error, ValueError):
-        return False
+from webhooks.inbound.verification import secret_problem, secrets_for
 
 
 def _looks_like(secret: str) -> str:
@@ -48,7 +34,7 @@ def clerk_webhook_secret_check(app_configs=None, **kwargs) -> list[Warning]:
             id="clerk_sync.W002",
         )
         for position, secret in enumerate(secrets, start=1)
-        if not _is_webhook_secret(secret)
+        if secret_problem(secret) is not None
     ]
 
 

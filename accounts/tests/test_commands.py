@@ -244,6 +244,12 @@ class TestSendClerkWebhook:
         with pytest.raises(CommandError, match="CLERK_WEBHOOK_SECRET is not set"):
             run("send_clerk_webhook", "user.created")
 
+    def test_a_secret_the_svix_library_refuses_is_a_one_line_error(self, settings):
+        settings.CLERK_WEBHOOK_SECRET = "whsec_%%%not-base64"
+
+        with pytest.raises(CommandError, match="CLERK_WEBHOOK_SECRET is not a valid whsec_ secret"):
+            run("send_clerk_webhook", "user.created", "--url", "http://127.0.0.1:9/webhooks/clerk/")
+
     def test_server_not_running_is_a_one_line_error(self):
         with pytest.raises(CommandError, match="cannot reach .*is the server running"):
             run("send_clerk_webhook", "user.created", "--url", "http://127.0.0.1:9/webhooks/clerk/")

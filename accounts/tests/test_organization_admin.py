@@ -90,6 +90,17 @@ def test_changelist_counts_current_members_only(admin_client):
     assert "field-deleted_in_clerk" in html and "field-created_via" in html
 
 
+@pytest.mark.parametrize("deleted, listed", [("yes", {"Gone"}), ("no", {"Here"}), ("", {"Here", "Gone"})])
+def test_changelist_filters_on_deleted_in_clerk_as_the_users_list_does(admin_client, deleted, listed):
+    organization_with_members(0, name="Here", slug="here")
+    gone = organization_with_members(0, name="Gone", slug="gone")
+    organization_tombstone(organization_deleted_data(id=gone["id"]), created_via=VIA)
+
+    html = page(admin_client, f"/admin/accounts/organization/?deleted={deleted}")
+
+    assert {name for name in ("Here", "Gone") if f">{name}<" in html} == listed
+
+
 def test_changelist_costs_the_same_queries_for_2_or_20_organizations(admin_client):
     def queries() -> int:
         with CaptureQueriesContext(connection) as context:
@@ -217,6 +228,20 @@ def test_membership_changelist_and_page(admin_client):
 
     assert membership.clerk_id in listing and "Listed" in listing
     assert 'name="role"' not in detail and membership.role in detail
+
+
+@pytest.mark.parametrize("deleted", ["yes", "no"])
+def test_membership_changelist_filters_on_deleted_in_clerk_as_the_users_list_does(admin_client, deleted):
+    data = organization_with_members(1)
+    [current] = OrganizationMembership.objects.values_list("clerk_id", flat=True)
+    ended = new_membership(organization=data)
+    membership_upsert_from_clerk(ended, created_via=VIA)
+    membership_tombstone(ended, created_via=VIA)
+
+    listing = page(admin_client, f"/admin/accounts/organizationmembership/?deleted={deleted}")
+
+    assert membership_ids_named(listing) == ({ended["id"]} if deleted == "yes" else {current})
+    assert "deleted in Clerk" in listing
 
 
 def test_ledger_links_organization_and_membership_events_to_the_organization(admin_client, deliver):

@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
+from accounts.tests.factories import ClerkEventFactory
 from config.tests.helpers import ROTATED_WEBHOOK_SECRET, TEST_WEBHOOK_SECRET
 
 VALID_KEY = "sk_test_0123456789abcdefghijklmnopqrstuvwxyz"
@@ -58,6 +59,18 @@ def test_a_pasted_api_key_is_named_as_such(settings):
     [line] = clerk_lines(check_output())
 
     assert "it looks like a Clerk API key, sk_…" in line
+
+
+@pytest.mark.django_db
+def test_a_secret_warned_about_that_the_svix_library_takes_still_verifies_deliveries(settings, deliver):
+    """The check warns about any secret not of the whsec_ shape; a delivery is answered 503 only
+    when the library refuses the secret. It decodes a pasted API key, skipping the underscores."""
+    settings.CLERK_WEBHOOK_SECRET = VALID_KEY
+
+    response = deliver(ClerkEventFactory())
+
+    assert clerk_lines(check_output()) != []
+    assert (response.status_code, response.json()["reason"]) == (400, "bad_signature")
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """The ledger in Django admin: browse events, read what happened to each, replay, see sync health.
 
-Read-only by design: staff change nothing here except by replaying an event,
-which runs the same service as a delivery.
+Read-only by design (webhooks/admin/readonly.py): staff add and change nothing here. They
+replay an event, which runs the same service as a delivery, and staff holding the delete
+permission may clear refusal counts; events are deleted only by prune_webhook_events.
 """
 
 from __future__ import annotations
@@ -26,24 +27,20 @@ from webhooks.admin.changelist import (
 from webhooks.admin.charts import STATUS_COLOURS
 from webhooks.admin.health import sync_health_view
 from webhooks.admin.html import json_to_html
+from webhooks.admin.readonly import ReadOnlyAdminMixin
 from webhooks.models import WebhookAttempt, WebhookEvent, WebhookRejection
 from webhooks.services import DeliveryResult, webhook_event_replay
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = WebhookAttempt
+    refused = frozenset({"add", "change"})  # nor a delete checkbox: can_delete = False
     fields = ["started", "kind", "outcome_badge", "http_status", "duration_ms", "error_text"]
     readonly_fields = fields
     ordering = ["started_at", "pk"]
     extra = 0
     can_delete = False
     verbose_name_plural = "Attempts, oldest first"
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="started (UTC)")
     def started(self, attempt: WebhookAttempt) -> str:
@@ -59,7 +56,8 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # Refuses adding, changing and deleting (retention is prune_webhook_events' job).
     # Fits 1280 px beside the filters: what an event concerns sits under its type.
     list_display = [
         "received",
@@ -107,15 +105,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
         """Exact matches only, each served by an index (a substring search would scan the ledger)."""
         matches = event_search(search_term)
         return (queryset, False) if matches is None else (queryset.filter(matches), False)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # retention is prune_webhook_events' job
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("webhooks.replay_webhookevent")
@@ -202,19 +191,14 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookRejection)
-class WebhookRejectionAdmin(admin.ModelAdmin):
+class WebhookRejectionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Refused deliveries, counted per hour: a wall of bad_signature means a secret is out of date."""
 
+    refused = frozenset({"add", "change"})  # staff with the delete permission may clear counts
     list_display = ["hour", "source", "reason", "count", "last_seen_at", "last_event_id", "last_detail"]
     list_filter = ["source", "reason"]
     date_hierarchy = "hour"
     ordering = ["-hour", "reason"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 # The chart's status colours, and one for the attempt outcome no event status has.

@@ -16,6 +16,7 @@ import re
 from base64 import b64decode
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -40,12 +41,40 @@ def secrets_for(setting_name: str) -> tuple[str, ...]:
     return tuple(part for part in re.split(r"[\s,]+", value) if part)
 
 
+class SecretProblem(NamedTuple):
+    """What is wrong with a configured webhook secret."""
+
+    reason: str  # the svix library's words when it refuses the secret, else what the secret lacks
+    unusable: bool  # the svix library refuses it: nothing can be verified or signed with it
+
+
+def secret_problem(secret: str) -> SecretProblem | None:
+    """Why `secret` is not a Svix signing secret, whsec_ followed by base64 (padding optional); None when it is.
+
+    The one test of a secret's shape: verification and `send_clerk_webhook` stop at an
+    `unusable` one, the startup check (accounts/clerk_source/checks.py) warns about any.
+    The library itself is more lenient: it strips whsec_ only when present and skips
+    characters that are not base64, so a secret can be usable without being of the shape.
+    """
+    try:
+        Webhook(secret)
+    except Exception as exc:  # bad base64 or an empty secret
+        return SecretProblem(str(exc), unusable=True)
+    encoded = secret.removeprefix("whsec_")
+    try:
+        shaped = encoded != secret and bool(b64decode(encoded + "=" * (-len(encoded) % 4), validate=True))
+    except (binascii.Error, ValueError):
+        shaped = False
+    return None if shaped else SecretProblem("not whsec_ followed by base64", unusable=False)
+
+
 @lru_cache(maxsize=8)
 def _verifiers(secrets: tuple[str, ...]) -> tuple[Webhook, ...]:
-    try:
-        return tuple(Webhook(secret) for secret in secrets)
-    except Exception as exc:  # bad base64 or an empty secret
-        raise ImproperlyConfigured(f"a configured webhook secret is not a valid whsec_ secret: {exc}") from None
+    for secret in secrets:
+        problem = secret_problem(secret)
+        if problem is not None and problem.unusable:
+            raise ImproperlyConfigured(f"a configured webhook secret is not a valid whsec_ secret: {problem.reason}")
+    return tuple(Webhook(secret) for secret in secrets)
 
 
 def signature_verify(body: bytes, headers: Mapping[str, str], *, setting_name: str) -> None:

@@ -7,11 +7,10 @@ import unicodedata
 import requests
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
-from svix.webhooks import Webhook
 
 from accounts.clerk import payloads as clerk_payloads
 from accounts.models import User
-from webhooks.inbound.verification import secrets_for
+from webhooks.inbound.verification import secret_problem, secrets_for
 
 EVENT_TYPES = ("user.created", "user.updated", "user.deleted")
 DEFAULT_URL = "http://127.0.0.1:8000/webhooks/clerk/"
@@ -99,10 +98,9 @@ class Command(BaseCommand):
         person = person_for(user_id, email=email, first_name=first_name, last_name=last_name, username=username)
         body = json.dumps(clerk_user_event(event_type, user_id=user_id, person=person))
         msg_id = clerk_payloads.new_id("msg")
-        try:
-            Webhook(configured[0])  # the svix library refuses what is not whsec_ and base64
-        except Exception:
-            raise CommandError("CLERK_WEBHOOK_SECRET is not a valid whsec_ secret.") from None
+        problem = secret_problem(configured[0])
+        if problem is not None and problem.unusable:  # the svix library could not sign with it
+            raise CommandError("CLERK_WEBHOOK_SECRET is not a valid whsec_ secret.")
 
         name = f"{person['first_name']} {person['last_name']} <{person['email']}>"
         who = "" if event_type == "user.deleted" else f" {name}"
