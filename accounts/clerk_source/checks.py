@@ -30,7 +30,8 @@ def clerk_webhook_secret_check(app_configs=None, **kwargs) -> list[Warning]:
     return [
         Warning(
             f"CLERK_WEBHOOK_SECRET entry {position} of {len(secrets)} is not a whsec_… signing secret "
-            f"(whsec_ followed by base64){_looks_like(secret)}: no delivery will verify against it.",
+            f"(whsec_ followed by base64){_looks_like(secret)}: "
+            "copy the endpoint's Signing Secret from the Clerk Dashboard as shown.",
             id="clerk_sync.W002",
         )
         for position, secret in enumerate(secrets, start=1)
