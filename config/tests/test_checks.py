@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from config.tests.helpers import ROTATED_WEBHOOK_SECRET, TEST_WEBHOOK_SECRET
+from webhooks.tests.deliveries import ROTATED_WEBHOOK_SECRET, TEST_WEBHOOK_SECRET
 
 VALID_KEY = "sk_test_0123456789abcdefghijklmnopqrstuvwxyz"
 
