@@ -1,7 +1,7 @@
 """Shared test fixtures: signed Svix deliveries as Clerk makes them, and PostgreSQL gating.
 
 Only fixtures and hooks live here; the plain helpers they use (and tests import)
-are in config/tests/helpers.py.
+are in config/tests/helpers.py (Clerk's) and webhooks/tests/deliveries.py (any source's).
 
 Tests marked `postgres` need PostgreSQL's row locks and real concurrent
 transactions. On SQLite they are skipped with their reason; with
@@ -21,9 +21,24 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import connection
 
 # The shared helpers assert; have pytest explain their failures as in a test module.
-pytest.register_assert_rewrite("config.tests.helpers", "webhooks.tests.concurrency")
+pytest.register_assert_rewrite(
+    "config.tests.helpers",
+    "accounts.tests.concurrency",
+    "webhooks.tests.concurrency",
+    "webhooks.tests.deliveries",
+    "webhooks.tests.ledger_source",
+    "webhooks.tests.live_server",
+    "webhooks.tests.live_traffic",
+    "webhooks.tests.outage",
+    "webhooks.tests.browser",
+    "webhooks.tests.admin_pages",
+)
 
-from config.tests.helpers import CLERK_KID, TEST_WEBHOOK_SECRET, connected, deliver_to, jwk_of  # noqa: E402
+from config.tests.helpers import CLERK_KID, connected, deliver_to, jwk_of  # noqa: E402
+from webhooks.tests.deliveries import TEST_WEBHOOK_SECRET  # noqa: E402
+
+# The admin's browser fixtures (`browser`, `browser_signed_out`), for the ledger's tests and Clerk's.
+pytest_plugins = ["webhooks.tests.browser"]
 
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES", "") not in ("", "0")
 
@@ -102,6 +117,29 @@ def webhook_source():
             return registered.enter_context(source_registered(source))
 
         yield register
+
+
+@pytest.fixture
+def db_behind_proxy():
+    """Point this thread's default connection at a TcpProxy in front of the real server; restore after.
+
+    Cutting the proxy (`stop()`) simulates a database outage; `start(port)` brings it back on the same address.
+    """
+    from webhooks.tests.tcp_proxy import TcpProxy
+
+    settings_dict = connection.settings_dict
+    original = {key: settings_dict[key] for key in ("HOST", "PORT")}
+    upstream = (original["HOST"] or "127.0.0.1", int(original["PORT"] or 5432))
+    proxy = TcpProxy(upstream)
+    proxy.start()
+    connection.close()
+    settings_dict["HOST"], settings_dict["PORT"] = "127.0.0.1", proxy.port
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+        connection.close()
+        settings_dict.update(original)
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
-"""Factories: local users, and Clerk-shaped User objects and user.* events (built by accounts.clerk.payloads)."""
+"""Factories: local users, Clerk-shaped User objects and user.* events (accounts.clerk.payloads), their ledger rows."""
 
 import factory
 from factory.django import DjangoModelFactory
 
 from accounts.clerk import payloads as clerk_payloads
 from accounts.models import User
+from webhooks.tests.factories import WebhookEventFactory
 
 
 class UserFactory(DjangoModelFactory):
@@ -54,3 +55,10 @@ def user_event(event_type: str, data: dict) -> dict:
 
 def user_deleted_event(clerk_id: str) -> dict:
     return ClerkEventFactory(type="user.deleted", data=clerk_payloads.user_deleted_object(clerk_id=clerk_id))
+
+
+class ClerkLedgerEventFactory(WebhookEventFactory):
+    """A ledger row of Clerk's source holding a Clerk event (a user.created unless given)."""
+
+    source = "clerk"
+    payload = factory.SubFactory(ClerkEventFactory)

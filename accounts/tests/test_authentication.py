@@ -17,8 +17,9 @@ import pytest
 
 from accounts.models import User, UserProvisioning
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_deleted_event
-from config.tests.helpers import CLERK_KID, deliver_to, jwk_of, public_pem, statements_at_most
+from config.tests.helpers import CLERK_KID, deliver_to, jwk_of, public_pem
 from config.tests.processes import wait_until
+from webhooks.tests.deliveries import statements_at_most
 
 pytestmark = pytest.mark.django_db
 

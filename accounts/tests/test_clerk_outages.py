@@ -16,7 +16,6 @@ from accounts.clerk import breaker as circuit_breaker
 from accounts.clerk.api import ClerkAPIError, clerk_client, request_path_breaker
 from accounts.clerk.errors import Unavailable
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory
-from webhooks.tests.test_database_outage import db_behind_proxy  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -222,10 +221,10 @@ class TestAdminKeepsDjangosLogin:
 
 
 @pytest.mark.postgres(
-    reason="the outage is a cut TCP proxy in front of the PostgreSQL server (see test_database_outage)"
+    reason="the outage is a cut TCP proxy in front of the PostgreSQL server (the db_behind_proxy fixture)"
 )
 @pytest.mark.django_db(transaction=True)
-def test_api_me_while_the_database_is_down_is_503_json_and_recovers(db_behind_proxy, clerk_api, make_token):  # noqa: F811
+def test_api_me_while_the_database_is_down_is_503_json_and_recovers(db_behind_proxy, clerk_api, make_token):
     from django.test import Client
 
     UserFactory(clerk_id="user_db")

@@ -27,17 +27,12 @@ from accounts.clerk import keys as signing_keys_module
 from accounts.clerk import tokens
 from accounts.models import User, UserProvisioning
 from accounts.sync import users as services
+from accounts.tests.concurrency import UserInsertHeld
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
 from config.tests.helpers import deliver_to
 from webhooks.models import WebhookAttempt, WebhookEvent
-from webhooks.tests.concurrency import (
-    BARRIER_TIMEOUT,
-    Answer,
-    Job,
-    UserInsertHeld,
-    new_msg_id,
-    run_concurrently,
-)
+from webhooks.tests.concurrency import BARRIER_TIMEOUT, Answer, Job, run_concurrently
+from webhooks.tests.deliveries import new_msg_id
 
 # Every test here runs real transactions, committed, in threads with connections of their own.
 pytestmark = pytest.mark.django_db(transaction=True)

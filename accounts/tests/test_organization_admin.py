@@ -19,7 +19,7 @@ from accounts.sync.organizations import (
 )
 from accounts.tests.factories import UserFactory
 from accounts.tests.organization_factories import new_membership, new_organization, org_event
-from config.tests.helpers import statements_at_most
+from webhooks.tests.deliveries import statements_at_most
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,9 @@ from accounts.sync.organizations import (
 )
 from accounts.tests.factories import UserFactory
 from accounts.tests.organization_factories import new_membership, new_organization, org_event
-from config.tests.helpers import deliver_to, statements_at_most
+from config.tests.helpers import deliver_to
 from webhooks.tests.concurrency import Job, run_concurrently
+from webhooks.tests.deliveries import statements_at_most
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,8 @@ from accounts.sync.users import get_or_create_from_clerk
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory, user_event
 from accounts.tests.organization_factories import new_membership, new_organization, org_event
 from config.tests.helpers import deliver_to
-from webhooks.tests.concurrency import BARRIER_TIMEOUT, new_msg_id, run_concurrently
+from webhooks.tests.concurrency import BARRIER_TIMEOUT, run_concurrently
+from webhooks.tests.deliveries import new_msg_id
 
 VIA = Organization.CreatedVia.WEBHOOK
 

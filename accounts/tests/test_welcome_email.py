@@ -27,8 +27,8 @@ from accounts.tests.workers import run_queued_tasks
 from accounts.welcome.delivery import Delivery, retry_delay
 from accounts.welcome.queue import welcome_email_retry, welcome_emails_sweep
 from accounts.welcome.tasks import welcome_email_send
-from config.tests.helpers import statements_at_most
 from webhooks.models import WebhookEvent
+from webhooks.tests.deliveries import statements_at_most
 
 pytestmark = pytest.mark.django_db
 Status = UserProvisioning.WelcomeEmail

@@ -25,7 +25,8 @@ from accounts.tests.workers import WAIT_TIMEOUT, WorkerProcess
 from accounts.welcome.tasks import welcome_email_trigger
 from config.tests.helpers import deliver_to
 from config.tests.processes import wait_until
-from webhooks.tests.concurrency import new_msg_id, run_concurrently
+from webhooks.tests.concurrency import run_concurrently
+from webhooks.tests.deliveries import new_msg_id
 from webhooks.tests.tcp_proxy import TcpProxy
 
 pytestmark = [

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.tests.factories import ClerkEventFactory
-from config.tests.helpers import ROTATED_WEBHOOK_SECRET, TEST_WEBHOOK_SECRET
+from webhooks.tests.deliveries import ROTATED_WEBHOOK_SECRET, TEST_WEBHOOK_SECRET
 
 VALID_KEY = "sk_test_0123456789abcdefghijklmnopqrstuvwxyz"
 

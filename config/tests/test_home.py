@@ -2,7 +2,7 @@
 
 import pytest
 
-from config.tests.helpers import TEST_WEBHOOK_SECRET
+from webhooks.tests.deliveries import TEST_WEBHOOK_SECRET
 
 
 def test_front_page_says_what_this_is_and_links_the_useful_places(client):

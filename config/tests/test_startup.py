@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from config.tests.helpers import TEST_WEBHOOK_SECRET
 from config.tests.processes import ROOT, clean_env, free_port, wait_until_answering
+from webhooks.tests.deliveries import TEST_WEBHOOK_SECRET
 
 # Made for the tests; long and varied enough for `check --deploy`.
 PRODUCTION_SECRET_KEY = "k3Qv9-production-looking-secret-key-for-check-deploy-x7Rz2pLw0"

@@ -6,7 +6,7 @@ observes, through pg_stat_activity, that other transactions are blocked. No
 sleeps as synchronisation: every wait here is on a barrier or a condition and
 is bounded, and a runner fails the test if any thread raised or hung.
 
-Used by webhooks/tests/test_concurrency.py and accounts/tests/test_jit_concurrency.py.
+Used by the ledger's webhooks/tests/test_concurrency.py and by Clerk's concurrency tests under accounts/tests.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ import json
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import psycopg
@@ -29,10 +28,6 @@ from django.test import Client
 # generous, because a busy 2-core machine can stall a healthy thread for many seconds.
 BARRIER_TIMEOUT = 60
 JOIN_TIMEOUT = 120
-
-
-def new_msg_id() -> str:
-    return f"msg_{uuid.uuid4().hex}"
 
 
 @dataclass
@@ -123,45 +118,3 @@ def wait_until_waiting_on_locks(backend_pids: list[int], count: int) -> None:
                 return
             assert time.monotonic() < deadline, f"{waiting} of {count} backends waiting on a lock"
             time.sleep(0.005)
-
-
-class UserInsertHeld:
-    """Makes thread 0 the leader: its transaction inserts the user row, then waits (uncommitted)
-    until every other thread is blocked on that row in PostgreSQL, then goes on.
-
-    Pass `around` to run_concurrently, then call `assert_happened()`.
-    """
-
-    def __init__(self, racers: int) -> None:
-        self.racers = racers
-        self.leader_inserted = threading.Event()
-        self.racer_pids: list[int] = []
-        self.inserts: list[str] = []
-        self.hold_errors: list[str] = []
-        self._lock = threading.Lock()
-
-    def around(self, index: int):
-        return connection.execute_wrapper(self._hold_after_user_insert) if index == 0 else self._racer()
-
-    def assert_happened(self) -> None:
-        assert not self.hold_errors, self.hold_errors[0]
-        assert self.inserts, "the leader never inserted the user"
-
-    def _hold_after_user_insert(self, execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
-        if not self.inserts and sql.lstrip().startswith('INSERT INTO "accounts_user"'):
-            self.inserts.append(sql)
-            self.leader_inserted.set()
-            try:
-                wait_until_waiting_on_locks(self.racer_pids, self.racers)
-            except AssertionError:  # the view would turn it into a 500 or 503; keep the reason
-                self.hold_errors.append(traceback.format_exc())
-                raise
-        return result
-
-    @contextmanager
-    def _racer(self):
-        with self._lock:
-            self.racer_pids.append(connection.connection.info.backend_pid)
-        assert self.leader_inserted.wait(timeout=BARRIER_TIMEOUT), "the leader never inserted the user"
-        yield

@@ -1,19 +1,19 @@
-"""Factories for ledger rows."""
+"""Factories for ledger rows: events of the stand-in source (webhooks/tests/ledger_source.py) unless told."""
 
 import factory
 from factory.django import DjangoModelFactory
 
-from accounts.tests.factories import ClerkEventFactory
 from webhooks.models import WebhookEvent
+from webhooks.tests.ledger_source import NAME, thing_event
 
 
 class WebhookEventFactory(DjangoModelFactory):
     class Meta:
         model = WebhookEvent
 
-    source = "clerk"
+    source = NAME
     event_id = factory.Sequence(lambda n: f"msg_test{n:06d}")
-    payload = factory.SubFactory(ClerkEventFactory)
+    payload = factory.LazyFunction(thing_event)
     event_type = factory.LazyAttribute(lambda o: o.payload["type"])
     subject_id = factory.LazyAttribute(lambda o: o.payload["data"].get("id", ""))
     status = WebhookEvent.Status.RECEIVED

@@ -3,6 +3,8 @@
 Used where the test client is not enough: chunked request bodies, and real
 concurrent requests against the embedded default. The database is SQLite
 whatever DATABASE_URL the test run itself uses, so these tests run in CI too.
+The server runs with webhooks/tests/live_settings.py: the project's settings
+plus the ledger's stand-in source (/webhooks/things/), beside Clerk's.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from pathlib import Path
 
 import requests
 
-from config.tests.helpers import TEST_WEBHOOK_SECRET
 from config.tests.processes import GUNICORN_SLOW_BOOT, ROOT, clean_env, free_port, wait_until_answering
+from webhooks.tests.deliveries import TEST_WEBHOOK_SECRET
 
 ADMIN_PASSWORD = "live-admin-password"
 
@@ -46,6 +48,7 @@ def live_app(tmp_path: Path, server: str, **env: str) -> Iterator[LiveApp]:
     database = tmp_path / "live.sqlite3"
     full_env = {
         **clean_env(),
+        "DJANGO_SETTINGS_MODULE": "webhooks.tests.live_settings",
         "DATABASE_URL": f"sqlite:///{database}",
         "CLERK_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
         "CLERK_API_URL": "http://127.0.0.1:9",

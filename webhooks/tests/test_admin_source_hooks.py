@@ -33,7 +33,7 @@ def test_subject_links_are_asked_once_per_page_with_that_sources_events(admin_cl
     webhook_source({}, name="shop", subject_links=subject_links)
     for n in range(3):
         ledger_event(f"msg_order_{n}", f"ord_{n}")
-    WebhookEventFactory(event_id="msg_clerk")  # another source's event is not passed to this hook
+    WebhookEventFactory(event_id="msg_things")  # another source's event is not passed to this hook
 
     html = admin_client.get(CHANGELIST).content.decode()
 

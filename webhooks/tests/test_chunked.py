@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from accounts.tests.factories import ClerkEventFactory
-from config.tests.helpers import svix_headers
 from webhooks.devserver import ChunkedBodyError, chunked_body_read
 from webhooks.models import WebhookEvent, WebhookRejection
+from webhooks.tests.deliveries import svix_headers
+from webhooks.tests.ledger_source import PATH, thing_event
 from webhooks.tests.live_server import live_app
 
 LIMIT = 8192
@@ -38,8 +38,8 @@ def post_chunked(url: str, body: bytes, headers: dict[str, str], *, then_get: st
 
 
 def signed_body(msg_id: str, size: int) -> tuple[bytes, dict[str, str]]:
-    """A signed user.created of exactly `size` bytes, padded with an extra member."""
-    payload = ClerkEventFactory()
+    """A signed event of the stand-in source of exactly `size` bytes, padded with an extra member."""
+    payload = thing_event()
     payload["padding"] = ""
     payload["padding"] = "x" * (size - len(json.dumps(payload)))
     body = json.dumps(payload)
@@ -57,21 +57,21 @@ def served(request, tmp_path_factory):
 def test_a_chunked_delivery_is_read_like_any_other(served):
     body, headers = signed_body("msg_chunked_ok", size=4000)
 
-    (status, answer, _), (health, _, _) = post_chunked(
-        f"{served.url}/webhooks/clerk/", body, headers, then_get="/healthz"
-    )
+    (status, answer, _), (health, _, _) = post_chunked(f"{served.url}{PATH}", body, headers, then_get="/healthz")
 
     assert (status, answer) == (200, {"event_id": "msg_chunked_ok", "outcome": "processed"})
     assert health == 200  # the connection is still in step for the next request
     stored = served.query("SELECT status, payload FROM webhooks_webhookevent WHERE event_id = 'msg_chunked_ok'")
     assert stored[0][0] == "processed"
     assert json.loads(stored[0][1]) == json.loads(body)
+    thing = json.loads(body)["data"]["id"]
+    assert served.query("SELECT count(*) FROM auth_group WHERE name = ?", (f"thing:{thing}",)) == [(1,)]
 
 
 def test_a_chunked_body_at_the_limit_is_accepted(served):
     body, headers = signed_body("msg_chunked_limit", size=LIMIT)
 
-    [(status, _, _)] = post_chunked(f"{served.url}/webhooks/clerk/", body, headers)
+    [(status, _, _)] = post_chunked(f"{served.url}{PATH}", body, headers)
 
     assert status == 200
 
@@ -79,7 +79,7 @@ def test_a_chunked_body_at_the_limit_is_accepted(served):
 def test_a_chunked_body_over_the_limit_is_413_and_nothing_is_stored(served):
     body, headers = signed_body("msg_chunked_big", size=LIMIT + 1)
 
-    [(status, answer, _)] = post_chunked(f"{served.url}/webhooks/clerk/", body, headers)
+    [(status, answer, _)] = post_chunked(f"{served.url}{PATH}", body, headers)
 
     assert (status, answer["reason"]) == (413, "too_large")
     assert served.query("SELECT count(*) FROM webhooks_webhookevent WHERE event_id = 'msg_chunked_big'") == [(0,)]
@@ -91,7 +91,9 @@ def test_a_chunked_body_over_the_limit_is_413_and_nothing_is_stored(served):
 def test_broken_chunk_framing_is_400(served):
     parts = urlsplit(served.url)
     with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
-        sock.sendall(b"POST /webhooks/clerk/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n")
+        sock.sendall(
+            b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n"
+        )
         answer = sock.recv(1024)
 
     assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n")[0]
@@ -107,7 +109,7 @@ def test_a_server_that_cannot_decode_chunked_bodies_answers_411(live_server):
     _, headers = signed_body("msg_chunked_wsgiref", size=2000)
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     request = (
-        f"POST /webhooks/clerk/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Transfer-Encoding: chunked\r\n{head}\r\n"
     )
     parts = urlsplit(live_server.url)

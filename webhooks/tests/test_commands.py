@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.tests.factories import ClerkEventFactory
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.tests.factories import WebhookEventFactory
+from webhooks.tests.ledger_source import thing_event
 
 pytestmark = pytest.mark.django_db
 
@@ -34,9 +34,7 @@ class TestReplay:
             "failed_new": WebhookEventFactory(event_id="msg_f1", status="failed", received_at=days_ago(0.1)),
             "failed_old": WebhookEventFactory(event_id="msg_f2", status="failed", received_at=days_ago(5)),
             "processed": WebhookEventFactory(event_id="msg_p", status="processed", received_at=days_ago(0.1)),
-            "deleted": WebhookEventFactory(
-                event_id="msg_d", payload=ClerkEventFactory(type="user.deleted", data={"id": "user_d"})
-            ),
+            "changed": WebhookEventFactory(event_id="msg_c", payload=thing_event("thing.changed")),
         }
 
     def replayed(self) -> set[str]:
@@ -47,10 +45,10 @@ class TestReplay:
         [
             (["--status", "failed"], {"msg_f1", "msg_f2"}),
             (["--status", "failed", "--since", "1d"], {"msg_f1"}),
-            (["--type", "user.deleted"], {"msg_d"}),
-            (["--source", "clerk", "--status", "processed"], {"msg_p"}),
+            (["--type", "thing.changed"], {"msg_c"}),
+            (["--source", "things", "--status", "processed"], {"msg_p"}),
             (["msg_f2", "msg_p"], {"msg_f2", "msg_p"}),
-            (["--all"], {"msg_f1", "msg_f2", "msg_p", "msg_d"}),
+            (["--all"], {"msg_f1", "msg_f2", "msg_p", "msg_c"}),
         ],
     )
     def test_filters_choose_what_is_replayed(self, ledger, args, expected):

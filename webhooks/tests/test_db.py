@@ -12,7 +12,6 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.clerk_source.handlers import clerk_source
 from webhooks import db
 from webhooks.models import WebhookAttempt, WebhookEvent, WebhookRejection
 from webhooks.services import webhook_event_deliver
@@ -37,11 +36,11 @@ class Statements(CaptureQueriesContext):
 
 def upsert(event_id: str = "msg_1", **duplicate):
     return db.event_upsert(
-        source="clerk",
+        source="things",
         event_id=event_id,
-        event_type="user.updated",
-        subject_id="user_1",
-        payload={"type": "user.updated", "data": {"id": "user_1"}},
+        event_type="thing.happened",
+        subject_id="thing_1",
+        payload={"type": "thing.happened", "data": {"id": "thing_1"}},
         received_at=NOW,
         **duplicate,
     )
@@ -57,8 +56,8 @@ def test_event_upsert_inserts_then_counts_attempts_one_statement_each():
     assert (inserted.pk, inserted.status, inserted.attempts) == (counted.pk, "received", 1)
     assert counted.attempts == 2 and not counted.duplicate_recorded
     event = WebhookEvent.objects.get()
-    assert (event.attempts, event.subject_id, event.received_at) == (2, "user_1", NOW)
-    assert event.payload == {"type": "user.updated", "data": {"id": "user_1"}}
+    assert (event.attempts, event.subject_id, event.received_at) == (2, "thing_1", NOW)
+    assert event.payload == {"type": "thing.happened", "data": {"id": "thing_1"}}
 
 
 @pytest.mark.parametrize("status", ["processed", "ignored"])
@@ -86,13 +85,13 @@ def test_event_upsert_of_an_unfinished_event_records_no_attempt_even_on_postgres
     assert not WebhookAttempt.objects.exists()
 
 
-def test_redelivery_of_a_processed_event_is_one_statement_on_postgresql_two_elsewhere():
+def test_redelivery_of_a_processed_event_is_one_statement_on_postgresql_two_elsewhere(things):
     """Pins the CTE: switched off, PostgreSQL would send the attempt insert separately."""
-    payload = {"type": "session.created", "data": {"id": "sess_1"}}
-    webhook_event_deliver(clerk_source, event_id="msg_twice", payload=payload)
+    payload = {"type": "thing.ignored", "data": {"id": "thing_1"}}
+    webhook_event_deliver(things, event_id="msg_twice", payload=payload)
 
     with Statements() as statements:
-        result = webhook_event_deliver(clerk_source, event_id="msg_twice", payload=payload)
+        result = webhook_event_deliver(things, event_id="msg_twice", payload=payload)
 
     assert result.outcome == "duplicate"
     assert len(statements.sent) == (1 if connection.vendor == "postgresql" else 2), statements.sent
@@ -130,10 +129,10 @@ def test_attempt_insert_is_one_statement():
 
 def test_rejection_count_is_one_statement_and_counts_into_the_hour():
     with Statements() as statements:
-        db.rejection_count("clerk", "bad_signature", seen_at=NOW, detail="first", event_id="msg_a")
+        db.rejection_count("things", "bad_signature", seen_at=NOW, detail="first", event_id="msg_a")
     later, next_hour = NOW + dt.timedelta(minutes=5), NOW + dt.timedelta(hours=1)
-    db.rejection_count("clerk", "bad_signature", seen_at=later, detail="second", event_id="msg_b")
-    db.rejection_count("clerk", "bad_signature", seen_at=next_hour, detail="next hour", event_id="")
+    db.rejection_count("things", "bad_signature", seen_at=later, detail="second", event_id="msg_b")
+    db.rejection_count("things", "bad_signature", seen_at=next_hour, detail="next hour", event_id="")
 
     assert len(statements.sent) == 1
     rows = list(WebhookRejection.objects.order_by("hour").values_list("hour", "count", "last_detail", "last_event_id"))

@@ -1,5 +1,5 @@
-"""Every hostile or broken delivery, table-driven through POST /webhooks/clerk/: the answer, the
-reason counted, what was stored, and that whatever was stored can be read in the admin."""
+"""Every hostile or broken delivery, table-driven through POST to the ledger's stand-in source: the answer,
+the reason counted, what was stored, and that whatever was stored can be read in the admin."""
 
 from __future__ import annotations
 
@@ -9,18 +9,17 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from accounts.models import User
-from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory
-from config.tests.helpers import UNKNOWN_WEBHOOK_SECRET, svix_headers
 from webhooks.inbound.payloads import MAX_DEPTH
 from webhooks.models import WebhookEvent, WebhookRejection
+from webhooks.tests.deliveries import UNKNOWN_WEBHOOK_SECRET, svix_headers
 from webhooks.tests.factories import WebhookEventFactory
+from webhooks.tests.ledger_source import PATH, thing_event, things_recorded
 
 pytestmark = pytest.mark.django_db
 
 
 def event_json(**data) -> str:
-    return json.dumps(ClerkEventFactory(data=ClerkUserDataFactory(**data)))
+    return json.dumps(thing_event(**data))
 
 
 def nested(depth: int, inner: str = "1", *, escape: bool = False) -> str:
@@ -28,7 +27,7 @@ def nested(depth: int, inner: str = "1", *, escape: bool = False) -> str:
     body = inner
     for level in range(depth - 2):
         body = f'{{"k\\u00e9": {body}}}' if escape and level % 2 else f"[{body}]"
-    return f'{{"type": "user.updated", "data": {{"id": "user_deep", "x": {body}}}}}'
+    return f'{{"type": "thing.happened", "data": {{"id": "thing_deep", "x": {body}}}}}'
 
 
 def with_signature(value: Callable[[str], str]) -> Callable[[str, dict], dict]:
@@ -55,7 +54,7 @@ VALID = event_json()
 CASES = [
     # Accepted, stored, and readable in the admin.
     Case("valid", VALID, 200, stored="processed"),
-    Case("unhandled-type", '{"type": "session.created", "data": {"id": "sess_1"}}', 200, stored="ignored"),
+    Case("unhandled-type", '{"type": "thing.ignored", "data": {"id": "thing_1"}}', 200, stored="ignored"),
     Case("nul-and-lone-surrogate", event_json(first_name="Ann\u0000a", last_name="\ud800x"), 200, stored="processed"),
     Case(f"nesting-{MAX_DEPTH}-levels", nested(MAX_DEPTH, escape=True), 200, stored="processed"),
     Case(
@@ -74,7 +73,9 @@ CASES = [
     ),
     # Not JSON that can be stored: refused, nothing kept.
     *(
-        Case(f"number-{name}", f'{{"type": "user.created", "data": {{"id": "user_n", "n": {text}}}}}', 400, "not_json")
+        Case(
+            f"number-{name}", f'{{"type": "thing.happened", "data": {{"id": "thing_n", "n": {text}}}}}', 400, "not_json"
+        )
         for name, text in [
             ("1e999", "1e999"),
             ("minus-1e999", "-1e999"),
@@ -91,23 +92,23 @@ CASES = [
     Case("text", "not json", 400, "not_json"),
     Case("empty", "", 400, "not_json"),
     Case("array", "[1, 2]", 400, "not_json"),
-    Case("string", '"user.created"', 400, "not_json"),
+    Case("string", '"thing.happened"', 400, "not_json"),
     Case("null", "null", 400, "not_json"),
-    Case("not-utf8", b'{"type": "user.created", "data": {"first_name": "\xff"}}', 400, "not_json"),
+    Case("not-utf8", b'{"type": "thing.happened", "data": {"first_name": "\xff"}}', 400, "not_json"),
     # Decided before the signature (the app's own rule, not the svix library's): unsigned too.
     Case(
         "not-utf8-unsigned",
-        b'{"type": "user.created", "data": {"first_name": "\xff"}}',
+        b'{"type": "thing.happened", "data": {"first_name": "\xff"}}',
         400,
         "not_json",
         headers=lambda body, headers: {},
     ),
-    Case("huge-integer", '{"type": "user.created", "data": {"n": ' + "9" * 5000 + "}}", 400, "not_json"),
+    Case("huge-integer", '{"type": "thing.happened", "data": {"n": ' + "9" * 5000 + "}}", 400, "not_json"),
     # Envelope and data.
-    Case("no-type", '{"data": {"id": "user_1"}}', 400, "bad_envelope"),
-    Case("no-data", '{"type": "user.created"}', 400, "bad_envelope"),
-    Case("data-null", '{"type": "user.created", "data": null}', 400, "bad_envelope"),
-    Case("user-without-id", '{"type": "user.created", "data": {"first_name": "No id"}}', 400, "bad_data"),
+    Case("no-type", '{"data": {"id": "thing_1"}}', 400, "bad_envelope"),
+    Case("no-data", '{"type": "thing.happened"}', 400, "bad_envelope"),
+    Case("data-null", '{"type": "thing.happened", "data": null}', 400, "bad_envelope"),
+    Case("thing-without-id", '{"type": "thing.happened", "data": {"first_name": "No id"}}', 400, "bad_data"),
     # Signatures and timestamps.
     Case("no-signature-headers", VALID, 400, "missing_signature", headers=lambda body, headers: {}),
     Case(
@@ -152,7 +153,7 @@ def test_delivery(case: Case, client, admin_client, settings):
     text = case.body.decode("latin-1") if isinstance(case.body, bytes) else case.body
     headers = case.headers(text, svix_headers(text, msg_id=f"msg_{case.id}"))
 
-    response = client.post("/webhooks/clerk/", data=case.body, content_type="application/json", headers=headers)
+    response = client.post(PATH, data=case.body, content_type="application/json", headers=headers)
 
     assert response.status_code == case.status, response.content
     answer = response.json()
@@ -169,12 +170,12 @@ def test_delivery(case: Case, client, admin_client, settings):
         assert answer["reason"] == case.reason and answer["error"]
         assert counted == {case.reason: 1}
         assert not WebhookEvent.objects.exists()
-        assert not User.objects.filter(clerk_id__isnull=False).exists()
+        assert things_recorded() == []
 
 
 def test_a_deep_payload_stored_before_the_limit_existed_still_renders(admin_client):
     payload = json.loads(nested(900))  # what the endpoint accepted before too_deep
-    event = WebhookEventFactory(payload=payload, event_type="user.updated")
+    event = WebhookEventFactory(payload=payload, event_type="thing.happened")
 
     page = admin_client.get(f"/admin/webhooks/webhookevent/{event.pk}/change/")
 

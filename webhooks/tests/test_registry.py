@@ -29,14 +29,13 @@ def test_unregistering_an_unknown_source_raises_lookup_error():
         unregister_source("nobody")
 
 
-def test_source_registered_restores_the_source_it_replaced():
-    clerk = get_source("clerk")
-    stand_in = source("clerk", ignored_types=frozenset({"thing.ignored"}))
+def test_source_registered_restores_the_source_it_replaced(things):
+    stand_in = source(things.name, ignored_types=frozenset({"thing.happened"}))
 
     with source_registered(stand_in) as registered:
-        assert registered is stand_in and get_source("clerk") is stand_in
+        assert registered is stand_in and get_source(things.name) is stand_in
 
-    assert get_source("clerk") is clerk
+    assert get_source(things.name) is things
 
 
 @pytest.fixture
