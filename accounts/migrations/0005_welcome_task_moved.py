@@ -4,7 +4,7 @@ django-tasks-db stores each task's import path in its rows and imports it when a
 worker runs the row, so rows queued under the old path are pointed at the new one.
 A row an old web process still queues under the old path during a rolling deploy
 fails to import; its welcome email stays pending and the db_worker's sweep
-triggers it again (accounts.welcome.delivery.welcome_emails_sweep).
+triggers it again (accounts.welcome.queue.welcome_emails_sweep).
 """
 
 from django.db import migrations

@@ -1,5 +1,6 @@
-"""The README stays short and every relative link in it and in docs/ leads somewhere real."""
+"""The README stays short, every relative link in it and in docs/ leads somewhere real, and every dotted name exists."""
 
+import importlib
 import re
 
 import pytest
@@ -38,3 +39,46 @@ def test_every_relative_link_resolves(document, target):
 
 def test_the_walk_finds_the_links():
     assert len(list(relative_links())) >= 10
+
+
+DOTTED_NAME = re.compile(r"`((?:accounts|webhooks|config)(?:\.[A-Za-z_]\w*)+)")
+
+
+def dotted_names() -> list[str]:
+    return sorted({name for document in DOCUMENTS for name in DOTTED_NAME.findall(document.read_text())})
+
+
+def names_nothing(name: str) -> bool:
+    """Whether `name` is neither a module's attribute path, nor an app's model or permission."""
+    from django.apps import apps
+    from django.contrib.auth.models import Permission
+
+    label, _, rest = name.partition(".")
+    if (
+        "." not in rest
+        and apps.is_installed(label)
+        and (
+            rest in {model.__name__ for model in apps.get_app_config(label).get_models()}
+            or Permission.objects.filter(content_type__app_label=label, codename=rest).exists()
+        )
+    ):
+        return False
+    parts = name.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            found = getattr(found, attribute, None)
+        return found is None
+    return True
+
+
+@pytest.mark.django_db
+def test_every_dotted_name_in_the_docs_exists():
+    """A rename or a move leaves no sentence pointing at a name that is gone."""
+    names = dotted_names()
+    assert len(names) >= 50
+    assert [name for name in names if names_nothing(name)] == []
+    assert names_nothing("accounts.welcome.delivery.welcome_emails_sweep")  # the check can fail
