@@ -8,7 +8,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from accounts.admin.filters import DeletedInClerkFilter
+from accounts.admin.mirror import DeletedInClerkFilter, deleted_in_clerk
 from accounts.models import Organization, OrganizationMembership
 from webhooks.admin.readonly import ReadOnlyAdminMixin
 
@@ -85,7 +85,7 @@ class UserMembershipInline(ReadOnlyInline):
 @admin.register(Organization)
 class OrganizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     refused = frozenset({"add"})  # organizations come from Clerk; every field is read-only below
-    list_display = ["name", "slug", "clerk_id", "members", "deleted_in_clerk", "created_via"]
+    list_display = ["name", "slug", "clerk_id", "members", deleted_in_clerk, "created_via"]
     list_filter = ["created_via", DeletedInClerkFilter]
     search_fields = ["clerk_id", "slug", "name"]
     ordering = ["-created_at"]
@@ -101,10 +101,6 @@ class OrganizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="members", ordering="members_count")
     def members(self, organization: Organization) -> int:
         return organization.members_count
-
-    @admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
-    def deleted_in_clerk(self, organization: Organization) -> bool:
-        return organization.is_deleted_in_clerk
 
 
 class OrganizationFilter(admin.SimpleListFilter):
@@ -130,14 +126,10 @@ class OrganizationFilter(admin.SimpleListFilter):
 @admin.register(OrganizationMembership)
 class OrganizationMembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     refused = frozenset({"add"})  # memberships come from Clerk; every field is read-only below
-    list_display = ["clerk_id", "organization", "user_clerk_id", "user", "role", "deleted_in_clerk"]
+    list_display = ["clerk_id", "organization", "user_clerk_id", "user", "role", deleted_in_clerk]
     list_filter = [OrganizationFilter, DeletedInClerkFilter]
     list_select_related = ["organization", "user"]
     search_fields = ["clerk_id", "user_clerk_id", "organization__clerk_id", "organization__slug", "role"]
     ordering = ["-created_at"]
     show_full_result_count = False
     fields = readonly_fields = (*MEMBERSHIP_FIELDS, "created_at")
-
-    @admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
-    def deleted_in_clerk(self, membership: OrganizationMembership) -> bool:
-        return membership.is_deleted_in_clerk

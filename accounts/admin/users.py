@@ -6,7 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.admin.filters import DeletedInClerkFilter
+from accounts.admin.mirror import DeletedInClerkFilter, deleted_in_clerk
 from accounts.admin.organizations import UserMembershipInline
 from accounts.admin.provisioning import welcome_email_badge
 from accounts.models import User, UserProvisioning
@@ -21,7 +21,7 @@ CLERK_BOOKKEEPING_FIELDS = (
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     # Fits 1280 px beside the filters: the email sits under the username.
-    list_display = ["username_and_email", "clerk_id", "created_via", "deleted_in_clerk", "is_active", "joined"]
+    list_display = ["username_and_email", "clerk_id", "created_via", deleted_in_clerk, "is_active", "joined"]
     list_filter = ["created_via", DeletedInClerkFilter, "is_active", "is_staff", "is_superuser"]
     search_fields = ["username", "email", "clerk_id", "first_name", "last_name"]
     ordering = ["-date_joined"]
@@ -49,10 +49,6 @@ class UserAdmin(DjangoUserAdmin):
     @admin.display(description="joined", ordering="date_joined")
     def joined(self, user: User) -> str:
         return f"{user.date_joined:%Y-%m-%d}"  # the time is on the user's page
-
-    @admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
-    def deleted_in_clerk(self, user: User) -> bool:
-        return user.is_deleted_in_clerk
 
     @admin.display(description="webhook events")
     def webhook_events(self, user: User) -> str:

@@ -1,6 +1,11 @@
-"""The list filter every admin of a Clerk mirror shares: users, organizations and memberships."""
+"""What every admin of a Clerk mirror shares: "deleted in Clerk" as a filter and as a column.
+
+Used by the users', organizations' and memberships' admins.
+"""
 
 from django.contrib import admin
+
+from accounts.models import ClerkMirror
 
 
 class DeletedInClerkFilter(admin.SimpleListFilter):
@@ -18,3 +23,9 @@ class DeletedInClerkFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(deleted_at__isnull=True)
         return queryset
+
+
+@admin.display(description="deleted in Clerk", boolean=True, ordering="deleted_at")
+def deleted_in_clerk(row: ClerkMirror) -> bool:
+    """The column: the row's `is_deleted_in_clerk`, sortable by when."""
+    return row.is_deleted_in_clerk
