@@ -13,8 +13,7 @@ https://clerk.com/docs/webhooks/overview
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from accounts.clerk.data import ClerkDataError, clerk_id_from_payload, user_identifiers
-from accounts.clerk.organization_data import membership_identifiers
+from accounts.clerk.data import ClerkDataError, clerk_id_from_payload, membership_identifiers, user_identifiers
 from accounts.clerk_source.admin_hooks import clerk_health, clerk_subject_links, clerk_subject_search
 from accounts.models import Organization, User
 from accounts.sync.organizations import (

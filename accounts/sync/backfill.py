@@ -1,9 +1,15 @@
-"""Backfill from Clerk: reconcile every Clerk user into the local table (sync_clerk_users).
+"""Backfills from Clerk: every user (sync_clerk_users), every organization and membership (sync_clerk_organizations).
 
-Each user goes through the same upsert and provisioning as a webhook
-(`created_via='sync'`), in its own short transaction (`backfill_reconcile`,
-accounts/sync/outcome.py says why), so running it twice changes nothing the
-second time and an interrupted run can simply be started again.
+Each item Clerk lists goes through the same upsert as a webhook
+(`created_via='sync'`), so a second run changes nothing and an interrupted
+run can simply be started again. Each is written in its own short
+transaction (`backfill_reconcile`): a transaction holding a whole page's rows
+at once (organizations' locks, members' link locks, accounts/sync/links.py)
+could deadlock with a webhook taking two of them in the other order, and would
+hold them for the page's length. Users are listed by cursor (`user_iter`),
+organizations and memberships by `limit` and `offset`. Only users may be
+tombstoned for being absent from Clerk's list (`prune`); only a delete event
+ends an organization or a membership.
 """
 
 from __future__ import annotations
@@ -14,13 +20,43 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
-from accounts.clerk.api import ClerkClient
-from accounts.clerk.data import ClerkUser
-from accounts.models import User
-from accounts.sync.outcome import backfill_reconcile
+from accounts.clerk.api import LIST_MAX_LIMIT, ClerkClient, ClerkPage
+from accounts.clerk.data import ClerkDataError, ClerkUser
+from accounts.models import Organization, User
+from accounts.sync.organizations import membership_upsert_from_clerk, organization_upsert_from_clerk
+from accounts.sync.outcome import SyncOutcome
 from accounts.sync.users import UserSyncResult, user_tombstone, user_upsert
+
+# How the backfills' summaries group the upserts' outcomes, in the order the commands print them.
+BACKFILL_SUMMARY = {
+    SyncOutcome.CREATED: "created",
+    SyncOutcome.UPDATED: "updated",
+    SyncOutcome.UNCHANGED: "unchanged",
+    SyncOutcome.STALE: "skipped",  # the local row is newer: a webhook got there first
+    SyncOutcome.ALREADY_DELETED: "skipped",  # tombstoned locally: final
+}
+BACKFILL_SUMMARY_ORDER = ("created", "updated", "unchanged", "skipped")
+
+
+def backfill_reconcile(upsert: Callable[..., Any], data: Any, *, dry_run: bool, **kwargs: Any) -> str:
+    """Run one backfill upsert in its own transaction and name its outcome for the summary.
+
+    Unusable data is "skipped". With `dry_run` the transaction is rolled back.
+    Any other exception rolls back this item's transaction only, the items
+    before it stay committed, and propagates.
+    """
+    with transaction.atomic():
+        try:
+            outcome = BACKFILL_SUMMARY[upsert(data, **kwargs).outcome]
+        except ClerkDataError:
+            outcome = "skipped"
+        # An upsert refused after writing (a membership found in another organization under its
+        # row lock) marked the block for rollback: keep that, or its writes would commit.
+        transaction.set_rollback(dry_run or transaction.get_rollback())
+    return outcome
 
 
 @dataclass
@@ -82,3 +118,45 @@ def _user_upsert_greeting_recent(data: Any, *, greet_since: dt.datetime) -> User
         created_via=User.CreatedVia.SYNC,
         send_welcome_email=created_at is not None and created_at >= greet_since,
     )
+
+
+@dataclass
+class OrganizationBackfillReport:
+    # "organizations" and "memberships": outcome name -> count, and how many Clerk listed.
+    counts: dict[str, Counter[str]] = field(
+        default_factory=lambda: {"organizations": Counter(), "memberships": Counter()}
+    )
+    seen: Counter[str] = field(default_factory=Counter)
+
+
+def organizations_backfill_from_clerk(
+    client: ClerkClient,
+    *,
+    dry_run: bool = False,
+    page_size: int = LIST_MAX_LIMIT,
+    on_progress: Callable[[OrganizationBackfillReport, str], None] = lambda report, kind: None,
+) -> OrganizationBackfillReport:
+    """Walk Clerk's organizations, then its memberships, page by page, and upsert each.
+
+    `dry_run` runs the very same code in transactions that are rolled back, one per item.
+    `on_progress(report, kind)` is called after each page. Raises
+    Unavailable/ClerkAPIError, ImproperlyConfigured.
+    """
+    report = OrganizationBackfillReport()
+    walks: list[tuple[str, Callable[..., ClerkPage], Callable[..., Any]]] = [
+        ("organizations", client.organization_list, organization_upsert_from_clerk),
+        ("memberships", client.organization_membership_list, membership_upsert_from_clerk),
+    ]
+    for kind, page_get, upsert in walks:
+        offset = 0
+        while True:
+            page = page_get(offset=offset, limit=page_size)
+            for data in page.data:
+                outcome = backfill_reconcile(upsert, data, dry_run=dry_run, created_via=Organization.CreatedVia.SYNC)
+                report.counts[kind][outcome] += 1
+            offset += len(page.data)
+            report.seen[kind] += len(page.data)
+            on_progress(report, kind)
+            if not page.data or offset >= page.total_count:
+                break
+    return report

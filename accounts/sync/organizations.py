@@ -36,8 +36,14 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.clerk.data import ClerkDataError, clean_text, clerk_prefixed_id
-from accounts.clerk.organization_data import ORG_TEXT_MAX_LENGTH, ClerkMembership, ClerkOrganization
+from accounts.clerk.data import (
+    ORG_TEXT_MAX_LENGTH,
+    ClerkDataError,
+    ClerkMembership,
+    ClerkOrganization,
+    clean_text,
+    clerk_prefixed_id,
+)
 from accounts.models import Organization, OrganizationMembership
 from accounts.signals import (
     organization_membership_changed,

@@ -1,8 +1,7 @@
 """Reconcile every Clerk organization and membership into the local tables."""
 
 from accounts.management.clerk_sync import ClerkSyncCommand
-from accounts.sync.organization_backfill import OrganizationBackfillReport, organizations_backfill_from_clerk
-from accounts.sync.outcome import BACKFILL_SUMMARY_ORDER
+from accounts.sync.backfill import BACKFILL_SUMMARY_ORDER, OrganizationBackfillReport, organizations_backfill_from_clerk
 
 
 class Command(ClerkSyncCommand):

@@ -6,8 +6,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from accounts.management.clerk_sync import ClerkSyncCommand
-from accounts.sync.backfill import BackfillReport, users_backfill_from_clerk
-from accounts.sync.outcome import BACKFILL_SUMMARY_ORDER
+from accounts.sync.backfill import BACKFILL_SUMMARY_ORDER, BackfillReport, users_backfill_from_clerk
 from accounts.sync.users import ProvisioningFailed
 
 
