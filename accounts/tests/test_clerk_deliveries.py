@@ -16,7 +16,7 @@ from accounts.models import User
 from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory, user_event
 from config.tests.helpers import deliver_to, load_fixture
 from webhooks.models import WebhookEvent, WebhookRejection
-from webhooks.tests.deliveries import statements_at_most
+from webhooks.tests.deliveries import redelivered, statements_at_most
 
 pytestmark = pytest.mark.django_db
 
@@ -67,14 +67,8 @@ class TestRedelivery:
     def test_redelivery_of_processed_event_answers_202_and_runs_nothing(
         self, deliver, mailoutbox, django_capture_on_commit_callbacks
     ):
-        payload = ClerkEventFactory()
-        with django_capture_on_commit_callbacks(execute=True):
-            first = deliver(payload, msg_id="msg_twice")
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            second = deliver(payload, msg_id="msg_twice")
+        callbacks = redelivered(deliver, ClerkEventFactory(), django_capture_on_commit_callbacks, msg_id="msg_twice")
 
-        assert (first.status_code, second.status_code) == (200, 202)
-        assert second.json()["outcome"] == "duplicate"
         assert callbacks == []  # no signal, no email queued
         assert User.objects.count() == 1
         assert len(mailoutbox) == 1

@@ -22,16 +22,12 @@ from accounts.models import User
 from accounts.tests.factories import ClerkEventFactory, ClerkLedgerEventFactory, ClerkUserDataFactory, user_event
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.services import webhook_event_deliver, webhook_event_replay
+from webhooks.tests.deliveries import assert_processed_then_replayed, replay_attempts
 
 pytestmark = pytest.mark.django_db
 
-Kind = WebhookAttempt.Kind
 Outcome = WebhookAttempt.Outcome
 Status = WebhookEvent.Status
-
-
-def replay_attempts(event: WebhookEvent) -> list[WebhookAttempt]:
-    return list(event.attempt_log.filter(kind=Kind.REPLAY))
 
 
 def user_state(clerk_id: str) -> dict:
@@ -63,14 +59,7 @@ def test_replaying_processed_user_created_changes_nothing_and_provisions_nothing
     assert len(provisioned) == 1
     assert user_state(clerk_id) == before
     assert User.objects.filter(clerk_id=clerk_id).count() == 1
-    event = WebhookEvent.objects.get(pk=delivered.event_pk)
-    assert (event.status, event.attempts, event.last_error) == (Status.PROCESSED, 2, "")
-    [attempt] = replay_attempts(event)
-    assert (attempt.outcome, attempt.http_status, attempt.error) == (Outcome.PROCESSED, None, "")
-    assert list(event.attempt_log.values_list("kind", "outcome")) == [
-        (Kind.DELIVERY, Outcome.PROCESSED),
-        (Kind.REPLAY, Outcome.PROCESSED),
-    ]
+    assert_processed_then_replayed(delivered.event_pk)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -76,3 +76,38 @@ def statements_at_most(limit: int) -> Iterator[list[str]]:
         if query["sql"].strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
     )
     assert len(statements) <= limit, f"{len(statements)} statements, budget {limit}:\n" + "\n".join(statements)
+
+
+def redelivered(deliver, payload: Any, capture_on_commit, *, msg_id: str) -> list:
+    """Deliver `payload` twice under one id: the first is processed, the second a 202 duplicate.
+
+    Returns the on-commit callbacks the duplicate queued (a duplicate queues none).
+    """
+    with capture_on_commit(execute=True):
+        first = deliver(payload, msg_id=msg_id)
+    with capture_on_commit(execute=True) as callbacks:
+        second = deliver(payload, msg_id=msg_id)
+    assert (first.status_code, second.status_code) == (200, 202)
+    assert second.json()["outcome"] == "duplicate"
+    return callbacks
+
+
+def replay_attempts(event) -> list:
+    """The event's attempts of kind replay, oldest first."""
+    from webhooks.models import WebhookAttempt  # here: settings modules import this one
+
+    return list(event.attempt_log.filter(kind=WebhookAttempt.Kind.REPLAY))
+
+
+def assert_processed_then_replayed(event_pk: int) -> None:
+    """The event was processed on delivery, then once more by one replay: two attempts, both recorded."""
+    from webhooks.models import WebhookAttempt, WebhookEvent  # here: settings modules import this one
+
+    event = WebhookEvent.objects.get(pk=event_pk)
+    assert (event.status, event.attempts, event.last_error) == (WebhookEvent.Status.PROCESSED, 2, "")
+    [attempt] = replay_attempts(event)
+    assert (attempt.outcome, attempt.http_status, attempt.error) == (WebhookAttempt.Outcome.PROCESSED, None, "")
+    assert list(event.attempt_log.values_list("kind", "outcome")) == [
+        (WebhookAttempt.Kind.DELIVERY, WebhookAttempt.Outcome.PROCESSED),
+        (WebhookAttempt.Kind.REPLAY, WebhookAttempt.Outcome.PROCESSED),
+    ]

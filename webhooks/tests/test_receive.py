@@ -19,6 +19,7 @@ from webhooks.tests.deliveries import (
     TEST_WEBHOOK_SECRET,
     UNKNOWN_WEBHOOK_SECRET,
     deliver_to,
+    redelivered,
     statements_at_most,
     svix_headers,
 )
@@ -85,14 +86,8 @@ class TestRedelivery:
     def test_redelivery_of_processed_event_answers_202_and_runs_nothing(
         self, deliver, django_capture_on_commit_callbacks
     ):
-        payload = thing_event()
-        with django_capture_on_commit_callbacks(execute=True):
-            first = deliver(payload, msg_id="msg_twice")
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            second = deliver(payload, msg_id="msg_twice")
+        callbacks = redelivered(deliver, thing_event(), django_capture_on_commit_callbacks, msg_id="msg_twice")
 
-        assert (first.status_code, second.status_code) == (200, 202)
-        assert second.json()["outcome"] == "duplicate"
         assert callbacks == []
         assert runs.event_ids == ["msg_twice"]
         event = WebhookEvent.objects.get()

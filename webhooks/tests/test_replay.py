@@ -14,12 +14,12 @@ from django.contrib.auth.models import Group
 
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.services import webhook_event_deliver, webhook_event_replay
+from webhooks.tests.deliveries import assert_processed_then_replayed, replay_attempts
 from webhooks.tests.factories import WebhookEventFactory
 from webhooks.tests.ledger_source import runs, thing_event, things_recorded
 
 pytestmark = pytest.mark.django_db
 
-Kind = WebhookAttempt.Kind
 Outcome = WebhookAttempt.Outcome
 Status = WebhookEvent.Status
 
@@ -30,10 +30,6 @@ class HandlerBroke(RuntimeError):
 
 def broken_handler(event: WebhookEvent) -> None:
     raise HandlerBroke(f"handler broke on {event.event_id}")
-
-
-def replay_attempts(event: WebhookEvent) -> list[WebhookAttempt]:
-    return list(event.attempt_log.filter(kind=Kind.REPLAY))
 
 
 # --- (a) a processed event ---------------------------------------------------------
@@ -54,14 +50,7 @@ def test_replaying_a_processed_event_runs_its_handler_again_and_records_the_atte
     assert runs.event_ids == ["msg_replay_a", "msg_replay_a"]
     assert runs.data == [payload["data"], payload["data"]]  # the stored payload, as delivered
     assert things_recorded() == [payload["data"]["id"]]
-    event = WebhookEvent.objects.get(pk=delivered.event_pk)
-    assert (event.status, event.attempts, event.last_error) == (Status.PROCESSED, 2, "")
-    [attempt] = replay_attempts(event)
-    assert (attempt.outcome, attempt.http_status, attempt.error) == (Outcome.PROCESSED, None, "")
-    assert list(event.attempt_log.values_list("kind", "outcome")) == [
-        (Kind.DELIVERY, Outcome.PROCESSED),
-        (Kind.REPLAY, Outcome.PROCESSED),
-    ]
+    assert_processed_then_replayed(delivered.event_pk)
 
 
 @pytest.mark.django_db(transaction=True)
