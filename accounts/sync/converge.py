@@ -1,14 +1,14 @@
-"""Insert a row mirroring a Clerk object, or lock the existing one to converge on: every sync write starts here.
+"""Insert a row mirroring a Clerk object, or lock the existing one and converge on it: every sync write does.
 
 A user, an organization or a membership (an upsert or a tombstone) is found
 by its unique `clerk_id`. When no row exists the new one is inserted with
 `accounts.db.insert_ignoring_conflicts` (one statement, no exception when a
 concurrent transaction inserted the same id first); when one exists, or the
 insert lost that race, the row is locked (`SELECT … FOR UPDATE`; SQLite has
-no row locks, its transactions begin as writes) and the caller applies its
-data to it under the updated_at guard (`ClerkMirror.clerk_state_applies`)
-and the tombstone rule (`ClerkMirror.is_deleted_in_clerk`). Which order the
-rows of one write are taken in is the caller's (accounts/sync/organizations.py).
+no row locks, its transactions begin as writes) and `row_apply` brings it to
+the data under the tombstone rule (`ClerkMirror.is_deleted_in_clerk`) and the
+updated_at guard (`ClerkMirror.clerk_state_applies`). Which order the rows of
+one write are taken in is the caller's (accounts/sync/organizations.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import TypeVar
 from django.db import models
 
 from accounts.db import insert_ignoring_conflicts
+from accounts.sync.outcome import SyncOutcome
 
 Row = TypeVar("Row", bound=models.Model)
 
@@ -61,3 +62,20 @@ def row_inserted(row: Row) -> Row | None:
 def row_locked(model: type[Row], clerk_id: str) -> Row | None:
     """The row by its unique clerk_id, locked (FOR UPDATE; SQLite has no row locks), or None."""
     return model.objects.select_for_update().filter(clerk_id=clerk_id).first()
+
+
+def row_apply(row: Row, incoming, fields: tuple[str, ...], *, embedded: bool = False) -> SyncOutcome:
+    """Bring a locked existing row to `incoming`'s state (parsed Clerk data) unless it is tombstoned or stale.
+
+    ALREADY_DELETED for a tombstone, STALE when the guard refuses the data
+    (UNCHANGED for an `embedded` copy equal to what is stored), else UPDATED
+    or UNCHANGED by whether any of `fields` differed.
+    """
+    if row.is_deleted_in_clerk:
+        return SyncOutcome.ALREADY_DELETED
+    changed = [field for field in fields if getattr(row, field) != getattr(incoming, field)]
+    updated_at = incoming.updated_at
+    if not row.clerk_state_applies(updated_at, embedded=embedded):
+        return SyncOutcome.UNCHANGED if updated_at == row.clerk_updated_at and not changed else SyncOutcome.STALE
+    row.clerk_state_save(incoming, changed, updated_at)
+    return SyncOutcome.UPDATED if changed else SyncOutcome.UNCHANGED

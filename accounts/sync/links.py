@@ -2,7 +2,7 @@
 
 A membership keeps `user_clerk_id` and an empty `user` while that user is not
 local; whichever path creates the user (webhook, just in time, backfill) links
-it in the same transaction (accounts/sync/users.py `user_upsert_from_clerk`).
+it in the same transaction (accounts/sync/users.py `user_upsert`).
 """
 
 from __future__ import annotations

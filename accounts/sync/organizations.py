@@ -16,12 +16,13 @@ rules (accounts/sync/users.py):
 - a membership never changes organization: data naming another one than the
   stored row's is unusable.
 
-Data is checked before anything is written: unusable data raises
-ClerkDataError and leaves the caller's transaction usable (a backfill page
-goes on). The one exception is a membership another transaction inserted in
-another organization meanwhile, found under its lock after the organization
-was written: that ClerkDataError leaves the transaction marked for rollback,
-which the callers keep. Each write is atomic. Lock order, everywhere: the
+Data is parsed before anything is written: unusable data raises
+ClerkDataError and leaves the caller's transaction usable. A membership found
+stored in another organization than its data names is refused under the
+membership's lock, after the organization was written: that ClerkDataError
+leaves the transaction marked for rollback, which the callers keep (the
+ledger's refusal and the backfill's per-item transaction both roll it back).
+Each write is atomic. Lock order, everywhere: the
 organization row, then the member's link lock (accounts/sync/links.py),
 then the membership row.
 """
@@ -50,7 +51,7 @@ from accounts.signals import (
     organization_membership_created,
     organization_membership_removed,
 )
-from accounts.sync.converge import row_insert_or_lock, row_inserted
+from accounts.sync.converge import row_apply, row_insert_or_lock, row_inserted
 from accounts.sync.links import member_user
 from accounts.sync.outcome import SyncOutcome
 
@@ -146,16 +147,21 @@ def _organization_upsert(
     clerk_organization: ClerkOrganization, *, created_via: str, embedded: bool = False
 ) -> OrganizationSyncResult:
     """`embedded`: the copy another object's event carries, which an equal updated_at does not apply."""
-    new = Organization(
-        clerk_id=clerk_organization.clerk_id,
-        **{field: getattr(clerk_organization, field) for field in ORGANIZATION_FIELDS},
-        clerk_updated_at=clerk_organization.updated_at,
-        created_via=created_via,
-    )
-    organization, inserted = row_insert_or_lock(Organization, new.clerk_id, lambda: row_inserted(new))
+
+    def insert() -> Organization | None:
+        return row_inserted(
+            Organization(
+                clerk_id=clerk_organization.clerk_id,
+                **{field: getattr(clerk_organization, field) for field in ORGANIZATION_FIELDS},
+                clerk_updated_at=clerk_organization.updated_at,
+                created_via=created_via,
+            )
+        )
+
+    organization, inserted = row_insert_or_lock(Organization, clerk_organization.clerk_id, insert)
     if inserted:
         return OrganizationSyncResult(organization, SyncOutcome.CREATED)
-    outcome = _apply(organization, clerk_organization, ORGANIZATION_FIELDS, embedded=embedded)
+    outcome = row_apply(organization, clerk_organization, ORGANIZATION_FIELDS, embedded=embedded)
     return OrganizationSyncResult(organization, outcome)
 
 
@@ -165,26 +171,27 @@ def _membership_write(
 ) -> tuple[OrganizationMembership, SyncOutcome]:
     """The upsert (`deleted_at` None) or the tombstone (`deleted_at` set) of one membership, with its signals.
 
-    Raises ClerkDataError when the membership is stored in another organization than the data names.
+    Raises ClerkDataError, under the membership's lock, when it is stored in another organization than
+    the data names: the transaction is then marked for rollback.
     """
-    # Before anything is written, so the caller's transaction stays usable; checked again under the
-    # membership's lock below, for a row another transaction inserted meanwhile.
-    stored_in = OrganizationMembership.objects.filter(clerk_id=clerk_membership.clerk_id)
-    if stored_in.exclude(organization__clerk_id=clerk_membership.organization.clerk_id).exists():
-        raise _moved(clerk_membership)
     embedded = clerk_membership.organization
     organization = _organization_upsert(embedded, created_via=created_via, embedded=True).organization
     user = member_user(clerk_membership.user_clerk_id)
-    new = OrganizationMembership(
-        clerk_id=clerk_membership.clerk_id,
-        organization=organization,
-        user_clerk_id=clerk_membership.user_clerk_id,
-        user=user,
-        **{field: getattr(clerk_membership, field) for field in MEMBERSHIP_FIELDS},
-        clerk_updated_at=clerk_membership.updated_at,
-        deleted_at=deleted_at,
-    )
-    membership, inserted = row_insert_or_lock(OrganizationMembership, new.clerk_id, lambda: row_inserted(new))
+
+    def insert() -> OrganizationMembership | None:
+        return row_inserted(
+            OrganizationMembership(
+                clerk_id=clerk_membership.clerk_id,
+                organization=organization,
+                user_clerk_id=clerk_membership.user_clerk_id,
+                user=user,
+                **{field: getattr(clerk_membership, field) for field in MEMBERSHIP_FIELDS},
+                clerk_updated_at=clerk_membership.updated_at,
+                deleted_at=deleted_at,
+            )
+        )
+
+    membership, inserted = row_insert_or_lock(OrganizationMembership, clerk_membership.clerk_id, insert)
     if inserted:
         if _counts(membership):
             organization_membership_created.send(
@@ -197,7 +204,7 @@ def _membership_write(
     if membership.is_deleted_in_clerk:
         return membership, SyncOutcome.ALREADY_DELETED
     counted, old_role = _counts(membership), membership.role
-    outcome = _apply(membership, clerk_membership, MEMBERSHIP_FIELDS)
+    outcome = row_apply(membership, clerk_membership, MEMBERSHIP_FIELDS)
     if user is not None and membership.user_id is None:
         membership.user = user
         membership.save(update_fields=["user"])
@@ -218,18 +225,6 @@ def _membership_write(
             new_role=membership.role,
         )
     return membership, outcome
-
-
-def _apply(row, incoming, fields: tuple[str, ...], *, embedded: bool = False) -> SyncOutcome:
-    """Bring an existing row to `incoming`'s state unless it is tombstoned or the guard refuses it."""
-    if row.is_deleted_in_clerk:
-        return SyncOutcome.ALREADY_DELETED
-    changed = [field for field in fields if getattr(row, field) != getattr(incoming, field)]
-    updated_at = incoming.updated_at
-    if not row.clerk_state_applies(updated_at, embedded=embedded):
-        return SyncOutcome.UNCHANGED if updated_at == row.clerk_updated_at and not changed else SyncOutcome.STALE
-    row.clerk_state_save(incoming, changed, updated_at)
-    return SyncOutcome.UPDATED if changed else SyncOutcome.UNCHANGED
 
 
 def _moved(clerk_membership: ClerkMembership) -> ClerkDataError:

@@ -28,7 +28,7 @@ from accounts.clerk.data import ClerkUser
 from accounts.db import insert_ignoring_conflicts, user_by_clerk_id
 from accounts.models import User, UserProvisioning
 from accounts.signals import user_provisioned
-from accounts.sync.converge import row_insert_or_lock
+from accounts.sync.converge import row_apply, row_insert_or_lock
 from accounts.sync.links import organization_memberships_link
 from accounts.sync.outcome import SyncOutcome
 from accounts.sync.single_flight import SingleFlight
@@ -51,24 +51,14 @@ class UserSyncResult:
 
 
 def user_upsert_from_clerk(
-    data: Mapping[str, Any],
-    *,
-    created_via: User.CreatedVia,
-    send_welcome_email: bool | None = None,
-    likely_new: bool = False,
+    data: Mapping[str, Any], *, created_via: User.CreatedVia, likely_new: bool = False
 ) -> UserSyncResult:
-    """Create or update the local user from a Clerk User object.
+    """Create or update the local user from a Clerk User object: `user_upsert` once parsed.
 
     Raises ClerkDataError when `data` has no usable id, before anything is
-    written: the caller's transaction stays usable (a backfill page goes on).
-    `send_welcome_email` defaults to whether `created_via` greets new users.
-    With `likely_new` (a user.created) the insert is tried first and the row
-    locked only if it exists: one statement less on the common path, the same result.
+    written: the caller's transaction stays usable.
     """
-    clerk_user = ClerkUser.from_payload(data)
-    return user_upsert(
-        clerk_user, created_via=created_via, send_welcome_email=send_welcome_email, likely_new=likely_new
-    )
+    return user_upsert(ClerkUser.from_payload(data), created_via=created_via, likely_new=likely_new)
 
 
 @transaction.atomic(savepoint=False)
@@ -79,7 +69,13 @@ def user_upsert(
     send_welcome_email: bool | None = None,
     likely_new: bool = False,
 ) -> UserSyncResult:
-    """`user_upsert_from_clerk` for a user already parsed (`ClerkUser.from_payload`)."""
+    """Create or update the local user from parsed Clerk data (`ClerkUser.from_payload`).
+
+    `send_welcome_email` defaults to whether `created_via` greets new users
+    (the backfill decides per user). With `likely_new` (a user.created) the
+    insert is tried first and the row locked only if it exists: one statement
+    less on the common path, the same result.
+    """
     user, inserted = row_insert_or_lock(
         User,
         clerk_user.clerk_id,
@@ -225,15 +221,10 @@ def _user_insert(clerk_user: ClerkUser, *, created_via: str, deleted_at=None) ->
 
 
 def _user_apply(user: User, clerk_user: ClerkUser) -> UserSyncResult:
-    """Bring an existing row to `clerk_user`'s state unless it is tombstoned or the guard refuses it."""
-    if user.is_deleted_in_clerk:
-        return UserSyncResult(user, SyncOutcome.ALREADY_DELETED)
-    if not user.clerk_state_applies(clerk_user.updated_at):
-        return UserSyncResult(user, SyncOutcome.STALE)
-
-    changed = [field for field in CLERK_FIELDS if getattr(user, field) != getattr(clerk_user, field)]
-    user.clerk_state_save(clerk_user, changed, clerk_user.updated_at)
-    wants_username = clerk_user.username and clerk_user.username != user.username
-    if wants_username and username_take(user, clerk_user):
-        changed.append("username")
-    return UserSyncResult(user, SyncOutcome.UPDATED if changed else SyncOutcome.UNCHANGED)
+    """`row_apply` for a user, then Clerk's username when it is free (the username is unique locally)."""
+    outcome = row_apply(user, clerk_user, CLERK_FIELDS)
+    if outcome in (SyncOutcome.UPDATED, SyncOutcome.UNCHANGED):
+        wants_username = clerk_user.username and clerk_user.username != user.username
+        if wants_username and username_take(user, clerk_user):
+            outcome = SyncOutcome.UPDATED
+    return UserSyncResult(user, outcome)
