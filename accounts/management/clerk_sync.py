@@ -7,6 +7,7 @@ commands/, where Django would take every module for a command.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -14,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.clerk.api import LIST_MAX_LIMIT, ClerkAPIError, ClerkClient, clerk_batch_client
 from accounts.clerk.errors import Unavailable
+from accounts.sync.backfill import BACKFILL_SUMMARY_ORDER
 
 
 class ClerkSyncCommand(BaseCommand):
@@ -25,7 +27,10 @@ class ClerkSyncCommand(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
         self.add_sync_arguments(parser)
         parser.add_argument(
-            "--page-size", type=int, default=LIST_MAX_LIMIT, help=f"{self.page_items} per request, 1-500 (default 500)"
+            "--page-size",
+            type=int,
+            default=LIST_MAX_LIMIT,
+            help=f"{self.page_items} per request, 1-{LIST_MAX_LIMIT} (default {LIST_MAX_LIMIT})",
         )
 
     def add_sync_arguments(self, parser) -> None:
@@ -33,7 +38,7 @@ class ClerkSyncCommand(BaseCommand):
 
     def handle(self, *args, dry_run: bool, page_size: int, **options: Any) -> None:
         if not 1 <= page_size <= LIST_MAX_LIMIT:
-            raise CommandError("--page-size must be between 1 and 500")
+            raise CommandError(f"--page-size must be between 1 and {LIST_MAX_LIMIT}")
         try:
             report = self.sync(clerk_batch_client(), dry_run=dry_run, page_size=page_size, **options)
         except ImproperlyConfigured as exc:
@@ -50,3 +55,13 @@ class ClerkSyncCommand(BaseCommand):
     def summary_write(self, report: Any, *, prefix: str, dry_run: bool, **options: Any) -> None:
         """Print the summary on stdout, each line starting with `prefix` when it is a dry run."""
         raise NotImplementedError
+
+    @staticmethod
+    def counts_summary(counts: Mapping[str, int]) -> str:
+        """The summary's counts, in the order the commands print them: "3 created, 1 updated, …"."""
+        return ", ".join(f"{counts.get(name, 0)} {name}" for name in BACKFILL_SUMMARY_ORDER)
+
+    def progress_write(self, seen: int, what: str, counts: Mapping[str, int]) -> None:
+        """Rewrite the progress line on stderr: "synced 500 users  created=3 updated=1 …"."""
+        line = " ".join(f"{name}={counts.get(name, 0)}" for name in BACKFILL_SUMMARY_ORDER)
+        self.stderr.write(f"\rsynced {seen} {what}  {line}", ending="")

@@ -73,7 +73,7 @@ def users_backfill_from_clerk(
     welcome_window: dt.timedelta,
     dry_run: bool = False,
     prune: bool = False,
-    page_size: int = 500,
+    page_size: int = LIST_MAX_LIMIT,
     on_progress: Callable[[BackfillReport], None] = lambda report: None,
 ) -> BackfillReport:
     """Walk Clerk's users page by page and upsert each; report (and with `prune`, tombstone) the missing.
@@ -91,7 +91,8 @@ def users_backfill_from_clerk(
         report.seen += 1
         if isinstance(data, dict) and isinstance(data.get("id"), str):
             seen_ids.add(data["id"])
-        report.counts[_reconcile(data, greet_since, dry_run=dry_run)] += 1
+        outcome = backfill_reconcile(_user_upsert_greeting_recent, data, dry_run=dry_run, greet_since=greet_since)
+        report.counts[outcome] += 1
         if report.seen % page_size == 0:
             on_progress(report)
     on_progress(report)
@@ -103,10 +104,6 @@ def users_backfill_from_clerk(
             user_tombstone(clerk_id, created_via=User.CreatedVia.SYNC)
             report.pruned += 1
     return report
-
-
-def _reconcile(data: Any, greet_since: dt.datetime, *, dry_run: bool) -> str:
-    return backfill_reconcile(_user_upsert_greeting_recent, data, dry_run=dry_run, greet_since=greet_since)
 
 
 def _user_upsert_greeting_recent(data: Any, *, greet_since: dt.datetime) -> UserSyncResult:

@@ -1,7 +1,7 @@
 """Reconcile every Clerk organization and membership into the local tables."""
 
 from accounts.management.clerk_sync import ClerkSyncCommand
-from accounts.sync.backfill import BACKFILL_SUMMARY_ORDER, OrganizationBackfillReport, organizations_backfill_from_clerk
+from accounts.sync.backfill import OrganizationBackfillReport, organizations_backfill_from_clerk
 
 
 class Command(ClerkSyncCommand):
@@ -19,13 +19,10 @@ class Command(ClerkSyncCommand):
 
     def summary_write(self, report, *, prefix, **options):
         for kind in ("organizations", "memberships"):
-            counts = report.counts[kind]
-            summary = ", ".join(f"{counts.get(name, 0)} {name}" for name in BACKFILL_SUMMARY_ORDER)
-            self.stdout.write(f"{prefix}{report.seen[kind]} Clerk {kind}: {summary}")
+            self.stdout.write(f"{prefix}{report.seen[kind]} Clerk {kind}: {self.counts_summary(report.counts[kind])}")
 
     def _progress(self, report: OrganizationBackfillReport, kind: str) -> None:
         if self._kind not in (None, kind):
             self.stderr.write("")  # the organizations' line stays; the memberships' starts below it
         self._kind = kind
-        counts = " ".join(f"{name}={report.counts[kind].get(name, 0)}" for name in BACKFILL_SUMMARY_ORDER)
-        self.stderr.write(f"\rsynced {report.seen[kind]} {kind}  {counts}", ending="")
+        self.progress_write(report.seen[kind], kind, report.counts[kind])

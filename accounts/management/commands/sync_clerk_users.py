@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from accounts.management.clerk_sync import ClerkSyncCommand
-from accounts.sync.backfill import BACKFILL_SUMMARY_ORDER, BackfillReport, users_backfill_from_clerk
+from accounts.sync.backfill import BackfillReport, users_backfill_from_clerk
 from accounts.sync.users import ProvisioningFailed
 
 
@@ -43,8 +43,7 @@ class Command(ClerkSyncCommand):
             raise CommandError(f"{exc}. The user it was on was rolled back: fix the receiver, run again.") from None
 
     def summary_write(self, report, *, prefix, dry_run, prune, **options):
-        summary = ", ".join(f"{report.counts.get(name, 0)} {name}" for name in BACKFILL_SUMMARY_ORDER)
-        self.stdout.write(f"{prefix}{report.seen} Clerk users: {summary}")
+        self.stdout.write(f"{prefix}{report.seen} Clerk users: {self.counts_summary(report.counts)}")
         if report.missing_in_clerk:
             sample = ", ".join(report.missing_in_clerk[:10])
             more = "…" if len(report.missing_in_clerk) > 10 else ""
@@ -52,5 +51,4 @@ class Command(ClerkSyncCommand):
             self.stdout.write(f"{len(report.missing_in_clerk)} local users are not in Clerk ({sample}{more}): {action}")
 
     def _progress(self, report: BackfillReport) -> None:
-        counts = " ".join(f"{name}={report.counts.get(name, 0)}" for name in BACKFILL_SUMMARY_ORDER)
-        self.stderr.write(f"\rsynced {report.seen} users  {counts}", ending="")
+        self.progress_write(report.seen, "users", report.counts)
