@@ -1,25 +1,22 @@
-"""The welcome email as durable background work: trigger, send, retry, sweep, and the queue's figures.
+"""Sending one welcome email: claim it, send it, record what happened.
 
 The `UserProvisioning` row is the record (what must happen, what happened;
-its claims and records are accounts/welcome/records.py); a queued task
-(`accounts.welcome.tasks.welcome_email_send`) is only the trigger that makes a worker
-look at it, so a lost trigger costs latency, never the email:
+its claims and records are accounts/welcome/records.py); the queued task
+(accounts/welcome/tasks.py) is only the trigger that makes a worker look at it,
+and the db_worker's sweep (accounts/welcome/queue.py) triggers again what is
+due with no live trigger, so a lost trigger costs latency, never the email.
 
-- `welcome_email_trigger` queues the trigger. With the database backend it is
-  written in the caller's transaction (it commits or rolls back with the
-  user); other backends (immediate) run it after the commit.
-- `welcome_email_deliver` (the task's body) claims the send with a
-  conditional UPDATE that sets a lease, so two workers never send the same
-  email; a worker that dies leaves a lease that expires. The send is cut at a
-  deadline half a lease after the claim, so it never outlives the claim. Only
-  a crash between the mail server accepting the message and the UPDATE
-  recording it can send it twice: a message the server took whole but never
-  confirmed may have been delivered, so it is left failed for staff, not retried.
-- A failed send is retried with backoff (first after
-  WELCOME_EMAIL_RETRY_BASE_SECONDS, doubling to at most an hour apart, for
-  at least 24 hours), then left `failed` for staff to see and retry.
-- `welcome_emails_sweep` (run by every db_worker) re-triggers what is due and
-  has no live trigger: a claim whose worker died, a trigger that was lost.
+`welcome_email_deliver` (the task's body) claims the send with a conditional
+UPDATE that sets a lease, so two workers never send the same email; a worker
+that dies leaves a lease that expires. With Django's SMTP backend the send is
+cut at a deadline half a lease after the claim (accounts/welcome/smtp.py), so
+it never outlives the claim; other backends rely on their own timeouts. Only a
+crash between the mail server accepting the message and the UPDATE recording
+it can send it twice: a message the server took whole but never confirmed may
+have been delivered, so it is left failed for staff, not retried. A failed
+send is retried with backoff (first after WELCOME_EMAIL_RETRY_BASE_SECONDS,
+doubling to at most an hour apart, for at least 24 hours), then left `failed`
+for staff to see and retry.
 """
 
 from __future__ import annotations
@@ -37,13 +34,11 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from accounts.models import User, UserProvisioning
+from accounts.models import User
 from accounts.welcome.records import claim, record_failure, record_sent, record_skipped, send_seconds
 from accounts.welcome.smtp import MessageUnconfirmed, mail_connection
 
 logger = logging.getLogger(__name__)
-
-Status = UserProvisioning.WelcomeEmail
 
 # Control characters and Unicode line breaks: a name holding one must neither break the subject
 # header (Django refuses it: BadHeaderError, on every attempt) nor start a header of its own.
@@ -61,18 +56,17 @@ class Delivery(enum.StrEnum):
     NOT_CLAIMED = "not_claimed"  # already sent, being sent elsewhere, or not due: nothing done
 
 
-def user_welcome_email_send(user: User, *, deadline: float | None = None) -> None:
+def user_welcome_email_send(user: User, *, deadline: float) -> None:
     """Render templates/accounts/email/welcome_* and hand it to Django's mail backend; raises on failure.
 
     The subject is one line whatever the user's name holds: each run of control characters is one space.
-    With a `deadline` (a time.monotonic() value) an SMTP conversation is cut
-    there: DeadlinePassed, or MessageUnconfirmed once the whole message went out.
+    An SMTP conversation is cut at `deadline` (a time.monotonic() value):
+    DeadlinePassed, or MessageUnconfirmed once the whole message went out.
     """
     context = {"user": user}
     subject = SUBJECT_BREAKS.sub(" ", render_to_string("accounts/email/welcome_subject.txt", context)).strip()
     body = render_to_string("accounts/email/welcome_body.txt", context)
-    connection = None if deadline is None else mail_connection(deadline=deadline)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email], connection=connection)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email], connection=mail_connection(deadline=deadline))
 
 
 def welcome_email_deliver(provisioning_pk: int, *, retry_trigger: RetryTrigger) -> Delivery:

@@ -72,8 +72,10 @@ def claim(provisioning_pk: int) -> UserProvisioning | None:
 def record_sent(provisioning_pk: int, attempt: int, *, accepted_at: dt.datetime) -> None:
     """Record that the mail server accepted the email at `accepted_at`.
 
-    While the lease lasts nobody else sends it, so a database error is retried
-    until then rather than letting the email go out again.
+    A database error is retried for up to a lease rather than given up on:
+    giving up would leave the email pending, to be sent again. While the claim
+    lasts nobody else sends it; a record arriving after another worker claimed
+    the send is refused by its attempt number and logged.
     """
     deadline = time.monotonic() + settings.WELCOME_EMAIL_LEASE_SECONDS
     while True:
