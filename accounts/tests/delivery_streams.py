@@ -21,5 +21,5 @@ def arrival_order(draw, count: int) -> list[int]:
 
 def deliver_through_ledger(msg_id: str, payload: dict[str, Any]) -> str:
     """Deliver `payload` to the Clerk source as the endpoint hands it on (serialized, parsed back); the outcome."""
-    parsed = webhook_payload_parse(json.dumps(payload).encode(), identifiers=clerk_source.identifiers)
+    parsed = webhook_payload_parse(json.dumps(payload), identifiers=clerk_source.identifiers)
     return webhook_event_deliver(clerk_source, event_id=msg_id, payload=parsed).outcome

@@ -29,9 +29,9 @@ def webhook_body_text(body: bytes) -> str:
 
 
 def webhook_payload_parse(
-    body: bytes | str, *, identifiers: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+    text: str, *, identifiers: Callable[[Mapping[str, Any]], Mapping[str, Any]]
 ) -> dict[str, Any]:
-    """The event envelope in `body`: a JSON object with a string `type` and a `data` member.
+    """The event envelope in `text` (the body, `webhook_body_text`): a JSON object with a string `type` and `data`.
 
     Raises Refused: `not_json` for invalid JSON, non-finite numbers (NaN,
     Infinity, 1e999, which neither jsonb nor SQLite's JSON can store) and
@@ -44,7 +44,6 @@ def webhook_payload_parse(
     another id or grant.
     """
     try:
-        text = webhook_body_text(body) if isinstance(body, bytes) else body
         payload = _DECODER.decode(text)
     except RecursionError:
         # The C parser counts its nesting against the recursion limit and stops cleanly.
@@ -62,7 +61,7 @@ def webhook_payload_parse(
     if "data" not in payload or payload["data"] is None:
         raise Refused(Reason.BAD_ENVELOPE, "event has no 'data'")
     if "\\u" in text:  # only escapes can smuggle in what jsonb refuses
-        _identifiers_check(identifiers(payload) if identifiers else {})
+        _identifiers_check(identifiers(payload))
         payload = _jsonb_safe(payload)
     return payload
 
