@@ -222,3 +222,8 @@ class OrganizationMembership(ClerkMirror):
 
     def __str__(self) -> str:
         return f"{self.user_clerk_id} in {self.organization_id} ({self.role})"
+
+
+# Models of their own concerns, registered in this app (each module imports nothing of accounts).
+from accounts.reconcile.models import ReconcilePass, ReconcileSeen  # noqa: E402, F401
+from accounts.schedule.models import ScheduledJob  # noqa: E402, F401

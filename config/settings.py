@@ -208,6 +208,31 @@ CLERK_TREAT_PENDING_AS_SIGNED_OUT = env.bool("CLERK_TREAT_PENDING_AS_SIGNED_OUT"
 # sync_clerk_users greets backfilled users only if their Clerk account is younger than this.
 CLERK_SYNC_WELCOME_WINDOW_DAYS = env.int("CLERK_SYNC_WELCOME_WINDOW_DAYS", default=7)
 
+# --- Reconciliation and the schedule (docs/reconciliation.md) -----------------
+
+# Every db_worker runs these on a schedule kept in the database; 0 turns one off.
+CLERK_RECONCILE_INTERVAL = env.int("CLERK_RECONCILE_INTERVAL", default=900)  # incremental passes, seconds
+CLERK_RECONCILE_FULL_INTERVAL = env.int("CLERK_RECONCILE_FULL_INTERVAL", default=86400)  # full passes, seconds
+CLERK_RECONCILE_RATE = env.int("CLERK_RECONCILE_RATE", default=50)  # requests to Clerk per 10 seconds, at most
+# Maintenance (pruning the ledger, task results, refusal counts, expired sessions): how often, and which.
+MAINTENANCE_INTERVAL = env.int("MAINTENANCE_INTERVAL", default=86400)
+MAINTENANCE_JOBS = env.list(
+    "MAINTENANCE_JOBS", default=["prune_webhook_events", "prune_task_results", "prune_rejections", "clear_sessions"]
+)
+TASK_RESULTS_RETENTION_DAYS = env.int("TASK_RESULTS_RETENTION_DAYS", default=7)
+# A worker running a scheduled job (or a pass) holds it this long unless it renews; a dead one's is then taken over.
+SCHEDULE_LEASE_SECONDS = env.float("SCHEDULE_LEASE_SECONDS", default=300)
+SCHEDULE_TICK_SECONDS = env.float("SCHEDULE_TICK_SECONDS", default=15)  # how often each worker looks for due jobs
+for _name in ("CLERK_RECONCILE_INTERVAL", "CLERK_RECONCILE_FULL_INTERVAL", "MAINTENANCE_INTERVAL"):
+    if globals()[_name] < 0:
+        raise ConfigurationError(f"{_name} must be a number of seconds, or 0 to turn it off, not {globals()[_name]}.")
+if CLERK_RECONCILE_RATE < 1:
+    raise ConfigurationError(
+        f"CLERK_RECONCILE_RATE must be at least 1 request per 10 seconds, not {CLERK_RECONCILE_RATE}."
+    )
+if SCHEDULE_LEASE_SECONDS <= 0:
+    raise ConfigurationError(f"SCHEDULE_LEASE_SECONDS must be more than 0, not {SCHEDULE_LEASE_SECONDS:g}.")
+
 # --- API --------------------------------------------------------------------
 
 REST_FRAMEWORK = {

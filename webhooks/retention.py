@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from webhooks.models import WebhookAttempt, WebhookEvent
+from webhooks.models import WebhookAttempt, WebhookEvent, WebhookRejection
 
 
 def webhook_event_prune(*, received_before, statuses, batch_size: int = 1000) -> int:
@@ -27,3 +27,8 @@ def webhook_event_prune(*, received_before, statuses, batch_size: int = 1000) ->
             deleted += WebhookEvent.objects.filter(pk__in=batch).delete()[1].get(WebhookEvent._meta.label, 0)
         page = candidates.filter(pk__gt=batch[-1])
     return deleted
+
+
+def webhook_rejection_prune(*, before) -> int:
+    """Delete the hourly refusal counts of hours that began before `before`; how many rows went."""
+    return WebhookRejection.objects.filter(hour__lt=before).delete()[0]

@@ -12,7 +12,8 @@ https://clerk.com/docs/reference/backend-api
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import requests
@@ -20,9 +21,12 @@ from django.conf import settings
 
 from accounts.clerk.breaker import CircuitBreaker
 from accounts.clerk.http import ClerkAPIError, ClerkHTTP, ClerkNotFound
+from accounts.clerk.throttle import RateLimiter
 
 LIST_MAX_LIMIT = 500  # Clerk's maximum page size, for users, organizations and memberships alike
 LIST_MAX_BODY_BYTES = 64 * 1024 * 1024  # a page of 500 users (or organizations) with their metadata
+RECONCILE_RATE_PERIOD = 10.0  # CLERK_RECONCILE_RATE counts requests per this many seconds, as Clerk's limits do
+RECONCILE_WAIT_BUDGET = 120.0  # seconds of rate limiting or failures one call of a pass may wait out
 REQUEST_PATH_TIMEOUT = (2.0, 5.0)  # connect, read: each also cut to what is left of the deadline
 
 
@@ -73,6 +77,14 @@ class ClerkClient(ClerkHTTP):
                 raise ClerkAPIError("Clerk answered a user list whose last entry has no id")
             cursor = last["id"]
 
+    def user_list_recently_updated(self, *, offset: int, limit: int = LIST_MAX_LIMIT) -> list[dict[str, Any]]:
+        """One page of users, most recently updated first (`order_by=-updated_at`), by `limit` and `offset`."""
+        params = {"limit": limit, "offset": offset, "order_by": "-updated_at"}
+        page = self.get("/v1/users", params=params, max_bytes=LIST_MAX_BODY_BYTES)
+        if not isinstance(page, list):
+            raise ClerkAPIError("Clerk answered a user list that is not a JSON array")
+        return page
+
     def organization_get(self, org_id: str) -> dict[str, Any] | None:
         """The Clerk Organization object, or None when Clerk answers 404. Raises Unavailable, ClerkAPIError."""
         try:
@@ -90,6 +102,12 @@ class ClerkClient(ClerkHTTP):
     def organization_membership_list(self, *, offset: int, limit: int = LIST_MAX_LIMIT) -> ClerkPage:
         """One page of the instance's organization memberships, every organization's."""
         return self._page("/v1/organization_memberships", offset=offset, limit=limit)
+
+    def organization_memberships_of(self, org_id: str, *, offset: int, limit: int = LIST_MAX_LIMIT) -> ClerkPage:
+        """One page of one organization's memberships. Raises ClerkNotFound when the organization is gone."""
+        return self._page(
+            f"/v1/organizations/{requests.utils.quote(org_id, safe='')}/memberships", offset=offset, limit=limit
+        )
 
     def jwks_get(self) -> dict[str, Any]:
         """The instance's JSON Web Key Set."""
@@ -129,6 +147,27 @@ def clerk_batch_client() -> ClerkClient:
     five retries of up to 60 seconds each, no total deadline and no circuit breaker.
     """
     return ClerkClient(max_retries=5, max_wait=60.0)
+
+
+def clerk_reconcile_client(
+    rate: int, *, sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic
+) -> ClerkClient:
+    """The client for a reconciliation pass: at most `rate` requests per 10 seconds (CLERK_RECONCILE_RATE).
+
+    Clerk's 429 and 5xx are retried as long as their waits add up to 2 minutes
+    at most for one call; past that the pass fails, to be run again. The
+    process's circuit breaker is consulted: while it is open the pass fails at once.
+    `sleep` (default: time.sleep as it is when called) waits for both.
+    """
+    sleep = sleep or time.sleep
+    return ClerkClient(
+        max_retries=20,
+        max_wait=RECONCILE_WAIT_BUDGET,
+        wait_budget=RECONCILE_WAIT_BUDGET,
+        breaker=request_path_breaker,
+        throttle=RateLimiter(rate, RECONCILE_RATE_PERIOD, clock=clock, sleep=sleep),
+        sleep=sleep,
+    )
 
 
 # Shared by every request of the process: while Clerk keeps failing, requests that need it

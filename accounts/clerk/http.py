@@ -66,6 +66,8 @@ class ClerkHTTP:
         timeout: tuple[float, float] = (3.05, 10.0),
         deadline: float | None = None,
         breaker: CircuitBreaker | None = None,
+        throttle: Callable[[], None] | None = None,
+        wait_budget: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """`max_retries` retries of a 429/5xx, each waiting at most `max_wait` seconds.
@@ -76,13 +78,20 @@ class ClerkHTTP:
         (seconds) the whole call, retries included, gives up with
         Unavailable when that time is spent, however slowly Clerk
         trickles its answer. With `breaker`, calls fail at once while it is open.
+        `throttle()` is called before every request, retries included (a rate
+        limiter that sleeps until one may be sent). With `wait_budget` the
+        retries of one call wait at most that many seconds in all, whatever
+        Clerk's Retry-After says. `calls` counts the requests sent.
         """
         self.max_retries = max_retries
         self.max_wait = max_wait
         self.timeout = timeout
         self.deadline = deadline
         self.breaker = breaker
+        self.throttle = throttle
+        self.wait_budget = wait_budget
         self.sleep = sleep
+        self.calls = 0
 
     def get(self, path: str, *, params: dict[str, Any] | None = None, max_bytes: int = MAX_BODY_BYTES) -> Any:
         """The JSON body of `GET {CLERK_API_URL}{path}`.
@@ -114,7 +123,11 @@ class ClerkHTTP:
         url = f"{settings.CLERK_API_URL.rstrip('/')}{path}"
         headers = {"Authorization": f"Bearer {secret_key}", "Accept": "application/json"}
         ends_at = None if self.deadline is None else time.monotonic() + self.deadline
+        waited = 0.0
         for attempt in range(self.max_retries + 1):
+            if self.throttle is not None:
+                self.throttle()
+            self.calls += 1
             status, retry_after, body = self._attempt(url, params, headers, max_bytes, ends_at)
             if status == 404:
                 raise ClerkNotFound(path)
@@ -122,10 +135,12 @@ class ClerkHTTP:
                 break
             wait = retry_after if retry_after is not None else 0.5 * 2**attempt
             out_of_time = ends_at is not None and time.monotonic() + wait >= ends_at
-            if attempt == self.max_retries or wait > self.max_wait or out_of_time:
+            out_of_budget = self.wait_budget is not None and waited + wait > self.wait_budget
+            if attempt == self.max_retries or wait > self.max_wait or out_of_time or out_of_budget:
                 raise Unavailable(f"Clerk's API answered {status}", retry_after=max(1, math.ceil(wait)))
             logger.info("Clerk API %s answered %s, retrying in %.1fs", path, status, wait)
             self.sleep(wait)
+            waited += wait
         if status >= 400:
             raise ClerkAPIError(f"Clerk's API answered {status} for {path}: {_error_message(body)}")
         try:

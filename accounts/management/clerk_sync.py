@@ -40,13 +40,17 @@ class ClerkSyncCommand(BaseCommand):
         if not 1 <= page_size <= LIST_MAX_LIMIT:
             raise CommandError(f"--page-size must be between 1 and {LIST_MAX_LIMIT}")
         try:
-            report = self.sync(clerk_batch_client(), dry_run=dry_run, page_size=page_size, **options)
+            report = self.sync(self.clerk_client(), dry_run=dry_run, page_size=page_size, **options)
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         except (ClerkAPIError, Unavailable) as exc:
             raise CommandError(f"Clerk's API failed: {exc}. Nothing is lost: run the command again.") from None
         self.stderr.write("")  # ends the progress line
         self.summary_write(report, prefix="dry run, nothing written: " if dry_run else "", dry_run=dry_run, **options)
+
+    def clerk_client(self) -> ClerkClient:
+        """The client the walk calls Clerk with: the batch policy (accounts/clerk/api.py)."""
+        return clerk_batch_client()
 
     def sync(self, client: ClerkClient, *, dry_run: bool, page_size: int, **options: Any) -> Any:
         """Walk Clerk and reconcile, reporting progress on stderr; returns the report `summary_write` prints."""

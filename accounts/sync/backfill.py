@@ -41,22 +41,28 @@ BACKFILL_SUMMARY = {
 BACKFILL_SUMMARY_ORDER = ("created", "updated", "unchanged", "skipped")
 
 
-def backfill_reconcile(upsert: Callable[..., Any], data: Any, *, dry_run: bool, **kwargs: Any) -> str:
-    """Run one backfill upsert in its own transaction and name its outcome for the summary.
+def item_reconcile(write: Callable[..., Any], data: Any, *, dry_run: bool, **kwargs: Any) -> SyncOutcome | None:
+    """Run one sync write (an upsert or a tombstone) in its own transaction: its outcome, None for unusable data.
 
-    Unusable data is "skipped". With `dry_run` the transaction is rolled back.
-    Any other exception rolls back this item's transaction only, the items
-    before it stay committed, and propagates.
+    With `dry_run` the transaction is rolled back. Any other exception rolls
+    back this item's transaction only, the items before it stay committed,
+    and propagates. Backfills and reconciliation passes write every item so.
     """
     with transaction.atomic():
         try:
-            outcome = BACKFILL_SUMMARY[upsert(data, **kwargs).outcome]
+            outcome = write(data, **kwargs).outcome
         except ClerkDataError:
-            outcome = "skipped"
+            outcome = None
         # An upsert refused after writing (a membership found in another organization under its
         # row lock) marked the block for rollback: keep that, or its writes would commit.
         transaction.set_rollback(dry_run or transaction.get_rollback())
     return outcome
+
+
+def backfill_reconcile(upsert: Callable[..., Any], data: Any, *, dry_run: bool, **kwargs: Any) -> str:
+    """`item_reconcile`, its outcome named for the summary (unusable data is "skipped")."""
+    outcome = item_reconcile(upsert, data, dry_run=dry_run, **kwargs)
+    return "skipped" if outcome is None else BACKFILL_SUMMARY[outcome]
 
 
 @dataclass
@@ -91,7 +97,7 @@ def users_backfill_from_clerk(
         report.seen += 1
         if isinstance(data, dict) and isinstance(data.get("id"), str):
             seen_ids.add(data["id"])
-        outcome = backfill_reconcile(_user_upsert_greeting_recent, data, dry_run=dry_run, greet_since=greet_since)
+        outcome = backfill_reconcile(user_upsert_greeting_recent, data, dry_run=dry_run, greet_since=greet_since)
         report.counts[outcome] += 1
         if report.seen % page_size == 0:
             on_progress(report)
@@ -106,7 +112,7 @@ def users_backfill_from_clerk(
     return report
 
 
-def _user_upsert_greeting_recent(data: Any, *, greet_since: dt.datetime) -> UserSyncResult:
+def user_upsert_greeting_recent(data: Any, *, greet_since: dt.datetime) -> UserSyncResult:
     """The webhook's upsert (`created_via='sync'`), greeting a new user only if its Clerk account is that recent."""
     clerk_user = ClerkUser.from_payload(data)  # raises ClerkDataError: the user is skipped
     created_at = clerk_user.created_at

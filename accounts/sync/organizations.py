@@ -118,7 +118,7 @@ def membership_upsert_from_clerk(
     a role change of one that counts with `organization_membership_changed`.
     """
     clerk_membership = ClerkMembership.from_payload(data)
-    membership, outcome = _membership_write(clerk_membership, created_via=created_via, deleted_at=None)
+    membership, outcome = membership_write(clerk_membership, created_via=created_via, deleted_at=None)
     return MembershipSyncResult(membership, outcome)
 
 
@@ -131,7 +131,7 @@ def membership_tombstone(data: Mapping[str, Any], *, created_via: Organization.C
     Raises ClerkDataError.
     """
     clerk_membership = ClerkMembership.from_payload(data)
-    membership, outcome = _membership_write(clerk_membership, created_via=created_via, deleted_at=timezone.now())
+    membership, outcome = membership_write(clerk_membership, created_via=created_via, deleted_at=timezone.now())
     return MembershipSyncResult(membership, outcome)
 
 
@@ -166,7 +166,7 @@ def _organization_upsert(
 
 
 @transaction.atomic(savepoint=False)
-def _membership_write(
+def membership_write(
     clerk_membership: ClerkMembership, *, created_via: str, deleted_at
 ) -> tuple[OrganizationMembership, SyncOutcome]:
     """The upsert (`deleted_at` None) or the tombstone (`deleted_at` set) of one membership, with its signals.

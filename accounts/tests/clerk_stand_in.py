@@ -23,6 +23,7 @@ class ClerkStandIn:
         self.users: dict[str, dict[str, Any]] = {}
         self.organizations: dict[str, dict[str, Any]] = {}
         self.memberships: dict[str, dict[str, Any]] = {}
+        self.unlisted: set[str] = set()  # ids left out of every list, still served by their own GET
         self.jwks: dict[str, Any] = {"keys": []}
         # path prefix -> [status, headers, times left (None: always)]: answered instead of the real thing
         self.failures: dict[str, list] = {}
@@ -54,6 +55,7 @@ class ClerkStandIn:
             self.users.clear()
             self.organizations.clear()
             self.memberships.clear()
+            self.unlisted.clear()
             self.failures.clear()
             for release in self.holds.values():
                 release.set()
@@ -121,6 +123,16 @@ class ClerkStandIn:
                     return self._json(200, self._page(stand_in.organizations, parse_qs(url.query)))
                 if url.path == "/v1/organization_memberships":
                     return self._json(200, self._page(stand_in.memberships, parse_qs(url.query)))
+                if url.path.startswith("/v1/organizations/") and url.path.endswith("/memberships"):
+                    org_id = url.path.removeprefix("/v1/organizations/").removesuffix("/memberships")
+                    if org_id not in stand_in.organizations:
+                        return self._errors(404, "resource_not_found", "not found")
+                    members = {
+                        key: item
+                        for key, item in stand_in.memberships.items()
+                        if (item.get("organization") or {}).get("id") == org_id
+                    }
+                    return self._json(200, self._page(members, parse_qs(url.query)))
                 if url.path.startswith("/v1/organizations/"):
                     organization = self._organization(url.path.removeprefix("/v1/organizations/"))
                     if organization is None:
@@ -129,17 +141,25 @@ class ClerkStandIn:
                 return self._errors(404, "resource_not_found", "no such route")
 
             def _user_page(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
-                users = sorted(stand_in.users.values(), key=lambda user: (user.get("created_at") or 0, user["id"]))
+                """Oldest first by created_at, or most recently updated first with `order_by=-updated_at`."""
+                # Malformed entries (tests put them there) are listed too, sorted first.
+                users = [user for user in stand_in.users.values() if _id(user) not in stand_in.unlisted]
+                users.sort(
+                    key=lambda user: (user.get("created_at") or 0, _id(user)) if isinstance(user, dict) else (0, "")
+                )
+                if query.get("order_by") == ["-updated_at"]:
+                    users.sort(key=lambda user: user.get("updated_at") or 0, reverse=True)
                 limit = int(query.get("limit", ["10"])[0])
                 if "starting_after" in query:
-                    ids = [user["id"] for user in users]
+                    ids = [_id(user) for user in users]
                     users = users[ids.index(query["starting_after"][0]) + 1 :]
                 offset = int(query.get("offset", ["0"])[0])
                 return users[offset : offset + limit]
 
             def _page(self, objects: dict[str, dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
                 """Clerk's `{"data", "total_count"}` page, oldest first, by `limit` (default 10) and `offset`."""
-                ordered = sorted(objects.values(), key=lambda item: (item.get("created_at") or 0, item["id"]))
+                listed = [item for item in objects.values() if item["id"] not in stand_in.unlisted]
+                ordered = sorted(listed, key=lambda item: (item.get("created_at") or 0, item["id"]))
                 limit = int(query.get("limit", ["10"])[0])
                 offset = int(query.get("offset", ["0"])[0])
                 return {"data": ordered[offset : offset + limit], "total_count": len(ordered)}
@@ -179,8 +199,14 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def _id(item: Any) -> str:
+    return str(item.get("id")) if isinstance(item, dict) else ""
+
+
 def _route(path: str) -> str:
     """Count /v1/users/<id> and /v1/organizations/<id> each under one name."""
+    if path.startswith("/v1/organizations/") and path.endswith("/memberships"):
+        return "/v1/organizations/{id}/memberships"
     for collection in ("/v1/users/", "/v1/organizations/"):
         if path.startswith(collection):
             return f"{collection}{{id}}"

@@ -9,10 +9,13 @@ django-tasks-db's worker with two additions (it replaces that app's
   UserProvisioning row) is what counts, not the library's result row;
 - a sweeper thread re-triggers pending welcome emails that are due and have
   no live trigger (a claim whose worker died, a lost trigger) every
-  WELCOME_EMAIL_SWEEP_SECONDS.
+  WELCOME_EMAIL_SWEEP_SECONDS;
+- a schedule thread runs the jobs of the schedule the workers share in the
+  database (reconciliation passes, maintenance: accounts/schedule/) every
+  SCHEDULE_TICK_SECONDS.
 
 Any number can run at once on any number of hosts: tasks are claimed with
-SELECT … FOR UPDATE SKIP LOCKED, sends with a lease.
+SELECT … FOR UPDATE SKIP LOCKED, sends and scheduled jobs with a lease.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands import db_worker as library
 
+from accounts.schedule.runner import schedule_run_due
 from accounts.welcome.queue import welcome_emails_sweep
 
 logger = logging.getLogger("accounts.worker")
@@ -37,8 +42,12 @@ OUTAGE_WAITS = (1, 2, 5, 10)
 
 class Worker(library.Worker):
     def run(self) -> None:
-        sweeper = Sweeper(settings.WELCOME_EMAIL_SWEEP_SECONDS)
-        sweeper.start()
+        threads = [
+            Periodic("welcome email sweep", welcome_emails_sweep, settings.WELCOME_EMAIL_SWEEP_SECONDS),
+            Periodic("schedule", schedule_run_due, settings.SCHEDULE_TICK_SECONDS),
+        ]
+        for thread in threads:
+            thread.start()
         failures = 0
         try:
             while self.running:
@@ -53,16 +62,19 @@ class Worker(library.Worker):
                     time.sleep(wait)
                     self.startup_delay = False
         finally:
-            sweeper.stop()
+            for thread in threads:
+                thread.stop()
 
 
-class Sweeper:
-    """A daemon thread running welcome_emails_sweep now and every `interval` seconds, until stopped."""
+class Periodic:
+    """A daemon thread running `work()` now and every `interval` seconds, until stopped; errors are logged."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, what: str, work: Callable[[], object], interval: float) -> None:
+        self.what = what
+        self.work = work
         self.interval = interval
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="welcome-email-sweeper", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=what.replace(" ", "-"), daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -74,11 +86,11 @@ class Sweeper:
     def _loop(self) -> None:
         while True:
             try:
-                welcome_emails_sweep()
+                self.work()
             except DatabaseError as exc:
-                logger.warning("welcome email sweep failed (%s); trying again in %ss", str(exc).strip(), self.interval)
+                logger.warning("%s failed (%s); trying again in %ss", self.what, str(exc).strip(), self.interval)
             except Exception:
-                logger.exception("welcome email sweep failed; trying again in %ss", self.interval)
+                logger.exception("%s failed; trying again in %ss", self.what, self.interval)
             finally:
                 _close_quietly()  # this thread's connection: reopened, health and all, next time
             if self._stopped.wait(self.interval):
