@@ -4,75 +4,138 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0005_welcome_task_moved'),
+        ("accounts", "0005_welcome_task_moved"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ScheduledJob',
+            name="ScheduledJob",
             fields=[
-                ('name', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('next_due_at', models.DateTimeField(blank=True, help_text='Empty: due at once (a new job).', null=True)),
-                ('requested_at', models.DateTimeField(blank=True, help_text='Asked to run now (admin), whatever is due.', null=True)),
-                ('lease_owner', models.CharField(blank=True, help_text='host:pid of the worker running it.', max_length=255)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('last_started_at', models.DateTimeField(blank=True, null=True)),
-                ('last_finished_at', models.DateTimeField(blank=True, null=True)),
-                ('last_outcome', models.CharField(blank=True, help_text='completed, failed or skipped.', max_length=16)),
-                ('last_summary', models.TextField(blank=True, help_text='What the last run did, or why it failed.')),
+                ("name", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                (
+                    "next_due_at",
+                    models.DateTimeField(blank=True, help_text="Empty: due at once (a new job).", null=True),
+                ),
+                (
+                    "requested_at",
+                    models.DateTimeField(blank=True, help_text="Asked to run now (admin), whatever is due.", null=True),
+                ),
+                (
+                    "lease_owner",
+                    models.CharField(blank=True, help_text="host:pid of the worker running it.", max_length=255),
+                ),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("last_started_at", models.DateTimeField(blank=True, null=True)),
+                ("last_finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "last_outcome",
+                    models.CharField(blank=True, help_text="completed, failed or skipped.", max_length=16),
+                ),
+                ("last_summary", models.TextField(blank=True, help_text="What the last run did, or why it failed.")),
             ],
             options={
-                'verbose_name': 'scheduled job',
-                'ordering': ['name'],
+                "verbose_name": "scheduled job",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ReconcilePass',
+            name="ReconcilePass",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('incremental', 'Incremental'), ('full', 'Full')], max_length=16)),
-                ('trigger', models.CharField(choices=[('schedule', 'Schedule (db_worker)'), ('command', 'Command (reconcile_clerk)'), ('admin', 'Run now (admin)')], max_length=16)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.CharField(choices=[('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed')], default='running', max_length=16)),
-                ('error', models.TextField(blank=True, help_text='Why the pass did not complete.')),
-                ('worker', models.CharField(blank=True, help_text='host:pid of the process running it.', max_length=255)),
-                ('lease_expires_at', models.DateTimeField(blank=True, help_text='While running: when the pass counts as abandoned unless renewed.', null=True)),
-                ('users_created', models.PositiveIntegerField(default=0)),
-                ('users_updated', models.PositiveIntegerField(default=0)),
-                ('users_tombstoned', models.PositiveIntegerField(default=0)),
-                ('organizations_created', models.PositiveIntegerField(default=0)),
-                ('organizations_updated', models.PositiveIntegerField(default=0)),
-                ('organizations_tombstoned', models.PositiveIntegerField(default=0)),
-                ('memberships_created', models.PositiveIntegerField(default=0)),
-                ('memberships_updated', models.PositiveIntegerField(default=0)),
-                ('memberships_tombstoned', models.PositiveIntegerField(default=0)),
-                ('skipped', models.PositiveIntegerField(default=0, help_text='Entries Clerk listed with unusable data.')),
-                ('clerk_calls', models.PositiveIntegerField(default=0, help_text="Requests sent to Clerk's Backend API.")),
-                ('repairs', models.JSONField(blank=True, default=list, help_text='The first repairs: kind, action and Clerk id of each row changed.')),
-                ('drift', models.BooleanField(default=False, help_text='It repaired a change Clerk made over 15 minutes before it began, or tombstoned a row: a delivery was lost or never processed.')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(choices=[("incremental", "Incremental"), ("full", "Full")], max_length=16)),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("schedule", "Schedule (db_worker)"),
+                            ("command", "Command (reconcile_clerk)"),
+                            ("admin", "Run now (admin)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("running", "Running"), ("completed", "Completed"), ("failed", "Failed")],
+                        default="running",
+                        max_length=16,
+                    ),
+                ),
+                ("error", models.TextField(blank=True, help_text="Why the pass did not complete.")),
+                (
+                    "worker",
+                    models.CharField(blank=True, help_text="host:pid of the process running it.", max_length=255),
+                ),
+                (
+                    "lease_expires_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="While running: when the pass counts as abandoned unless renewed.",
+                        null=True,
+                    ),
+                ),
+                ("users_created", models.PositiveIntegerField(default=0)),
+                ("users_updated", models.PositiveIntegerField(default=0)),
+                ("users_tombstoned", models.PositiveIntegerField(default=0)),
+                ("organizations_created", models.PositiveIntegerField(default=0)),
+                ("organizations_updated", models.PositiveIntegerField(default=0)),
+                ("organizations_tombstoned", models.PositiveIntegerField(default=0)),
+                ("memberships_created", models.PositiveIntegerField(default=0)),
+                ("memberships_updated", models.PositiveIntegerField(default=0)),
+                ("memberships_tombstoned", models.PositiveIntegerField(default=0)),
+                (
+                    "skipped",
+                    models.PositiveIntegerField(default=0, help_text="Entries Clerk listed with unusable data."),
+                ),
+                (
+                    "clerk_calls",
+                    models.PositiveIntegerField(default=0, help_text="Requests sent to Clerk's Backend API."),
+                ),
+                (
+                    "repairs",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="The first repairs: kind, action and Clerk id of each row changed.",
+                    ),
+                ),
+                (
+                    "drift",
+                    models.BooleanField(
+                        default=False,
+                        help_text="It repaired a change Clerk made over 15 minutes before it began, or tombstoned a row: a delivery was lost or never processed.",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'reconciliation pass',
-                'verbose_name_plural': 'reconciliation passes',
-                'ordering': ['-started_at', '-pk'],
-                'permissions': [('run_reconcilepass', 'Can run a reconciliation pass now')],
-                'indexes': [models.Index(fields=['outcome', '-started_at'], name='accounts_reconcile_last_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('outcome', 'running')), fields=('outcome',), name='accounts_reconcile_one_running')],
+                "verbose_name": "reconciliation pass",
+                "verbose_name_plural": "reconciliation passes",
+                "ordering": ["-started_at", "-pk"],
+                "permissions": [("run_reconcilepass", "Can run a reconciliation pass now")],
+                "indexes": [models.Index(fields=["outcome", "-started_at"], name="accounts_reconcile_last_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("outcome", "running")),
+                        fields=("outcome",),
+                        name="accounts_reconcile_one_running",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReconcileSeen',
+            name="ReconcileSeen",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('pass_key', models.CharField(max_length=32)),
-                ('kind', models.CharField(max_length=32)),
-                ('clerk_id', models.CharField(max_length=64)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("pass_key", models.CharField(max_length=32)),
+                ("kind", models.CharField(max_length=32)),
+                ("clerk_id", models.CharField(max_length=64)),
             ],
             options={
-                'indexes': [models.Index(fields=['pass_key', 'kind', 'clerk_id'], name='accounts_reconcile_seen_idx')],
+                "indexes": [models.Index(fields=["pass_key", "kind", "clerk_id"], name="accounts_reconcile_seen_idx")],
             },
         ),
     ]

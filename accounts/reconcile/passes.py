@@ -21,6 +21,7 @@ import socket
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from accounts.clerk.api import LIST_MAX_LIMIT, ClerkAPIError, ClerkClient, clerk_reconcile_client
@@ -72,6 +73,8 @@ def reconcile_pass(
     CLERK_SECRET_KEY, and, after recording the failure, any unexpected error.
     `keep_alive()` is called after each page, with the pass's lease renewed.
     """
+    if not settings.CLERK_SECRET_KEY:
+        raise ImproperlyConfigured("CLERK_SECRET_KEY is not set: a reconciliation pass cannot call Clerk's API.")
     client = client or clerk_reconcile_client(settings.CLERK_RECONCILE_RATE)
     started_at = timezone.now()
     record = ReconcilePass(

@@ -39,6 +39,8 @@ def schedule_run_due(owner: str | None = None) -> list[str]:
         if _claim(job, owner):
             _run(job, owner)
             ran.append(job.name)
+        else:
+            logger.debug("scheduled job %s: not due, or another worker holds it", job.name)
     return ran
 
 
