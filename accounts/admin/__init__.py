@@ -1,3 +1,3 @@
 """The accounts admin: each module registers its own ModelAdmins; importing them here is the wiring."""
 
-from accounts.admin import organizations, provisioning, users  # noqa: F401
+from accounts.admin import organizations, provisioning, reconcile, users  # noqa: F401

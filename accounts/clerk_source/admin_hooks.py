@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from accounts.clerk_source.schedule_health import schedule_health
 from accounts.models import Organization, User
 from accounts.welcome.queue import WAITING_WARNING, welcome_email_queue
 from webhooks.models import WebhookEvent
@@ -52,8 +53,8 @@ def clerk_subject_search(term: str) -> QuerySet | None:
 
 
 def clerk_health() -> list[HealthBlock]:
-    """Clerk's figures for the sync health page: how users arrive, and the welcome email queue."""
-    return [_users_block(), *_welcome_email_blocks()]
+    """Clerk's figures for the sync health page: how users arrive, the welcome email queue, reconciliation."""
+    return [_users_block(), *_welcome_email_blocks(), *schedule_health()]
 
 
 def _users_block() -> HealthBlock:

@@ -51,3 +51,10 @@ def workspaces():
 
     with connected(user_provisioned, create_workspace):
         yield created
+
+
+@pytest.fixture
+def unthrottled(settings, monkeypatch):
+    """Reconciliation passes without the rate cap, their retries waiting for nothing (both have their own tests)."""
+    settings.CLERK_RECONCILE_RATE = 100_000
+    monkeypatch.setattr("accounts.clerk.api.time.sleep", lambda seconds: None)

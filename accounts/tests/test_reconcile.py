@@ -12,7 +12,7 @@ from accounts.tests.factories import ClerkUserDataFactory
 from accounts.tests.organization_factories import new_membership, new_organization
 from accounts.tests.reconcile_helpers import counts, passes, reconcile, reconcile_failing, tables
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unthrottled")]
 
 ZERO = dict.fromkeys(
     f"{kind}_{action}"
@@ -22,13 +22,6 @@ ZERO = dict.fromkeys(
 ZERO = {key: 0 for key in ZERO}
 HOUR_MS = 3_600_000
 SYNC = Organization.CreatedVia.SYNC
-
-
-@pytest.fixture(autouse=True)
-def unthrottled(settings, monkeypatch):
-    """No rate cap, and the pass's retries wait for nothing: the cap and the waits have their own tests."""
-    settings.CLERK_RECONCILE_RATE = 100_000
-    monkeypatch.setattr("accounts.clerk.api.time.sleep", lambda seconds: None)
 
 
 def local_copy(clerk_api, data, kind="user"):

@@ -20,9 +20,8 @@ MAINTENANCE = ["prune_webhook_events", "prune_task_results", "prune_rejections",
 
 
 @pytest.fixture
-def reconcile_only(settings):
+def reconcile_only(settings, unthrottled):
     settings.MAINTENANCE_JOBS = []
-    settings.CLERK_RECONCILE_RATE = 100_000
 
 
 @pytest.mark.django_db
