@@ -11,7 +11,7 @@ from pathlib import Path
 
 import environ
 
-from config.errors import ConfigurationError
+from config.errors import ConfigurationError, number_at_least
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -179,12 +179,7 @@ if TASKS_BACKEND not in _TASKS_BACKENDS:
 TASKS = {"default": {"BACKEND": _TASKS_BACKENDS[TASKS_BACKEND]}}
 # A worker's claim on a send lasts this long; a worker that died is replaced after it expires.
 # The send itself is cut half a lease after the claim (accounts/welcome/smtp.py).
-WELCOME_EMAIL_LEASE_SECONDS = env.float("WELCOME_EMAIL_LEASE_SECONDS", default=60)
-if WELCOME_EMAIL_LEASE_SECONDS <= 0:
-    raise ConfigurationError(
-        "WELCOME_EMAIL_LEASE_SECONDS must be more than 0 (a send must end within half of it), "
-        f"not {WELCOME_EMAIL_LEASE_SECONDS:g}."
-    )
+WELCOME_EMAIL_LEASE_SECONDS = number_at_least(env.float, "WELCOME_EMAIL_LEASE_SECONDS", 60, least=0.1)
 # How often each db_worker re-triggers sends that are due and have no live trigger.
 WELCOME_EMAIL_SWEEP_SECONDS = env.float("WELCOME_EMAIL_SWEEP_SECONDS", default=15)
 # Retries back off from this delay, doubling up to an hour apart, for at least 24 hours.
@@ -208,30 +203,16 @@ CLERK_TREAT_PENDING_AS_SIGNED_OUT = env.bool("CLERK_TREAT_PENDING_AS_SIGNED_OUT"
 # sync_clerk_users greets backfilled users only if their Clerk account is younger than this.
 CLERK_SYNC_WELCOME_WINDOW_DAYS = env.int("CLERK_SYNC_WELCOME_WINDOW_DAYS", default=7)
 
-# --- Reconciliation and the schedule (docs/reconciliation.md) -----------------
-
-# Every db_worker runs these on a schedule kept in the database; 0 turns one off.
-CLERK_RECONCILE_INTERVAL = env.int("CLERK_RECONCILE_INTERVAL", default=900)  # incremental passes, seconds
-CLERK_RECONCILE_FULL_INTERVAL = env.int("CLERK_RECONCILE_FULL_INTERVAL", default=86400)  # full passes, seconds
-CLERK_RECONCILE_RATE = env.int("CLERK_RECONCILE_RATE", default=50)  # requests to Clerk per 10 seconds, at most
-# Maintenance (pruning the ledger, task results, refusal counts, expired sessions): how often, and which.
-MAINTENANCE_INTERVAL = env.int("MAINTENANCE_INTERVAL", default=86400)
-MAINTENANCE_JOBS = env.list(
-    "MAINTENANCE_JOBS", default=["prune_webhook_events", "prune_task_results", "prune_rejections", "clear_sessions"]
-)
+# --- The schedule every db_worker runs (docs/reconciliation.md): seconds between runs, 0 turns one off ---
+CLERK_RECONCILE_INTERVAL = number_at_least(env.int, "CLERK_RECONCILE_INTERVAL", 900, least=0)
+CLERK_RECONCILE_FULL_INTERVAL = number_at_least(env.int, "CLERK_RECONCILE_FULL_INTERVAL", 86400, least=0)
+CLERK_RECONCILE_RATE = number_at_least(env.int, "CLERK_RECONCILE_RATE", 50, least=1)  # requests per 10 s to Clerk
+MAINTENANCE_INTERVAL = number_at_least(env.int, "MAINTENANCE_INTERVAL", 86400, least=0)
+_MAINTENANCE_JOBS = ["prune_webhook_events", "prune_task_results", "prune_rejections", "clear_sessions"]
+MAINTENANCE_JOBS = env.list("MAINTENANCE_JOBS", default=_MAINTENANCE_JOBS)
 TASK_RESULTS_RETENTION_DAYS = env.int("TASK_RESULTS_RETENTION_DAYS", default=7)
-# A worker running a scheduled job (or a pass) holds it this long unless it renews; a dead one's is then taken over.
-SCHEDULE_LEASE_SECONDS = env.float("SCHEDULE_LEASE_SECONDS", default=300)
-SCHEDULE_TICK_SECONDS = env.float("SCHEDULE_TICK_SECONDS", default=15)  # how often each worker looks for due jobs
-for _name in ("CLERK_RECONCILE_INTERVAL", "CLERK_RECONCILE_FULL_INTERVAL", "MAINTENANCE_INTERVAL"):
-    if globals()[_name] < 0:
-        raise ConfigurationError(f"{_name} must be a number of seconds, or 0 to turn it off, not {globals()[_name]}.")
-if CLERK_RECONCILE_RATE < 1:
-    raise ConfigurationError(
-        f"CLERK_RECONCILE_RATE must be at least 1 request per 10 seconds, not {CLERK_RECONCILE_RATE}."
-    )
-if SCHEDULE_LEASE_SECONDS <= 0:
-    raise ConfigurationError(f"SCHEDULE_LEASE_SECONDS must be more than 0, not {SCHEDULE_LEASE_SECONDS:g}.")
+SCHEDULE_LEASE_SECONDS = number_at_least(env.float, "SCHEDULE_LEASE_SECONDS", 300, least=0.1)  # then taken over
+SCHEDULE_TICK_SECONDS = number_at_least(env.float, "SCHEDULE_TICK_SECONDS", 15, least=0.1)
 
 # --- API --------------------------------------------------------------------
 

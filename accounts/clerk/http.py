@@ -78,10 +78,9 @@ class ClerkHTTP:
         (seconds) the whole call, retries included, gives up with
         Unavailable when that time is spent, however slowly Clerk
         trickles its answer. With `breaker`, calls fail at once while it is open.
-        `throttle()` is called before every request, retries included (a rate
-        limiter that sleeps until one may be sent). With `wait_budget` the
-        retries of one call wait at most that many seconds in all, whatever
-        Clerk's Retry-After says. `calls` counts the requests sent.
+        `throttle()` is called before every request, retries included (a rate limiter
+        sleeping until one may go). With `wait_budget` the retries of one call wait at
+        most that many seconds in all. `calls` counts the requests sent.
         """
         self.max_retries = max_retries
         self.max_wait = max_wait

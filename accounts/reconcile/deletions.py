@@ -38,20 +38,19 @@ from accounts.reconcile.walks import (
     USERS,
     PassContext,
     page_apply,
-    seen_in_pass,
     seen_mark,
 )
 from accounts.sync.backfill import item_reconcile
 from accounts.sync.organizations import MembershipSyncResult, membership_write, organization_tombstone
 from accounts.sync.users import user_tombstone
 
-CHECKED_PER_PAGE = 200
+CHECKED_PER_PAGE = 1000
 
 
 def absent_confirm(ctx: PassContext) -> None:
     """Step 1: ask Clerk about every live local row its lists left out; mark those it confirms gone."""
     users = User.objects.filter(clerk_id__isnull=False, deleted_at__isnull=True, date_joined__lt=ctx.report.started_at)
-    for user in _pages(users.exclude(seen_in_pass(ctx, USERS)), ctx):
+    for user in _unlisted(ctx, users, USERS.name):
         try:
             data = ctx.client.user_get(user.clerk_id)
         except ClerkUserNotFound:
@@ -60,23 +59,29 @@ def absent_confirm(ctx: PassContext) -> None:
         page_apply(ctx, USERS, [data])
 
     organizations = Organization.objects.filter(deleted_at__isnull=True, created_at__lt=ctx.report.started_at)
-    for organization in _pages(organizations.exclude(seen_in_pass(ctx, ORGANIZATIONS)), ctx):
+    for organization in _unlisted(ctx, organizations, ORGANIZATIONS.name):
         data = ctx.client.organization_get(organization.clerk_id)
         if data is None:
             seen_mark(ctx, "organizations_gone", [organization.clerk_id])
         else:
             page_apply(ctx, ORGANIZATIONS, [data])
 
-    memberships = _absent_memberships(ctx)
-    for organization in _pages(Organization.objects.filter(pk__in=memberships.values("organization_id")), ctx):
+    memberships = OrganizationMembership.objects.filter(
+        deleted_at__isnull=True, organization__deleted_at__isnull=True, created_at__lt=ctx.report.started_at
+    )
+    gone_organizations = set(_marked(ctx, "organizations_gone"))  # as few as Clerk deleted since the last pass
+    # The organizations to ask: one id per organization with an unlisted membership, not one per membership.
+    to_check = {m.organization_id for m in _unlisted(ctx, memberships.select_related("organization"), MEMBERSHIPS.name)
+                if m.organization.clerk_id not in gone_organizations}  # fmt: skip
+    for organization in Organization.objects.filter(pk__in=sorted(to_check)).order_by("pk").iterator():
         try:
             _organization_memberships_walk(ctx, organization)
         except ClerkNotFound:
             seen_mark(ctx, "organizations_gone", [organization.clerk_id])
             continue
         # Still unmarked: not in the organization's complete listing. Clerk removed it.
-        gone = memberships.filter(organization=organization).values_list("clerk_id", flat=True)
-        seen_mark(ctx, "memberships_gone", gone.iterator())
+        gone = _unlisted(ctx, memberships.filter(organization=organization), MEMBERSHIPS.name)
+        seen_mark(ctx, "memberships_gone", [membership.clerk_id for membership in gone])
 
 
 def gone_tombstone(ctx: PassContext) -> None:
@@ -84,10 +89,8 @@ def gone_tombstone(ctx: PassContext) -> None:
     for clerk_id in _marked(ctx, "users_gone"):
         outcome = item_reconcile(user_tombstone, clerk_id, dry_run=ctx.dry_run, created_via=SYNC)
         ctx.report.note("users", outcome, clerk_id, None)
-    gone_organizations = Organization.objects.filter(
-        clerk_id__in=ReconcileSeen.objects.filter(pass_key=ctx.pass_key, kind="organizations_gone").values("clerk_id")
-    )
-    for organization in _pages(gone_organizations, ctx):
+    for clerk_id in _marked(ctx, "organizations_gone"):
+        organization = Organization.objects.get(clerk_id=clerk_id)
         data = {"id": organization.clerk_id, "slug": organization.slug}  # organization.deleted's data
         outcome = item_reconcile(organization_tombstone, data, dry_run=ctx.dry_run, created_via=SYNC)
         ctx.report.note("organizations", outcome, organization.clerk_id, None)
@@ -118,18 +121,6 @@ def membership_end(membership: OrganizationMembership, *, created_via: str) -> M
     return MembershipSyncResult(row, outcome)
 
 
-def _absent_memberships(ctx: PassContext) -> QuerySet:
-    """Live memberships of organizations not gone, existing before the pass, that no list showed."""
-    gone = ReconcileSeen.objects.filter(pass_key=ctx.pass_key, kind="organizations_gone").values("clerk_id")
-    return (
-        OrganizationMembership.objects.filter(
-            deleted_at__isnull=True, organization__deleted_at__isnull=True, created_at__lt=ctx.report.started_at
-        )
-        .exclude(organization__clerk_id__in=gone)
-        .exclude(seen_in_pass(ctx, MEMBERSHIPS))
-    )
-
-
 def _organization_memberships_walk(ctx: PassContext, organization: Organization) -> None:
     offset = 0
     while True:
@@ -142,17 +133,29 @@ def _organization_memberships_walk(ctx: PassContext, organization: Organization)
 
 def _marked(ctx: PassContext, kind: str) -> Iterator[str]:
     """The Clerk ids this pass marked `kind`, a page at a time."""
-    marks = ReconcileSeen.objects.filter(pass_key=ctx.pass_key, kind=kind)
-    for mark in _pages(marks, ctx):
-        yield mark.clerk_id
+    for page in _pages(ctx, ReconcileSeen.objects.filter(pass_key=ctx.pass_key, kind=kind)):
+        yield from (mark.clerk_id for mark in page)
 
 
-def _pages(rows: QuerySet, ctx: PassContext) -> Iterator:
-    """The rows a page at a time by primary key (none held beyond a page), ticking after each page."""
+def _unlisted(ctx: PassContext, rows: QuerySet, kind: str) -> Iterator:
+    """The rows whose clerk_id this pass has not marked `kind`, read a page at a time by primary key.
+
+    Two indexed queries per page (the rows, then which of their ids are marked), whatever
+    the planner knows of the marks just written: never an anti-join over the whole table.
+    """
+    for page in _pages(ctx, rows):
+        marks = ReconcileSeen.objects.filter(pass_key=ctx.pass_key, kind=kind, clerk_id__in=[r.clerk_id for r in page])
+        marked = set(marks.values_list("clerk_id", flat=True))
+        yield from (row for row in page if row.clerk_id not in marked)
+
+
+def _pages(ctx: PassContext, rows: QuerySet) -> Iterator[list]:
+    """The rows in pages by primary key (none held beyond a page), ticking after each page."""
     last = None
     while True:
         page = list((rows if last is None else rows.filter(pk__gt=last)).order_by("pk")[:CHECKED_PER_PAGE])
-        yield from page
+        if page:
+            yield page
         if len(page) < CHECKED_PER_PAGE:
             return
         last = page[-1].pk

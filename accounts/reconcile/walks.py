@@ -140,12 +140,6 @@ def seen_mark(ctx: PassContext, kind: str, clerk_ids: Iterable[str]) -> None:
     ReconcileSeen.objects.bulk_create(rows, batch_size=1000)
 
 
-def seen_in_pass(ctx: PassContext, kind: Kind) -> models.Exists:
-    """For `.exclude()`: the row's clerk_id was listed by Clerk during this pass."""
-    marks = ReconcileSeen.objects.filter(pass_key=ctx.pass_key, kind=kind.name, clerk_id=models.OuterRef("clerk_id"))
-    return models.Exists(marks)
-
-
 def _differs(row, item, fields: tuple[str, ...]) -> bool:
     """Would the upsert change this row? Missing: yes; tombstoned or newer locally: no (the guard refuses)."""
     if row is None:

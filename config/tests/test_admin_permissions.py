@@ -15,6 +15,7 @@ EXPECTED = {
     "webhooks.WebhookEvent/WebhookAttemptInline": (False, False, True),  # can_delete = False: no checkbox
     "webhooks.WebhookRejection": (False, False, True),
     "accounts.UserProvisioning": (False, False, False),
+    "accounts.ReconcilePass": (False, False, False),  # written by the passes alone
     "accounts.Organization": (False, True, True),  # every field read-only: saving changes nothing
     "accounts.Organization/OrganizationMembershipInline": (False, False, True),
     "accounts.OrganizationMembership": (False, True, True),

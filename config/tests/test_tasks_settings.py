@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 READ = (
     "import json, django; from django.conf import settings; django.setup(); "
@@ -96,4 +98,19 @@ def test_a_lease_that_leaves_a_send_no_time_is_refused_with_a_clear_message():
     result = read_settings(WELCOME_EMAIL_LEASE_SECONDS="0")
 
     assert result.returncode != 0
-    assert "WELCOME_EMAIL_LEASE_SECONDS must be more than 0" in result.stderr
+    assert "WELCOME_EMAIL_LEASE_SECONDS must be at least 0.1, not 0." in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CLERK_RECONCILE_INTERVAL", "-1", "CLERK_RECONCILE_INTERVAL must be at least 0, not -1."),
+        ("CLERK_RECONCILE_RATE", "0", "CLERK_RECONCILE_RATE must be at least 1, not 0."),
+        ("SCHEDULE_LEASE_SECONDS", "0", "SCHEDULE_LEASE_SECONDS must be at least 0.1, not 0."),
+    ],
+)
+def test_a_schedule_setting_out_of_range_is_refused_with_a_clear_message(name, value, message):
+    result = read_settings(**{name: value})
+
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -8,7 +8,8 @@ class Command(ClerkSyncCommand):
     help = (
         "Walk Clerk's organization list, then its membership list (limit/offset pages), and create or update "
         "each locally, like the webhooks would. Tombstones nothing Clerk no longer lists. Safe to run again; "
-        "an interrupted run can simply be restarted."
+        "an interrupted run can simply be restarted. reconcile_clerk --full (also run on the db_worker's schedule) "
+        "does the same with the same rules, and also tombstones what Clerk confirms deleted and records the pass."
     )
 
     def sync(self, client, *, dry_run, page_size, **options):

@@ -13,7 +13,9 @@ from accounts.sync.users import ProvisioningFailed
 class Command(ClerkSyncCommand):
     help = (
         "Walk Clerk's user list (starting_after cursor) and create or update every user locally, like the "
-        "webhooks would. Safe to run again; an interrupted run can simply be restarted."
+        "webhooks would. Safe to run again; an interrupted run can simply be restarted. A one-off backfill: "
+        "reconcile_clerk --full (also run on the db_worker's schedule) does the same with the same rules, and also "
+        "confirms each deletion with Clerk, keeps to CLERK_RECONCILE_RATE and records the pass."
     )
     page_items = "users"
 
