@@ -217,3 +217,26 @@ def test_a_pass_refuses_to_start_while_another_runs(clerk_api):
     assert error.startswith("another reconciliation pass is running (full, started ")
     assert "elsewhere:1" in error
     assert ReconcilePass.objects.count() == 1
+
+
+def test_deletions_are_found_a_page_at_a_time_across_page_boundaries(clerk_api, monkeypatch):
+    monkeypatch.setattr("accounts.reconcile.deletions.CHECKED_PER_PAGE", 3)
+    users = [local_copy(clerk_api, ClerkUserDataFactory(created_at=n)) for n in range(10)]
+    org = local_copy(clerk_api, new_organization(), "organization")
+    members = [
+        local_copy(clerk_api, new_membership(organization=clerk_api.organizations[org.clerk_id]), "membership")
+        for _ in range(7)
+    ]
+    gone = [users[n] for n in (0, 1, 2, 3, 4, 6, 8)]
+    for user in gone:
+        del clerk_api.users[user.clerk_id]
+    for member in members[2:]:
+        del clerk_api.memberships[member.clerk_id]
+
+    out, _ = reconcile("--full", "--page-size", "2")
+
+    assert counts(out) == ZERO | {"users_tombstoned": 7, "memberships_tombstoned": 5}
+    assert {u.clerk_id for u in User.objects.filter(deleted_at__isnull=False)} == {u.clerk_id for u in gone}
+    assert OrganizationMembership.objects.filter(deleted_at__isnull=True).count() == 2
+    assert clerk_api.calls["/v1/users/{id}"] == 7
+    assert clerk_api.calls["/v1/organizations/{id}/memberships"] == 1
