@@ -15,9 +15,9 @@ EXPECTED = {
     "webhooks.WebhookEvent/WebhookAttemptInline": (False, False, True),  # can_delete = False: no checkbox
     "webhooks.WebhookRejection": (False, False, True),
     "accounts.UserProvisioning": (False, False, False),
-    "accounts.Organization": (False, True, True),  # every field read-only: saving changes nothing
+    "accounts.Organization": (False, False, True),  # from Clerk: viewed ("View", not "Change"), never edited
     "accounts.Organization/OrganizationMembershipInline": (False, False, True),
-    "accounts.OrganizationMembership": (False, True, True),
+    "accounts.OrganizationMembership": (False, False, True),
     "accounts.User": (True, True, True),  # local staff accounts are made here
     "accounts.User/UserMembershipInline": (False, False, True),
 }
