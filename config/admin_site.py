@@ -51,6 +51,7 @@ class ControlRoomAdminSite(admin.AdminSite):
     site_title = "clerk-sync admin"
     index_title = "Control room"
     site_url = "/"  # "View site" leads to the service's front page
+    empty_value_display = "—"  # as webhooks.admin.display.NOTHING: one way to say "nothing" on every page
     # Without the app list in a sidebar the changelists get the whole width; the index and breadcrumbs navigate.
     enable_nav_sidebar = False
 

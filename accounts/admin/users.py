@@ -6,7 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.admin.mirror import DeletedInClerkFilter, deleted_in_clerk, user_name
+from accounts.admin.mirror import DeletedInClerkFilter, deleted_in_clerk, user_cell
 from accounts.admin.organizations import UserMembershipInline
 from accounts.admin.provisioning import welcome_email_badge
 from accounts.models import User, UserProvisioning
@@ -52,8 +52,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description="name / email", ordering="last_name")
     def name_and_email(self, user: User) -> str:
-        # The first column links to the user's page (Django's list_display_links).
-        return format_html("{}<br><small>{}</small>", user_name(user), user.email)
+        return user_cell(user)  # the first column: Django links it to the user's page
 
     @admin.display(description="Clerk id / username", ordering="clerk_id")
     def clerk_id_and_username(self, user: User) -> str:
