@@ -10,7 +10,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -26,7 +27,7 @@ from webhooks.admin.changelist import (
 from webhooks.admin.charts import STATUS_COLOURS
 from webhooks.admin.display import breakable_type, long_text, moment, moment_column
 from webhooks.admin.health import sync_health_view
-from webhooks.admin.html import json_to_html
+from webhooks.admin.html import json_text_to_html
 from webhooks.admin.readonly import ReadOnlyAdminMixin
 from webhooks.models import WebhookAttempt, WebhookEvent, WebhookRejection
 from webhooks.services import DeliveryResult, webhook_event_replay
@@ -127,8 +128,14 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "can_replay": self.has_replay_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEvent]:
+        # No page decodes payloads with the rows: the list shows none, an event's page reads its own as text.
+        return super().get_queryset(request).defer("payload")
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["payload_html"] = json_to_html(obj.payload) if obj is not None else ""
+        if obj is not None:
+            raw = WebhookEvent.objects.filter(pk=obj.pk).values_list(Cast("payload", TextField()), flat=True).get()
+            context["payload_html"] = json_text_to_html(raw)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- views ---------------------------------------------------------------------------------
