@@ -156,6 +156,8 @@ class UserProvisioning(models.Model):
     welcome_email_last_error = models.TextField(blank=True, help_text="Why the last attempt failed or was skipped.")
 
     class Meta:
+        # What staff come to this table for (the admin's "Welcome emails", as the README calls them).
+        verbose_name, verbose_name_plural = "welcome email", "welcome emails"
         permissions = [("retry_welcome_email", "Can retry welcome emails")]
         indexes = [
             # The sweep and the health page read only pending emails, by due time.
@@ -167,7 +169,7 @@ class UserProvisioning(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"provisioning of {self.user_id}"
+        return f"welcome email of user {self.user_id}"
 
 
 class Organization(ClerkMirror):

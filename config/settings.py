@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 
 from config.errors import ConfigurationError, number_at_least
+from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -42,11 +43,12 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 # The redirect to HTTPS and HSTS are the job of the proxy that terminates TLS, so
 # `check --deploy` does not ask the app for them (SECURE_SSL_REDIRECT=1 still works).
-SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"]
+# SILENCED_SYSTEM_CHECKS adds ids to silence on purpose, e.g. clerk_sync.W010 (console mail under DEBUG=0).
+SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", *env.list("SILENCED_SYSTEM_CHECKS", default=[])]
 
 INSTALLED_APPS = [
     "config",  # first: its runserver extends webhooks' and staticfiles' (config/management/commands/)
-    "django.contrib.admin",
+    "config.admin_site.ControlRoomAdminConfig",  # django.contrib.admin, with our header and index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here: /api/docs/ needs no CDN
     "accounts",  # before django_tasks_db: its db_worker command replaces the library's
     "django_tasks",
     "django_tasks_db",
@@ -62,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.json_errors.JsonErrorsMiddleware",  # first: it sees every answer, Django's own included
+    "config.probes.ProbeMiddleware",  # before anything reads the Host header: probes answer whatever it is
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -145,6 +149,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One way to write a moment everywhere in the admin: 2026-12-04 19:09:00 UTC (config/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -227,6 +233,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Authenticate with a Clerk session token (Authorization: Bearer, or the __session cookie).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # the API reference at /api/docs/ loads nothing from a CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Webhooks ---------------------------------------------------------------
@@ -237,10 +245,5 @@ WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
 
 # --- Logging ----------------------------------------------------------------
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# One line per record on stderr; config/logs.py says what it adds to Django's defaults.
+LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"))

@@ -87,7 +87,8 @@ class WebhookAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+        # As the admin writes a moment (webhooks.admin.display.moment): it heads the attempt's row there.
+        return f"{self.kind} {self.outcome} at {timezone.localtime(self.started_at):%Y-%m-%d %H:%M:%S %Z}"
 
 
 class WebhookRejection(models.Model):

@@ -8,7 +8,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from accounts.admin.mirror import DeletedInClerkFilter, deleted_in_clerk
+from accounts.admin.mirror import DeletedInClerkFilter, deleted_in_clerk, user_cell
 from accounts.models import Organization, OrganizationMembership
 from webhooks.admin.readonly import ReadOnlyAdminMixin
 
@@ -84,7 +84,8 @@ class UserMembershipInline(ReadOnlyInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    refused = frozenset({"add"})  # organizations come from Clerk; every field is read-only below
+    # Organizations come from Clerk: viewed, never added or changed (the index and list offer "View").
+    refused = frozenset({"add", "change"})
     list_display = ["name", "slug", "clerk_id", "members", deleted_in_clerk, "created_via"]
     list_filter = ["created_via", DeletedInClerkFilter]
     search_fields = ["clerk_id", "slug", "name"]
@@ -125,11 +126,27 @@ class OrganizationFilter(admin.SimpleListFilter):
 
 @admin.register(OrganizationMembership)
 class OrganizationMembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    refused = frozenset({"add"})  # memberships come from Clerk; every field is read-only below
-    list_display = ["clerk_id", "organization", "user_clerk_id", "user", "role", deleted_in_clerk]
+    refused = frozenset({"add", "change"})  # memberships come from Clerk: viewed, never added or changed
+    # Fits 1280 px beside the filters: the role under the membership's id, the Clerk ids under the names.
+    list_display = ["clerk_id_and_role", "organization_name", "member", deleted_in_clerk]
     list_filter = [OrganizationFilter, DeletedInClerkFilter]
     list_select_related = ["organization", "user"]
     search_fields = ["clerk_id", "user_clerk_id", "organization__clerk_id", "organization__slug", "role"]
     ordering = ["-created_at"]
     show_full_result_count = False
     fields = readonly_fields = (*MEMBERSHIP_FIELDS, "created_at")
+
+    @admin.display(description="membership / role", ordering="clerk_id")
+    def clerk_id_and_role(self, membership: OrganizationMembership) -> str:
+        return format_html("{}<br><small>{}</small>", membership.clerk_id, membership.role)
+
+    @admin.display(description="organization", ordering="organization__name")
+    def organization_name(self, membership: OrganizationMembership) -> str:
+        organization = membership.organization
+        return format_html("{}<br><small>{}</small>", organization.name or organization.slug, organization.clerk_id)
+
+    @admin.display(description="member", ordering="user_clerk_id")
+    def member(self, membership: OrganizationMembership) -> str:
+        """The member's name and email when the user is local, and always the Clerk user id under them."""
+        who = user_cell(membership.user, fallback="(not local yet)")
+        return format_html("{}<br><small>{}</small>", who, membership.user_clerk_id)

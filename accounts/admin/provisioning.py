@@ -1,4 +1,8 @@
-"""Provisioning in the admin: each user's welcome email (pending, sent, failed), with a retry action."""
+"""The welcome emails in the admin: each provisioned user's (pending, sent, failed), with a retry action.
+
+The model is UserProvisioning (the record of a user's one-time side effects); staff know it as
+the welcome-email queue, so the admin and its index call it "Welcome emails".
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.admin.mirror import user_name
 from accounts.models import UserProvisioning
 from accounts.welcome.queue import welcome_email_retry
+from webhooks.admin.display import NOTHING, long_text, moment
 from webhooks.admin.events import coloured_badge
 from webhooks.admin.readonly import ReadOnlyAdminMixin
 
@@ -35,16 +41,9 @@ class UserProvisioningAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     Refuses adding, changing and deleting; the retry action needs its own permission.
     """
 
-    list_display = [
-        "user_link",
-        "created_via",
-        "provisioned_at",
-        "welcome_email_status",
-        "welcome_email_attempts",
-        "welcome_email_next_attempt_at",
-        "welcome_email_sent_at",
-        "last_error",
-    ]
+    # Fits 1280 px beside the filters: the email under the name, the path under the moment, the attempts
+    # under the status, one column for when it was sent or is tried next.
+    list_display = ["user_link", "provisioned", "welcome_email_status", "next_attempt_or_sent", "last_error"]
     list_filter = ["welcome_email", "created_via"]
     list_select_related = ["user"]
     search_fields = ["user__clerk_id", "user__email"]
@@ -81,16 +80,43 @@ class UserProvisioningAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.display(description="user", ordering="user__clerk_id")
+    @admin.display(description="user / email", ordering="user__clerk_id")
     def user_link(self, provisioning: UserProvisioning) -> str:
         user = provisioning.user
         url = reverse("admin:accounts_user_change", args=[user.pk])
-        return format_html('<a href="{}">{}</a> {}', url, user.clerk_id or user.username, user.email)
+        return format_html(
+            '<a href="{}">{}</a><br><small style="overflow-wrap:anywhere">{}<br>{}</small>',
+            url,
+            user_name(user),
+            user.email,
+            user.clerk_id or "",
+        )
+
+    @admin.display(description="provisioned / via", ordering="provisioned_at")
+    def provisioned(self, provisioning: UserProvisioning) -> str:
+        return format_html(
+            "{}<br><small>{}</small>", moment(provisioning.provisioned_at), provisioning.get_created_via_display()
+        )
 
     @admin.display(description="welcome email", ordering="welcome_email")
     def welcome_email_status(self, provisioning: UserProvisioning) -> str:
-        return welcome_email_badge(provisioning)
+        attempts = provisioning.welcome_email_attempts
+        return format_html(
+            "{}<br><small>{} attempt{}</small>",
+            welcome_email_badge(provisioning),
+            attempts,
+            "" if attempts == 1 else "s",
+        )
+
+    @admin.display(description="sent / next try", ordering="welcome_email_next_attempt_at")
+    def next_attempt_or_sent(self, provisioning: UserProvisioning) -> str:
+        """When it was sent, else when it is next tried (a pending one), else nothing."""
+        if provisioning.welcome_email_sent_at:
+            return f"sent {moment(provisioning.welcome_email_sent_at)}"
+        if provisioning.welcome_email_next_attempt_at and provisioning.welcome_email == Status.PENDING:
+            return f"next {moment(provisioning.welcome_email_next_attempt_at)}"
+        return NOTHING
 
     @admin.display(description="last error")
     def last_error(self, provisioning: UserProvisioning) -> str:
-        return provisioning.welcome_email_last_error[:200] or "—"
+        return long_text(provisioning.welcome_email_last_error)

@@ -16,7 +16,11 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.models import Organization, OrganizationMembership, ReconcilePass, User
 from accounts.schedule.runner import schedule_request
+from webhooks.admin.display import moment_column
 from webhooks.admin.readonly import ReadOnlyAdminMixin
+
+started = moment_column("started_at", "started")
+finished = moment_column("finished_at", "finished")
 
 # Which admin page a repair's Clerk id links to.
 REPAIRED_MODELS = {"users": User, "organizations": Organization, "memberships": OrganizationMembership}
@@ -25,7 +29,8 @@ RUN_JOBS = {"incremental": "reconcile_incremental", "full": "reconcile_full"}
 
 @admin.register(ReconcilePass)
 class ReconcilePassAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("started_at", "kind", "trigger", "outcome", "finished_at", "repaired", "drift", "clerk_calls")
+    list_display = (started, "kind", "trigger", "outcome", finished, "repaired", "drift", "clerk_calls")
+    list_display_links = (started,)
     list_filter = ("outcome", "kind", "trigger", "drift")
     date_hierarchy = "started_at"
     fields = (

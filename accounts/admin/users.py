@@ -6,10 +6,11 @@ from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.admin.mirror import DeletedInClerkFilter, deleted_in_clerk
+from accounts.admin.mirror import DeletedInClerkFilter, deleted_in_clerk, user_cell
 from accounts.admin.organizations import UserMembershipInline
 from accounts.admin.provisioning import welcome_email_badge
 from accounts.models import User, UserProvisioning
+from webhooks.admin.display import moment_column
 
 # Fields Clerk owns on a Clerk user; a local staff account (no clerk_id) keeps them editable.
 CLERK_OWNED_FIELDS = ("email", "first_name", "last_name", "image_url")
@@ -20,8 +21,15 @@ CLERK_BOOKKEEPING_FIELDS = (
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    # Fits 1280 px beside the filters: the email sits under the username.
-    list_display = ["username_and_email", "clerk_id", "created_via", deleted_in_clerk, "is_active", "joined"]
+    # Fits 1280 px beside the filters: the email sits under the name, the username under the Clerk id.
+    list_display = [
+        "name_and_email",
+        "clerk_id_and_username",
+        "created_via",
+        deleted_in_clerk,
+        "is_active",
+        moment_column("date_joined", "joined"),
+    ]
     list_filter = ["created_via", DeletedInClerkFilter, "is_active", "is_staff", "is_superuser"]
     search_fields = ["username", "email", "clerk_id", "first_name", "last_name"]
     ordering = ["-date_joined"]
@@ -42,13 +50,14 @@ class UserAdmin(DjangoUserAdmin):
             readonly += [*CLERK_OWNED_FIELDS, "username"]
         return readonly
 
-    @admin.display(description="username / email", ordering="username")
-    def username_and_email(self, user: User) -> str:
-        return format_html("{}<br><small>{}</small>", user.username, user.email or "—")
+    @admin.display(description="name / email", ordering="last_name")
+    def name_and_email(self, user: User) -> str:
+        return user_cell(user)  # the first column: Django links it to the user's page
 
-    @admin.display(description="joined", ordering="date_joined")
-    def joined(self, user: User) -> str:
-        return f"{user.date_joined:%Y-%m-%d}"  # the time is on the user's page
+    @admin.display(description="Clerk id / username", ordering="clerk_id")
+    def clerk_id_and_username(self, user: User) -> str:
+        clerk_id = user.clerk_id or "— (a local staff account)"
+        return format_html("{}<br><small>{}</small>", clerk_id, user.username)
 
     @admin.display(description="webhook events")
     def webhook_events(self, user: User) -> str:

@@ -27,22 +27,38 @@ JIT_SHARE_WARNING = 0.10
 
 
 def clerk_subject_links(events: Sequence[WebhookEvent]) -> Mapping[int, SubjectLink]:
-    """Events about a local user or organization link to its admin page: one query per kind for the whole page."""
+    """Events about a local user or organization link to its admin page, named: one query per kind for the whole page.
+
+    The label is the Clerk id and who it is: `user_… Ada Okafor, ada@example.com`, `org_… Acme`.
+    """
     links = {}
-    for model, prefix in ((User, "user_"), (Organization, "org_")):
+    for model, prefix, fields in (
+        (User, "user_", ("first_name", "last_name", "email")),
+        (Organization, "org_", ("name",)),
+    ):
         clerk_ids = {event.subject_id for event in events if event.subject_id.startswith(prefix)}
         if not clerk_ids:
             continue
-        pks = dict(model.objects.filter(clerk_id__in=clerk_ids).values_list("clerk_id", "pk"))
+        rows = {
+            row[0]: row[1:]
+            for row in model.objects.filter(clerk_id__in=clerk_ids).values_list("clerk_id", "pk", *fields)
+        }
         url_name = f"admin:accounts_{model._meta.model_name}_change"
-        links.update(
-            {
-                event.pk: SubjectLink(event.subject_id, reverse(url_name, args=[pk]))
-                for event in events
-                if (pk := pks.get(event.subject_id)) is not None
-            }
-        )
+        for event in events:
+            row = rows.get(event.subject_id)
+            if row is not None:
+                pk, *names = row
+                links[event.pk] = SubjectLink(_named(event.subject_id, names), reverse(url_name, args=[pk]))
     return links
+
+
+def _named(clerk_id: str, names: list[str]) -> str:
+    """`user_… Ada Okafor, ada@example.com` from (first name, last name, email), `org_… Acme` from (name,)."""
+    if len(names) == 3:
+        first_name, last_name, email = names
+        names = [f"{first_name} {last_name}".strip(), email]
+    who = ", ".join(name for name in names if name)
+    return f"{clerk_id} {who}" if who else clerk_id
 
 
 def clerk_subject_search(term: str) -> QuerySet | None:

@@ -48,7 +48,10 @@ class TestChangelist:
         html = response.content.decode()
         assert listed_event_ids(response) == ["msg_new", "msg_old"]
         assert 'class="status-badge"' in html and ">Failed<" in html
-        assert f'href="/admin/accounts/user/{known.pk}/change/">user_known</a>' in html
+        # The Clerk id, then who it is: the name and the email.
+        name = f"{known.first_name} {known.last_name}".strip()
+        who = ", ".join(part for part in (name, known.email) if part)
+        assert f'href="/admin/accounts/user/{known.pk}/change/">user_known {who}</a>' in html
         assert old.subject_id in html  # shown, unlinked: no local user
         assert re.findall(r'<td class="field-attempts">(\d+)</td>', html) == ["3", "1"]
 

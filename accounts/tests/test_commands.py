@@ -207,6 +207,19 @@ class TestSendClerkWebhook:
         assert User.objects.count() == 1
         assert WebhookEvent.objects.get().attempts == 3
 
+    def test_host_sets_the_host_header_for_an_app_that_allows_only_its_name(self, live_server, settings):
+        settings.ALLOWED_HOSTS = ["app.example.com"]  # production's: the live server's 127.0.0.1 is not listed
+        url = self.url(live_server)
+
+        with pytest.raises(CommandError, match="did not accept"):
+            run("send_clerk_webhook", "user.created", "--url", url, "--user-id", "user_h0")
+        output = run(
+            "send_clerk_webhook", "user.created", "--url", url, "--user-id", "user_h1", "--host", "app.example.com"
+        )
+
+        assert output.splitlines()[1].startswith('200 {"event_id": ')
+        assert list(User.objects.values_list("clerk_id", flat=True)) == ["user_h1"]
+
     def test_updated_then_deleted(self, live_server):
         url = self.url(live_server)
         run("send_clerk_webhook", "user.created", "--url", url, "--user-id", "user_x1")

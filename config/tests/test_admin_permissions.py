@@ -16,9 +16,9 @@ EXPECTED = {
     "webhooks.WebhookRejection": (False, False, True),
     "accounts.UserProvisioning": (False, False, False),
     "accounts.ReconcilePass": (False, False, False),  # written by the passes alone
-    "accounts.Organization": (False, True, True),  # every field read-only: saving changes nothing
+    "accounts.Organization": (False, False, True),  # from Clerk: viewed ("View", not "Change"), never edited
     "accounts.Organization/OrganizationMembershipInline": (False, False, True),
-    "accounts.OrganizationMembership": (False, True, True),
+    "accounts.OrganizationMembership": (False, False, True),
     "accounts.User": (True, True, True),  # local staff accounts are made here
     "accounts.User/UserMembershipInline": (False, False, True),
 }

@@ -72,22 +72,58 @@ def test_runserver_without_database_says_so_in_one_line_and_serves(tmp_path):
     assert "Traceback" not in printed
 
 
+# docs/admin.md's production settings.
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": PRODUCTION_SECRET_KEY,
+    "ALLOWED_HOSTS": "app.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/app",
+    "CLERK_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
+    "CLERK_SECRET_KEY": "sk_live_production_key",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "EMAIL_HOST": "smtp.example.com",
+}
+
+
 def test_check_deploy_is_clean_on_the_readme_production_settings():
-    result = manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DEBUG="0",
-        SECRET_KEY=PRODUCTION_SECRET_KEY,
-        ALLOWED_HOSTS="app.example.com",
-        DATABASE_URL="postgres://postgres@127.0.0.1:5432/app",
-        CLERK_WEBHOOK_SECRET=TEST_WEBHOOK_SECRET,
-        CLERK_SECRET_KEY="sk_live_production_key",
-    )
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
 
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "email_backend, warned",
+    [
+        (None, True),  # unset: the console default
+        ("django.core.mail.backends.console.EmailBackend", True),
+        ("django.core.mail.backends.locmem.EmailBackend", True),
+        ("django.core.mail.backends.smtp.EmailBackend", False),
+    ],
+)
+def test_production_without_a_real_mail_backend_is_warned_about(email_backend, warned):
+    env = {name: value for name, value in PRODUCTION.items() if name != "EMAIL_BACKEND"}
+    if email_backend:
+        env["EMAIL_BACKEND"] = email_backend
+
+    result = manage("check", "--deploy", **env)
+
+    assert result.returncode == 0, result.stderr
+    assert ("(clerk_sync.W010) DEBUG is off but EMAIL_BACKEND is" in result.stderr) is warned, result.stderr
+    if warned:
+        assert "SILENCED_SYSTEM_CHECKS=clerk_sync.W010" in result.stderr  # the hint says how to mean it
+
+
+def test_the_console_mail_warning_is_silenced_on_purpose_and_not_in_development():
+    silenced = {name: value for name, value in PRODUCTION.items() if name != "EMAIL_BACKEND"}
+    silenced["SILENCED_SYSTEM_CHECKS"] = "clerk_sync.W010"
+
+    quiet = manage("check", "--deploy", "--fail-level", "WARNING", **silenced)
+    development = manage("check")
+
+    assert quiet.returncode == 0, quiet.stderr
+    assert "no issues (3 silenced)" in quiet.stdout and "W010" not in quiet.stderr  # with the two of settings.py
+    assert "W010" not in development.stderr  # DEBUG on: the console is where development mail belongs
 
 
 def test_development_defaults_warn_about_the_missing_clerk_secrets():

@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.utils.functional import cached_property
 
+from webhooks.admin.display import breakable_type
 from webhooks.models import WebhookEvent
 from webhooks.registry import SubjectLink, registered_sources
 
@@ -57,7 +58,9 @@ class EventTypeFilter(admin.SimpleListFilter):
         return sorted({event_type for source in registered_sources().values() for event_type in source.handlers})
 
     def lookups(self, request, model_admin):
-        return [(event_type, event_type) for event_type in self.handled_types()] + [(self.OTHER, "Other (no handler)")]
+        # Long types wrap after a dot, never mid-word (change_list.html keeps the filter from breaking words).
+        handled = [(event_type, breakable_type(event_type)) for event_type in self.handled_types()]
+        return [*handled, (self.OTHER, "Other (no handler)")]
 
     def queryset(self, request, queryset):
         if self.value() == self.OTHER:

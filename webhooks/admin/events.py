@@ -10,11 +10,11 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 
 from webhooks.admin.changelist import (
     CappedCountPaginator,
@@ -25,8 +25,9 @@ from webhooks.admin.changelist import (
     subject_link_of,
 )
 from webhooks.admin.charts import STATUS_COLOURS
+from webhooks.admin.display import breakable_type, long_text, moment, moment_column
 from webhooks.admin.health import sync_health_view
-from webhooks.admin.html import json_to_html
+from webhooks.admin.html import json_text_to_html
 from webhooks.admin.readonly import ReadOnlyAdminMixin
 from webhooks.models import WebhookAttempt, WebhookEvent, WebhookRejection
 from webhooks.services import DeliveryResult, webhook_event_replay
@@ -42,9 +43,9 @@ class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     can_delete = False
     verbose_name_plural = "Attempts, oldest first"
 
-    @admin.display(description="started (UTC)")
+    @admin.display(description="started")
     def started(self, attempt: WebhookAttempt) -> str:
-        return f"{attempt.started_at:%Y-%m-%d %H:%M:%S}"
+        return moment(attempt.started_at)
 
     @admin.display(description="outcome")
     def outcome_badge(self, attempt: WebhookAttempt) -> str:
@@ -55,19 +56,22 @@ class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
         return error_html(attempt.error)
 
 
+received = moment_column("received_at", "received")
+
+
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # Refuses adding, changing and deleting (retention is prune_webhook_events' job).
     # Fits 1280 px beside the filters: what an event concerns sits under its type.
     list_display = [
-        "received",
+        received,
         "source",
         "type_and_subject",
         "status_badge",
         "attempts",
         "event_id",
     ]
-    list_display_links = ["received", "event_id"]
+    list_display_links = [received, "event_id"]
     list_filter = [SourceFilter, EventTypeFilter, "status"]
     date_hierarchy = "received_at"
     search_fields = ["event_id"]  # shows the search box; the search itself is exact, see get_search_results
@@ -91,8 +95,7 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "received_at",
         "processed_at",
         "last_error_text",
-        "payload_html",
-    ]
+    ]  # the payload comes after the attempts (change_form.html), being long
     readonly_fields = fields
     inlines = [WebhookAttemptInline]
     change_form_template = "admin/webhooks/webhookevent/change_form.html"
@@ -124,6 +127,16 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "can_replay": self.has_replay_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEvent]:
+        # No page decodes payloads with the rows: the list shows none, an event's page reads its own as text.
+        return super().get_queryset(request).defer("payload")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            raw = WebhookEvent.objects.filter(pk=obj.pk).values_list(Cast("payload", TextField()), flat=True).get()
+            context["payload_html"] = json_text_to_html(raw)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- views ---------------------------------------------------------------------------------
 
@@ -158,19 +171,15 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     # --- columns -------------------------------------------------------------------------------
 
-    @admin.display(description="received (UTC)", ordering="received_at")
-    def received(self, event: WebhookEvent) -> str:
-        return f"{event.received_at:%Y-%m-%d %H:%M:%S}"
-
     @admin.display(description="status", ordering="status")
     def status_badge(self, event: WebhookEvent) -> str:
         return badge(event.status, event.get_status_display())
 
     @admin.display(description="type / concerns", ordering="event_type")
     def type_and_subject(self, event: WebhookEvent) -> str:
-        # <wbr> after each dot lets organizationMembership.updated wrap in a narrow column.
-        breakable = format_html_join(mark_safe(".<wbr>"), "{}", ((part,) for part in event.event_type.split(".")))
-        return format_html('{}<br><small class="subject">{}</small>', breakable, self.subject(event))
+        return format_html(
+            '{}<br><small class="subject">{}</small>', breakable_type(event.event_type), self.subject(event)
+        )
 
     @admin.display(description="concerns")
     def subject(self, event: WebhookEvent) -> str:
@@ -185,20 +194,25 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def last_error_text(self, event: WebhookEvent) -> str:
         return error_html(event.last_error)
 
-    @admin.display(description="payload")
-    def payload_html(self, event: WebhookEvent) -> str:
-        return json_to_html(event.payload)
-
 
 @admin.register(WebhookRejection)
 class WebhookRejectionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Refused deliveries, counted per hour: a wall of bad_signature means a secret is out of date."""
 
     refused = frozenset({"add", "change"})  # staff with the delete permission may clear counts
-    list_display = ["hour", "source", "reason", "count", "last_seen_at", "last_event_id", "last_detail"]
+    # Fits 1280 px beside the filters: the last event's id under when it was seen, the detail wrapping anywhere.
+    list_display = [moment_column("hour", "hour"), "source", "reason", "count", "last_seen", "detail"]
     list_filter = ["source", "reason"]
     date_hierarchy = "hour"
     ordering = ["-hour", "reason"]
+
+    @admin.display(description="last seen / event id", ordering="last_seen_at")
+    def last_seen(self, rejection: WebhookRejection) -> str:
+        return format_html("{}<br><small>{}</small>", moment(rejection.last_seen_at), rejection.last_event_id or "")
+
+    @admin.display(description="last detail")
+    def detail(self, rejection: WebhookRejection) -> str:
+        return long_text(rejection.last_detail)
 
 
 # The chart's status colours, and one for the attempt outcome no event status has.

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from django.template.defaultfilters import date as date_format
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.timesince import timesince
 
 from webhooks.admin.charts import STATUS_COLOURS, hourly_chart_svg
+from webhooks.admin.display import moment
 from webhooks.models import WebhookRejection
 from webhooks.registry import HealthBlock, HealthRow, registered_sources
 from webhooks.selectors import SyncHealth, sync_health
@@ -56,7 +56,7 @@ def ledger_health_block(health: SyncHealth) -> HealthBlock:
             HealthRow(
                 "Last delivery arrived",
                 f"{timesince(last)} ago" if last else "never",
-                detail=date_format(last, "Y-m-d H:i:s T") if last else "",
+                detail=moment(last) if last else "",
                 key="last-delivery",
             ),
         ],

@@ -157,6 +157,7 @@ class TestDetail:
         outcomes = re.findall(r'class="field-outcome_badge">\s*<p><span class="status-badge"[^>]*>([^<]+)</span>', html)
         assert outcomes == ["Processed", "Duplicate (already done, nothing ran)"]
         assert 'id="replay-button"' in html
+        assert html.index('id="attempt_log-group"') < html.index('id="payload"')  # the long payload comes last
 
     def test_no_external_assets(self, admin_client):
         html = admin_client.get(detail_url(WebhookEventFactory())).content.decode()

@@ -110,7 +110,7 @@ def test_staff_find_a_failed_event_read_its_error_and_replay_it(live_server, bro
     assert "flaky thing.happened msg_browser_flaky" in text_of(browser, "#content")
     assert text_of(browser, ".field-status_badge .status-badge") == "Failed"
     assert text_of(browser, ".field-last_error_text pre") == "RuntimeError: downstream is down"
-    payload = text_of(browser, ".field-payload_html pre.json")
+    payload = text_of(browser, "#payload pre.json")
     assert json.loads(payload) == {"type": "thing.happened", "data": {"id": "thing_42", "colour": "teal"}}
     attempts = attempt_rows(browser)
     assert [(cell(row, "kind"), cell(row, "outcome_badge"), cell(row, "http_status")) for row in attempts] == [
@@ -162,7 +162,7 @@ def test_staff_without_the_replay_permission_see_no_replay_button(live_server, b
     assert not browser.find_elements(By.CSS_SELECTOR, "select[name=action]"), "no replay action offered"
 
     browser.get(f"{live_server.url}/admin/webhooks/webhookevent/{event.pk}/change/")
-    wait(browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".field-payload_html pre.json")))
+    wait(browser, EC.presence_of_element_located((By.CSS_SELECTOR, "#payload pre.json")))
     assert browser.find_element(By.CSS_SELECTOR, f'.object-tools a[href="{HEALTH_PATH}"]').is_displayed()
     assert text_of(browser, ".field-status_badge .status-badge") == "Failed"
     assert not browser.find_elements(By.ID, "replay-button")

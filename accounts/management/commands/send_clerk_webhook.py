@@ -78,6 +78,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("type", choices=EVENT_TYPES, help="the event type")
         parser.add_argument("--url", default=DEFAULT_URL, help=f"where to POST (default {DEFAULT_URL})")
+        parser.add_argument(
+            "--host",
+            help="the Host header to send (default: --url's host), e.g. app.example.com when --url names an "
+            "address that ALLOWED_HOSTS does not list",
+        )
         parser.add_argument("--user-id", help="Clerk user id (default: a new user_… id)")
         parser.add_argument(
             "--email", help="primary email (default: the local user's for a known id, else one made from the name)"
@@ -85,9 +90,14 @@ class Command(BaseCommand):
         parser.add_argument("--first-name", help="default: the local user's for a known id, else a made-up name")
         parser.add_argument("--last-name", help="default: as --first-name")
         parser.add_argument("--username", help="Clerk username (default: the local user's, else none as Clerk often)")
-        parser.add_argument("--repeat", type=int, default=1, help="send the same delivery (same svix-id) N times")
+        parser.add_argument(
+            "--repeat",
+            type=int,
+            default=1,
+            help="send the same delivery (same svix-id) N times in this run; another run sends another event",
+        )
 
-    def handle(self, *args, url, user_id, email, first_name, last_name, username, repeat, **options):
+    def handle(self, *args, url, host, user_id, email, first_name, last_name, username, repeat, **options):
         event_type = options["type"]
         configured = secrets_for("CLERK_WEBHOOK_SECRET")
         if not configured:
@@ -109,6 +119,8 @@ class Command(BaseCommand):
         for _ in range(repeat):
             # Re-signed each time, as Svix does on a retry.
             headers = clerk_payloads.svix_headers(body, secret=configured[0], msg_id=msg_id)
+            if host:
+                headers["Host"] = host
             try:
                 response = requests.post(
                     url, data=body.encode(), headers=headers | {"Content-Type": "application/json"}, timeout=15

@@ -1,0 +1,1 @@
+"""Format modules (settings.FORMAT_MODULE_PATH): the admin's dates, one way everywhere."""
