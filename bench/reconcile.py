@@ -8,8 +8,9 @@ the test suite's Clerk stand-in (accounts/tests/clerk_stand_in.py, a real
 HTTP server in this process), seeds the local tables with the very same
 users (so nothing has drifted), then runs in a child process, one after the
 other, a full pass and an incremental pass, each with nothing to repair. For
-each it prints the wall time, the pass's own CPU time (the stand-in's is not in it), the calls to Clerk, the SQL statements the pass
-sent and the child's peak memory (VmHWM). `--rate` is CLERK_RECONCILE_RATE
+each it prints the wall time, the pass's own CPU time (the stand-in's is not
+in it), the calls to Clerk, the SQL statements the pass sent and the child's
+peak memory (VmHWM). `--rate` is CLERK_RECONCILE_RATE
 (requests per 10 s; default 50, the app's). Drops the database after.
 """
 
