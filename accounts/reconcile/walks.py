@@ -87,9 +87,11 @@ def users_walk(ctx: PassContext) -> None:
             page_apply(ctx, USERS, page)
             if len(page) < ctx.page_size:
                 return
-            cursor = page[-1].get("id") if isinstance(page[-1], dict) else None
-            if not isinstance(cursor, str):
-                raise ClerkAPIError("Clerk answered a user list whose last entry has no id")
+            # The cursor is the last usable id: an unusable entry is skipped, never the end of the walk.
+            ids = [data.get("id") for data in page if isinstance(data, dict)]
+            cursor = next((clerk_id for clerk_id in reversed(ids) if isinstance(clerk_id, str)), None)
+            if cursor is None:
+                raise ClerkAPIError("Clerk answered a page of users none of which has an id")
     offset = 0
     while True:
         page = ctx.client.user_list_recently_updated(offset=offset, limit=ctx.page_size)
