@@ -170,7 +170,8 @@ def main() -> int:
         subprocess.run([*child, "seed", str(args.users)], env=env, check=True)
         print(f"{args.users} users, 100 organizations, 1000 memberships, in Clerk and locally; rate {args.rate}/10 s")
         print(
-            f"{'pass':<12} {'outcome':<10} {'repaired':>8} {'wall s':>8} {'Clerk calls':>12} {'SQL':>8} {'peak MB':>8}"
+            f"{'pass':<12} {'outcome':<10} {'repaired':>8} {'wall s':>7} {'CPU s':>6} {'Clerk calls':>12} {'SQL':>6} "
+            f"{'peak MB':>8}   calls by route"
         )
         for full in (True, False):
             clerk.calls.clear()
