@@ -222,3 +222,6 @@ class OrganizationMembership(ClerkMirror):
 
     def __str__(self) -> str:
         return f"{self.user_clerk_id} in {self.organization_id} ({self.role})"
+
+
+from accounts.alarms.models import AlarmState, WorkerHeartbeat  # noqa: E402,F401
