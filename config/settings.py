@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 
 from config.errors import ConfigurationError
+from config.operations import admins_from_env, logging_config, sentry_init
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -61,7 +62,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.json_errors.JsonErrorsMiddleware",  # first: it sees every answer, Django's own included
+    "config.requests.RequestIdMiddleware",  # first: every log line of the request carries its id
+    "config.json_errors.JsonErrorsMiddleware",  # it sees every answer, Django's own included
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -86,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.alarms.banners.raised_alarms",  # the banners atop the admin index and sync health
             ],
         },
     },
@@ -231,10 +234,16 @@ WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
 
 # --- Logging ----------------------------------------------------------------
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# LOG_FORMAT=json: one JSON object per line (timestamp, level, logger, message, request_id).
+LOGGING = logging_config(log_format=env.str("LOG_FORMAT", default="plain"), level=env.str("LOG_LEVEL", default="INFO"))
+
+# --- Operations (docs/operations.md, "Alarms and metrics") ------------------
+
+# Who is mailed when an alarm is raised: "Name <address>, Name <address>".
+ADMINS = admins_from_env(env.str("ADMINS", default=""))
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# How often each db_worker records its heartbeat and evaluates the alarms.
+ALARM_INTERVAL_SECONDS = env.float("ALARM_INTERVAL_SECONDS", default=15)
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+sentry_init(env.str("SENTRY_DSN", default=""), environment=env.str("SENTRY_ENVIRONMENT", default=""))

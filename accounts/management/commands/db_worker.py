@@ -9,7 +9,9 @@ django-tasks-db's worker with two additions (it replaces that app's
   UserProvisioning row) is what counts, not the library's result row;
 - a sweeper thread re-triggers pending welcome emails that are due and have
   no live trigger (a claim whose worker died, a lost trigger) every
-  WELCOME_EMAIL_SWEEP_SECONDS.
+  WELCOME_EMAIL_SWEEP_SECONDS;
+- a monitor thread records the worker's heartbeat and evaluates the alarms
+  every ALARM_INTERVAL_SECONDS (accounts/alarms/monitor.py).
 
 Any number can run at once on any number of hosts: tasks are claimed with
 SELECT … FOR UPDATE SKIP LOCKED, sends with a lease.
@@ -27,6 +29,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands import db_worker as library
 
+from accounts.alarms.monitor import Monitor
 from accounts.welcome.queue import welcome_emails_sweep
 
 logger = logging.getLogger("accounts.worker")
@@ -39,6 +42,8 @@ class Worker(library.Worker):
     def run(self) -> None:
         sweeper = Sweeper(settings.WELCOME_EMAIL_SWEEP_SECONDS)
         sweeper.start()
+        monitor = Monitor(settings.ALARM_INTERVAL_SECONDS)
+        monitor.start()
         failures = 0
         try:
             while self.running:
@@ -54,6 +59,7 @@ class Worker(library.Worker):
                     self.startup_delay = False
         finally:
             sweeper.stop()
+            monitor.stop()
 
 
 class Sweeper:

@@ -1,0 +1,91 @@
+"""The conditions behind each alarm (CONTRACT.md, "Alarms"): each says whether it holds now, and what it saw.
+
+A condition is a few indexed queries; `detail` holds counts and ages, never personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+from django.conf import settings
+from django.db.models import Sum
+
+from accounts.alarms.models import WorkerHeartbeat
+from accounts.models import UserProvisioning
+from webhooks.models import WebhookAttempt, WebhookEvent, WebhookRejection
+
+# The refusals that mean Clerk's deliveries cannot be verified (a wrong or missing secret), not a bad body.
+SECRET_REFUSALS = (
+    WebhookRejection.Reason.BAD_SIGNATURE,
+    WebhookRejection.Reason.MALFORMED_SIGNATURE,
+    WebhookRejection.Reason.NOT_CONFIGURED,
+)
+REFUSALS_WINDOW = dt.timedelta(hours=1)
+WORKER_SILENCE = dt.timedelta(minutes=2)
+WELCOME_EMAIL_OVERDUE = dt.timedelta(minutes=15)
+
+Welcome = UserProvisioning.WelcomeEmail
+
+
+class Reading(NamedTuple):
+    raised: bool
+    detail: str = ""
+
+
+CLEAR = Reading(False)
+
+
+def deliveries_refused(now: dt.datetime) -> Reading:
+    """Deliveries refused for their signature or secret in the last hour, and none accepted."""
+    since = now - REFUSALS_WINDOW
+    refused = WebhookRejection.objects.filter(
+        reason__in=SECRET_REFUSALS, hour__gte=since - dt.timedelta(hours=1), last_seen_at__gte=since
+    ).aggregate(n=Sum("count"))["n"]
+    if not refused:
+        return CLEAR
+    if WebhookAttempt.objects.filter(kind=WebhookAttempt.Kind.DELIVERY, started_at__gte=since).exists():
+        return CLEAR
+    return Reading(True, f"{refused} deliveries refused for their signature or secret in the last hour, none accepted")
+
+
+def events_failed(now: dt.datetime) -> Reading:
+    """Events stored failed and not yet processed by a redelivery or replay."""
+    failed = WebhookEvent.objects.filter(status=WebhookEvent.Status.FAILED).count()
+    return Reading(True, f"{failed} events failed and not processed since") if failed else CLEAR
+
+
+def worker_down(now: dt.datetime) -> Reading:
+    """Background work is stored in the database and no db_worker has shown a sign of life for 2 minutes."""
+    if not settings.TASKS["default"]["BACKEND"].startswith("django_tasks_db."):
+        return CLEAR
+    if WorkerHeartbeat.objects.filter(last_seen_at__gte=now - WORKER_SILENCE).exists():
+        return CLEAR
+    last = WorkerHeartbeat.objects.order_by("-last_seen_at").values_list("last_seen_at", flat=True).first()
+    seen = f"the last sign of life was at {last:%Y-%m-%d %H:%M:%S} UTC" if last else "none has ever run"
+    return Reading(True, f"no db_worker has shown a sign of life for 2 minutes ({seen})")
+
+
+def welcome_email_failing(now: dt.datetime) -> Reading:
+    """A welcome email failed for good, or the oldest pending one is more than 15 minutes past due."""
+    failed = UserProvisioning.objects.filter(welcome_email=Welcome.FAILED).count()
+    overdue = UserProvisioning.objects.filter(
+        welcome_email=Welcome.PENDING, welcome_email_next_attempt_at__lt=now - WELCOME_EMAIL_OVERDUE
+    ).count()
+    if not failed and not overdue:
+        return CLEAR
+    return Reading(True, f"{failed} welcome emails failed, {overdue} pending more than 15 minutes past due")
+
+
+def drift(now: dt.datetime) -> Reading:
+    """A completed reconciliation pass repaired a lost change (ReconcilePass.drift); clear until the lead wires it.
+
+    Issue 19 (accounts/reconcile/) replaces this body with: the latest completed
+    pass has `drift` set.
+    """
+    return CLEAR
+
+
+def reconcile_failing(now: dt.datetime) -> Reading:
+    """Scheduling is on and no pass completed for three intervals; clear until the lead wires it (issue 19)."""
+    return CLEAR
