@@ -13,7 +13,7 @@ def admins_from_env(value: str) -> list[tuple[str, str]]:
     """`Name <address>, Name <address>` (a bare address too) as Django's ADMINS; a malformed entry stops startup."""
     if not value.strip():
         return []
-    admins = email.utils.getaddresses([value], strict=True)
+    admins = email.utils.getaddresses([value])
     if any(not address or "@" not in address for _, address in admins):
         raise ConfigurationError("ADMINS must be comma-separated 'Name <address>' entries, e.g. Ops <ops@example.com>.")
     return [(name or address, address) for name, address in admins]
