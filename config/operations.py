@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import os
 
 from config.errors import ConfigurationError
 
@@ -43,6 +44,12 @@ def logging_config(*, log_format: str, level: str) -> dict:
         },
         "root": {"handlers": ["console"], "level": level},
     }
+
+
+def metrics_dir_ensure(path: str | None) -> None:
+    """PROMETHEUS_MULTIPROC_DIR, when set, must exist before any counter is made (gunicorn.conf.py makes its own)."""
+    if path:
+        os.makedirs(path, exist_ok=True)
 
 
 def sentry_init(dsn: str, *, environment: str) -> None:

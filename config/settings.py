@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 
 from config.errors import ConfigurationError
-from config.operations import admins_from_env, logging_config, sentry_init
+from config.operations import admins_from_env, logging_config, metrics_dir_ensure, sentry_init
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -246,4 +246,5 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 ALARM_INTERVAL_SECONDS = env.float("ALARM_INTERVAL_SECONDS", default=15)
 # GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+metrics_dir_ensure(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))  # where each process writes its counters
 sentry_init(env.str("SENTRY_DSN", default=""), environment=env.str("SENTRY_ENVIRONMENT", default=""))
