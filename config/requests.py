@@ -44,5 +44,7 @@ class RequestIdFilter(logging.Filter):
     """Adds `request_id` to each record: the id of the request it was logged in, empty outside one."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id.get()
+        # django.request logs an error answer after the middleware returned it, with the request attached.
+        request_id = getattr(getattr(record, "request", None), "request_id", "")
+        record.request_id = request_id or current_request_id.get()
         return True

@@ -40,6 +40,7 @@ def server(tmp_path):
         WEB_CONCURRENCY="2",
         GUNICORN_THREADS="2",
         TASKS_BACKEND="immediate",
+        LOG_FORMAT="json",
     )
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
     port = free_port()
@@ -57,7 +58,7 @@ def server(tmp_path):
     try:
         wait_until_answering(f"{url}/healthz", process)
         wait_until(lambda: len(workers_of(process.pid)) == 2, what="two gunicorn workers")
-        yield url, process, metrics_dir
+        yield url, process, metrics_dir, log
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -94,7 +95,7 @@ def delivered(url: str) -> float:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds gunicorn's workers through /proc")
 def test_metrics_add_up_every_worker_process_exactly_including_killed_ones(server):
-    url, master, metrics_dir = server
+    url, master, metrics_dir, _ = server
     first_workers = workers_of(master.pid)
 
     deliver(url, 6)
@@ -110,3 +111,19 @@ def test_metrics_add_up_every_worker_process_exactly_including_killed_ones(serve
     assert requests.get(f"{url}/metrics", timeout=60).status_code == 401
     counted_by = {path.name.rsplit("_", 1)[1] for path in metrics_dir.glob("counter_*.db")}
     assert len(counted_by) >= 2  # the killed workers' counts stayed, beside the new ones'
+
+
+def test_each_request_gets_one_json_access_line_carrying_its_request_id(server):
+    url, _, _, log = server
+    answers = [requests.get(f"{url}/healthz", headers=headers, timeout=60) for headers in ({}, {"X-Request-ID": "lb-7"})]
+
+    ids = [answer.headers["X-Request-ID"] for answer in answers]
+    assert ids[1] == "lb-7" and len(ids[0]) == 32
+
+    def access_lines():
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        return [line for line in lines if line.get("logger") == "gunicorn.access" and line["path"] == "/healthz"]
+
+    wait_until(lambda: {line["request_id"] for line in access_lines()} >= set(ids), what="the access lines")
+    for line in access_lines():
+        assert {"timestamp", "level", "method", "status", "duration_ms"} <= line.keys()
