@@ -149,4 +149,3 @@ def _recovery_block() -> HealthBlock:
         reverse("clerk_webhook_dashboard"),
     )
     return HealthBlock(title="Recovering lost deliveries", rows=[], note=note, key="recovery")
-

@@ -16,7 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-
 # What the stand-in answers for Clerk's webhook dashboard link.
 SVIX_URL = "https://app.svix.com/login-with-token#key=stand-in-one-time-key"
 

@@ -55,7 +55,10 @@ def worker_started(deliver, _):
 def failed_welcome_email(deliver):
     user = UserFactory(clerk_id="user_2welcomefailed")
     return UserProvisioning.objects.create(
-        user=user, created_via="webhook", provisioned_at=timezone.now(), welcome_email=UserProvisioning.WelcomeEmail.FAILED
+        user=user,
+        created_via="webhook",
+        provisioned_at=timezone.now(),
+        welcome_email=UserProvisioning.WelcomeEmail.FAILED,
     )
 
 
@@ -109,7 +112,9 @@ def test_each_alarm_is_raised_and_cleared_by_its_condition_logged_once_each_way_
     assert alarms_evaluate()[name] is False
     assert alarms_evaluate()[name] is False
 
-    records = [(r.levelname, r.getMessage().split(":")[0], r.alarm) for r in caplog.records if r.name.endswith("alarms")]
+    records = [
+        (r.levelname, r.getMessage().split(":")[0], r.alarm) for r in caplog.records if r.name.endswith("alarms")
+    ]
     assert records == [("ERROR", "alarm raised", name), ("INFO", "alarm cleared", name)]
     assert [(m.subject, m.to) for m in mailoutbox] == [(f"[Django] alarm raised: {name}", ["ops@example.com"])]
     assert AlarmState.objects.get(name=name).raised is False

@@ -123,7 +123,11 @@ def test_reconciliation_repairs_and_pass_durations_are_counted_by_the_functions_
 
     repairs = "clerk_sync_reconcile_repairs"
     tombstoned = {"kind": "users", "action": "tombstoned"}
-    assert value(after, repairs, f"{repairs}_total", **tombstoned) - value(before, repairs, f"{repairs}_total", **tombstoned) == 3
+    assert (
+        value(after, repairs, f"{repairs}_total", **tombstoned)
+        - value(before, repairs, f"{repairs}_total", **tombstoned)
+        == 3
+    )
     passes = "clerk_sync_reconcile_pass_seconds"
     full = {"kind": "full", "outcome": "completed"}
     assert value(after, passes, f"{passes}_sum", **full) - value(before, passes, f"{passes}_sum", **full) == 42.0

@@ -115,7 +115,9 @@ def test_metrics_add_up_every_worker_process_exactly_including_killed_ones(serve
 
 def test_each_request_gets_one_json_access_line_carrying_its_request_id(server):
     url, _, _, log = server
-    answers = [requests.get(f"{url}/healthz", headers=headers, timeout=60) for headers in ({}, {"X-Request-ID": "lb-7"})]
+    answers = [
+        requests.get(f"{url}/healthz", headers=headers, timeout=60) for headers in ({}, {"X-Request-ID": "lb-7"})
+    ]
 
     ids = [answer.headers["X-Request-ID"] for answer in answers]
     assert ids[1] == "lb-7" and len(ids[0]) == 32

@@ -11,8 +11,8 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from config.tests.helpers import load_fixture
 from config.tests.processes import ROOT, clean_env
-from webhooks.tests.deliveries import svix_headers
 from webhooks.models import WebhookAttempt
+from webhooks.tests.deliveries import svix_headers
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +85,11 @@ def test_log_format_json_writes_one_object_per_line_with_the_request_id(tmp_path
     by_message = {line["message"]: line for line in lines}
     not_found = by_message["Not Found: /no-such-page"]
     assert {"timestamp", "level", "logger", "message", "request_id"} <= not_found.keys()
-    assert (not_found["level"], not_found["logger"], not_found["request_id"]) == ("WARNING", "django.request", "req-json-1")
+    assert (not_found["level"], not_found["logger"], not_found["request_id"]) == (
+        "WARNING",
+        "django.request",
+        "req-json-1",
+    )
     assert by_message["inside no request"]["request_id"] == ""
 
 
