@@ -11,7 +11,6 @@ import contextvars
 import logging
 import re
 import uuid
-from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
@@ -22,22 +21,18 @@ _USABLE = re.compile(r"[A-Za-z0-9._:/+=-]{1,64}")
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 
-class RequestIdMiddleware:
-    """First in MIDDLEWARE: every later log line of the request carries the id, and every answer returns it."""
+def request_id_begin(request: HttpRequest) -> contextvars.Token:
+    """Give `request` its id (`request.request_id`) and carry it into log lines until request_id_end."""
+    given = request.headers.get(HEADER, "")
+    request.request_id = given if _USABLE.fullmatch(given) else uuid.uuid4().hex
+    return current_request_id.set(request.request_id)
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        given = request.headers.get(HEADER, "")
-        request.request_id = given if _USABLE.fullmatch(given) else uuid.uuid4().hex
-        token = current_request_id.set(request.request_id)
-        try:
-            response = self.get_response(request)
-            response[HEADER] = request.request_id
-            return response
-        finally:
-            current_request_id.reset(token)
+def request_id_end(request: HttpRequest, response: HttpResponse | None, token: contextvars.Token) -> None:
+    """Return the id on the answer (when there is one) and stop carrying it."""
+    if response is not None:
+        response[HEADER] = request.request_id
+    current_request_id.reset(token)
 
 
 class RequestIdFilter(logging.Filter):

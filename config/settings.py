@@ -62,8 +62,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.requests.RequestIdMiddleware",  # first: every log line of the request carries its id
-    "config.json_errors.JsonErrorsMiddleware",  # it sees every answer, Django's own included
+    "config.json_errors.JsonErrorsMiddleware",  # first: it sees every answer, Django's own included; request ids
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -9,7 +9,7 @@ import datetime as dt
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 
 from accounts.alarms.models import WorkerHeartbeat
 from accounts.models import UserProvisioning
@@ -68,10 +68,11 @@ def worker_down(now: dt.datetime) -> Reading:
 
 def welcome_email_failing(now: dt.datetime) -> Reading:
     """A welcome email failed for good, or the oldest pending one is more than 15 minutes past due."""
-    failed = UserProvisioning.objects.filter(welcome_email=Welcome.FAILED).count()
-    overdue = UserProvisioning.objects.filter(
-        welcome_email=Welcome.PENDING, welcome_email_next_attempt_at__lt=now - WELCOME_EMAIL_OVERDUE
-    ).count()
+    overdue_pending = Q(welcome_email=Welcome.PENDING, welcome_email_next_attempt_at__lt=now - WELCOME_EMAIL_OVERDUE)
+    counts = UserProvisioning.objects.filter(Q(welcome_email=Welcome.FAILED) | overdue_pending).aggregate(
+        failed=Count("pk", filter=Q(welcome_email=Welcome.FAILED)), overdue=Count("pk", filter=overdue_pending)
+    )
+    failed, overdue = counts["failed"], counts["overdue"]
     if not failed and not overdue:
         return CLEAR
     return Reading(True, f"{failed} welcome emails failed, {overdue} pending more than 15 minutes past due")

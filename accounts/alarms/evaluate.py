@@ -17,24 +17,26 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.alarms.mail import alarm_mail_trigger
-from accounts.alarms.models import AlarmState, WorkerHeartbeat
+from accounts.alarms.models import AlarmState
 from accounts.alarms.registry import ADVICE, ALARMS
 
 logger = logging.getLogger("clerk_sync.alarms")
 
-HEARTBEATS_KEPT = dt.timedelta(days=1)
-
 
 def alarms_evaluate(*, now: dt.datetime | None = None) -> dict[str, bool]:
-    """Check every alarm's condition now and store what changed; returns each alarm's state by name."""
+    """Check every alarm's condition now and store what changed; returns each alarm's state by name.
+
+    One read of the stored states, the conditions' own queries, and writes only for an alarm that changes
+    (an alarm without a row is clear; its row is made when it is first raised).
+    """
     now = now or timezone.now()
+    stored = dict(AlarmState.objects.values_list("name", "raised"))
     states = {}
     for name, condition in ALARMS.items():
         reading = condition(now)
-        alarm_transition(name, raised=reading.raised, detail=reading.detail, now=now)
+        if reading.raised != stored.get(name, False):
+            alarm_transition(name, raised=reading.raised, detail=reading.detail, now=now)
         states[name] = reading.raised
-    AlarmState.objects.filter(name__in=list(ALARMS)).update(evaluated_at=now)
-    WorkerHeartbeat.objects.filter(last_seen_at__lt=now - HEARTBEATS_KEPT).delete()
     return states
 
 

@@ -11,10 +11,14 @@ from django.utils import timezone
 from accounts.alarms.conditions import WORKER_SILENCE
 from accounts.alarms.models import WorkerHeartbeat
 
+# Rows of workers gone this long are removed when another worker starts.
+HEARTBEATS_KEPT = dt.timedelta(days=1)
+
 
 def heartbeat_start() -> WorkerHeartbeat:
-    """This process's row, written as it starts."""
+    """This process's row, written as it starts (rows of workers long gone are removed)."""
     now = timezone.now()
+    WorkerHeartbeat.objects.filter(last_seen_at__lt=now - HEARTBEATS_KEPT).delete()
     return WorkerHeartbeat.objects.create(host=socket.gethostname(), pid=os.getpid(), started_at=now, last_seen_at=now)
 
 

@@ -11,7 +11,6 @@ class AlarmState(models.Model):
     raised = models.BooleanField(default=False)
     since = models.DateTimeField(default=timezone.now, help_text="When the alarm was last raised or cleared.")
     detail = models.CharField(max_length=500, blank=True, help_text="What the condition saw when it was raised.")
-    evaluated_at = models.DateTimeField(null=True, blank=True, help_text="When a worker or page last checked it.")
 
     class Meta:
         permissions = [("open_clerk_webhook_dashboard", "Can open Clerk's webhook dashboard")]
