@@ -227,5 +227,6 @@ class OrganizationMembership(ClerkMirror):
 
 
 # Models of their own concerns, registered in this app (each module imports nothing of accounts).
+from accounts.alarms.models import AlarmState, WorkerHeartbeat  # noqa: E402, F401
 from accounts.reconcile.models import ReconcilePass, ReconcileSeen  # noqa: E402, F401
 from accounts.schedule.models import ScheduledJob  # noqa: E402, F401

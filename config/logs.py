@@ -1,4 +1,4 @@
-"""The logging configuration: one line per record on stderr, Django's own errors still mailed to ADMINS.
+"""The logging configuration: one line per record on stderr (text or JSON), Django's own errors still mailed to ADMINS.
 
 Two things differ from Django's defaults plus a root handler: django.* records are printed
 once (Django's console handler would print each a second time beside the root's, e.g.
@@ -9,6 +9,10 @@ WARNING line, not an ERROR with a traceback (a scanner, or a probe by IP, sends 
 from __future__ import annotations
 
 import logging
+
+from config.errors import ConfigurationError
+
+LOG_FORMATS = ("plain", "json")
 
 
 class OneLineWarning(logging.Filter):
@@ -23,18 +27,34 @@ class OneLineWarning(logging.Filter):
         return True
 
 
-def logging_config(*, level: str) -> dict:
-    """The LOGGING setting: every record at `level` or above on stderr, one line each."""
+def logging_config(*, log_format: str, level: str) -> dict:
+    """The LOGGING setting: every record at `level` or above on stderr, one line each, with the request id.
+
+    `log_format` "plain" (text) or "json" (LOG_FORMAT=json: one JSON object per line:
+    timestamp, level, logger, message, request_id, and a record's extra fields).
+    """
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(f"LOG_FORMAT must be 'plain' or 'json', not {log_format!r}.")
+    formatters = {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,
+        },
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+        "formatters": {log_format: formatters[log_format]},
         "filters": {
+            "request_id": {"()": "config.requests.RequestIdFilter"},
             "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
             "one_line_warning": {"()": OneLineWarning},
         },
         "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+            "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["request_id"]},
             # Django's own, kept: a 500's error is mailed to ADMINS when DEBUG is off.
             "mail_admins": {
                 "class": "django.utils.log.AdminEmailHandler",

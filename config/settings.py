@@ -13,6 +13,7 @@ import environ
 
 from config.errors import ConfigurationError, number_at_least
 from config.logs import logging_config
+from config.operations import admins_from_env, metrics_dir_ensure
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -64,7 +65,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.json_errors.JsonErrorsMiddleware",  # first: it sees every answer, Django's own included
+    "config.json_errors.JsonErrorsMiddleware",  # first: it sees every answer, Django's own included; request ids
     "config.probes.ProbeMiddleware",  # before anything reads the Host header: probes answer whatever it is
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -90,6 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.alarms.banners.raised_alarms",  # the banners atop the admin index and sync health
             ],
         },
     },
@@ -245,5 +247,16 @@ WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
 
 # --- Logging ----------------------------------------------------------------
 
-# One line per record on stderr; config/logs.py says what it adds to Django's defaults.
-LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"))
+# LOG_FORMAT=json: one JSON object per line (timestamp, level, logger, message, request_id).
+LOGGING = logging_config(log_format=env.str("LOG_FORMAT", default="plain"), level=env.str("LOG_LEVEL", default="INFO"))
+
+# --- Operations (docs/operations.md, "Alarms and metrics") ------------------
+
+# Who is mailed when an alarm is raised: "Name <address>, Name <address>".
+ADMINS = admins_from_env(env.str("ADMINS", default=""))
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# How often each db_worker records its heartbeat and evaluates the alarms.
+ALARM_INTERVAL_SECONDS = env.float("ALARM_INTERVAL_SECONDS", default=15)
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+metrics_dir_ensure(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))  # where each process writes its counters

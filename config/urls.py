@@ -3,10 +3,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
-from config.views import healthz, home
+from config.views import healthz, home, readyz
 
 urlpatterns = [
     path("", home, name="home"),
+    path("", include("accounts.ops.urls")),  # /metrics, and the link to Clerk's webhook dashboard
     path("admin/", admin.site.urls),
     path("api/", include("accounts.api.urls")),
     path(
@@ -22,4 +23,5 @@ urlpatterns = [
     ),
     path("webhooks/", include("webhooks.urls")),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
 ]

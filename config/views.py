@@ -1,6 +1,7 @@
 """Project-level endpoints."""
 
 from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -15,6 +16,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError:
         connection.close()  # the next check reconnects instead of reusing a broken connection
         return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """For deployments: 200 when the database answers and every migration is applied; 503 naming what is missing."""
+    try:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError:
+        connection.close()
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    if plan:
+        unapplied = [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
+        return JsonResponse({"status": "unavailable", "migrations_unapplied": unapplied}, status=503)
     return JsonResponse({"status": "ok"})
 
 

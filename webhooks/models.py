@@ -78,6 +78,9 @@ class WebhookAttempt(models.Model):
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField()
     error = models.TextField(blank=True)
+    request_id = models.CharField(
+        max_length=64, blank=True, default="", help_text="The X-Request-ID of the delivery, as in its log lines."
+    )
 
     class Meta:
         ordering = ["started_at", "pk"]

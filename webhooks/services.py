@@ -21,7 +21,7 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from webhooks import db
+from webhooks import db, metrics
 from webhooks.errors import Refused
 from webhooks.models import WebhookAttempt, WebhookEvent
 from webhooks.registry import SourceNotRegistered, WebhookSource, get_source
@@ -49,9 +49,12 @@ class DeliveryResult:
         return HTTP_STATUS[self.outcome]
 
 
-def webhook_event_deliver(source: WebhookSource, *, event_id: str, payload: dict[str, Any]) -> DeliveryResult:
+def webhook_event_deliver(
+    source: WebhookSource, *, event_id: str, payload: dict[str, Any], request_id: str = ""
+) -> DeliveryResult:
     """Record a verified delivery and process it unless it is already done.
 
+    `request_id` (the request's X-Request-ID) is kept on the attempt row.
     Returns the outcome (processed, ignored, duplicate or failed). Raises
     Refused when the handler finds the data unusable (nothing is kept),
     and OperationalError/InterfaceError when the database is unavailable.
@@ -60,7 +63,7 @@ def webhook_event_deliver(source: WebhookSource, *, event_id: str, payload: dict
     try:
         with transaction.atomic():
             event, attempt_recorded = webhook_event_record(
-                source, event_id=event_id, payload=payload, duplicate_started_at=started_at
+                source, event_id=event_id, payload=payload, duplicate_started_at=started_at, request_id=request_id
             )
             if event.is_done:
                 outcome = Outcome.DUPLICATE
@@ -68,18 +71,19 @@ def webhook_event_deliver(source: WebhookSource, *, event_id: str, payload: dict
                 outcome = webhook_event_process(source, event)
                 _event_finish(event, outcome)
             if not attempt_recorded:
-                _attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock)
+                _attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock, request_id=request_id)
     except (Refused, *DATABASE_UNAVAILABLE):
         raise
     except Exception as exc:
         # The transaction above rolled back, handler writes and all; keep the failure.
         with transaction.atomic():
             event, _ = webhook_event_record(source, event_id=event_id, payload=payload)
-            error = _event_fail(event, exc, WebhookAttempt.Kind.DELIVERY, started_at, clock)
+            error = _event_fail(event, exc, WebhookAttempt.Kind.DELIVERY, started_at, clock, request_id=request_id)
         result = DeliveryResult(event.pk, Outcome.FAILED, error)
     else:
         result = DeliveryResult(event.pk, outcome)
     _log(source.name, event_id, payload.get("type"), result, clock, kind="delivery")
+    metrics.delivery_count(source.name, payload["type"], result.outcome, time.perf_counter() - clock)
     return result
 
 
@@ -116,7 +120,12 @@ def webhook_event_replay(event_pk: int) -> DeliveryResult:
 
 
 def webhook_event_record(
-    source: WebhookSource, *, event_id: str, payload: Mapping[str, Any], duplicate_started_at=None
+    source: WebhookSource,
+    *,
+    event_id: str,
+    payload: Mapping[str, Any],
+    duplicate_started_at=None,
+    request_id: str = "",
 ) -> tuple[WebhookEvent, bool]:
     """Insert the event, or count one more attempt on the stored one; either way lock its row.
 
@@ -134,6 +143,7 @@ def webhook_event_record(
         received_at=timezone.now(),
         duplicate_started_at=duplicate_started_at,
         duplicate_http_status=HTTP_STATUS[Outcome.DUPLICATE],
+        request_id=request_id,
     )
     # Built from what the statement returned, not read back: Svix resends a message id with the
     # same body, so the delivered payload is the stored one.
@@ -168,7 +178,9 @@ def _event_finish(event: WebhookEvent, outcome: Outcome, *, count_attempt: bool 
     )
 
 
-def _event_fail(event: WebhookEvent, exc: BaseException, kind: str, started_at, clock: float) -> str:
+def _event_fail(
+    event: WebhookEvent, exc: BaseException, kind: str, started_at, clock: float, *, request_id: str = ""
+) -> str:
     """Store a failed attempt and turn the event `failed`.
 
     A failed delivery leaves an event that a concurrent delivery finished in the
@@ -181,11 +193,13 @@ def _event_fail(event: WebhookEvent, exc: BaseException, kind: str, started_at, 
         # A replay is counted here; a delivery was counted by its upsert.
         db.event_outcome_store(event.pk, status=Status.FAILED, last_error=error[:10_000], attempts_added=int(replay))
     details = "".join(traceback.format_exception(exc))[-10_000:]
-    _attempt_add(event, kind, Outcome.FAILED, started_at, clock, error=details)
+    _attempt_add(event, kind, Outcome.FAILED, started_at, clock, error=details, request_id=request_id)
     return error
 
 
-def _attempt_add(event: WebhookEvent, kind: str, outcome: Outcome, started_at, clock: float, error: str = "") -> None:
+def _attempt_add(
+    event: WebhookEvent, kind: str, outcome: Outcome, started_at, clock: float, error: str = "", request_id: str = ""
+) -> None:
     db.attempt_insert(
         event.pk,
         kind=kind,
@@ -194,6 +208,7 @@ def _attempt_add(event: WebhookEvent, kind: str, outcome: Outcome, started_at, c
         started_at=started_at,
         duration_ms=round((time.perf_counter() - clock) * 1000),
         error=error,
+        request_id=request_id,
     )
 
 

@@ -52,7 +52,8 @@ def webhook_receive(request: HttpRequest, source_name: str) -> HttpResponse:
         if not event_id or len(event_id) > 255:
             raise Refused(Reason.BAD_ENVELOPE, "message id missing or too long")
         payload = webhook_payload_parse(text, identifiers=source.identifiers)
-        result = webhook_event_deliver(source, event_id=event_id, payload=payload)
+        request_id = getattr(request, "request_id", "")  # set by config.requests.request_id_begin
+        result = webhook_event_deliver(source, event_id=event_id, payload=payload, request_id=request_id)
     except ImproperlyConfigured as exc:
         logger.error("webhook source %s is not configured: %s", source.name, exc)
         # 503, and nothing acknowledged: the sender keeps the event and retries.

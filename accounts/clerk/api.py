@@ -125,6 +125,18 @@ class ClerkClient(ClerkHTTP):
         return ClerkPage(data, total_count)
 
 
+def svix_dashboard_url(client: ClerkClient) -> str:
+    """A one-time link into Svix's dashboard for this instance's endpoints (`POST /v1/webhooks/svix_url`).
+
+    Raises Unavailable, ClerkAPIError (including an answer without an http(s) `svix_url`) or ImproperlyConfigured.
+    """
+    answer = client.post("/v1/webhooks/svix_url")
+    url = answer.get("svix_url") if isinstance(answer, dict) else None
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise ClerkAPIError("Clerk answered no usable svix_url")
+    return url
+
+
 def clerk_client() -> ClerkClient:
     """The client for calls made while a web request waits.
 

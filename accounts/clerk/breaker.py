@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from accounts.clerk.errors import Unavailable
+from accounts.clerk.metrics import breaker_open
 
 FAILURES_TO_OPEN = 3  # consecutive calls that found Clerk unavailable
 OPEN_SECONDS = 5.0  # at least; a longer Retry-After from Clerk keeps it open longer
@@ -46,6 +47,7 @@ class CircuitBreaker:
     def success(self) -> None:
         with self._lock:
             self._failures, self._open_until, self._trial_running = 0, 0.0, False
+        breaker_open.set(0)
 
     def failure(self, *, retry_after: float = 0.0) -> None:
         with self._lock:
@@ -54,6 +56,7 @@ class CircuitBreaker:
             asked = min(float(retry_after), MAX_OPEN_SECONDS)
             if self._failures >= FAILURES_TO_OPEN or self._open_until:
                 self._open_until = self.clock() + max(OPEN_SECONDS, asked)
+                breaker_open.set(1)
 
     def reset(self) -> None:
         """Close it (tests; a process never needs it)."""

@@ -1,4 +1,4 @@
-"""The HTTP transport to Clerk's Backend API: one GET with retries, a total deadline and a body cap.
+"""The HTTP transport to Clerk's Backend API: one GET (or POST) with retries, a total deadline and a body cap.
 
 One pooled `requests.Session` per thread, `Authorization: Bearer
 CLERK_SECRET_KEY`, connect and read timeouts, bounded retries on 429 and 5xx
@@ -15,7 +15,6 @@ organizations, memberships, the JWKS).
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import math
@@ -32,13 +31,14 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from requests.adapters import HTTPAdapter
 
+from accounts.clerk import metrics
+from accounts.clerk.answers import error_message, retry_after_seconds
 from accounts.clerk.breaker import CircuitBreaker
 from accounts.clerk.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 3600  # a longer or nonsensical Retry-After is read as this
 MAX_BODY_BYTES = 1024 * 1024  # one user, one organization or the JWKS: far below this
 # Calls waited on with a deadline run in a pool of this many threads. A call cut by its deadline
 # leaves its pool thread to finish alone: a body stops at its next receive, while headers trickled
@@ -99,13 +99,24 @@ class ClerkHTTP:
         status, a body over `max_bytes` or not JSON), or ImproperlyConfigured
         when CLERK_SECRET_KEY is not set.
         """
+        return self.request("GET", path, params=params, max_bytes=max_bytes)
+
+    def post(self, path: str, *, json_body: dict[str, Any] | None = None) -> Any:
+        """The JSON body of `POST {CLERK_API_URL}{path}`, with the same policy and errors as `get`.
+
+        Only for calls Clerk may safely receive twice (a retried POST after a cut answer may run again).
+        """
+        return self.request("POST", path, json_body=json_body or {})
+
+    def request(self, method: str, path: str, *, params=None, json_body=None, max_bytes: int = MAX_BODY_BYTES) -> Any:
+        """`get` and `post`: one call to Clerk's API under this policy."""
         secret_key = settings.CLERK_SECRET_KEY
         if not secret_key:
             raise ImproperlyConfigured("CLERK_SECRET_KEY is not set: Clerk's Backend API cannot be called.")
         if self.breaker is not None:
             self.breaker.check()  # raises Unavailable while open
         try:
-            result = self._get_with_retries(path, secret_key, params=params, max_bytes=max_bytes)
+            result = self._call_with_retries(method, path, secret_key, params, json_body, max_bytes)
         except Unavailable as exc:
             if self.breaker is not None:
                 self.breaker.failure(retry_after=exc.retry_after)
@@ -118,7 +129,7 @@ class ClerkHTTP:
             self.breaker.success()
         return result
 
-    def _get_with_retries(self, path: str, secret_key: str, *, params, max_bytes: int) -> Any:
+    def _call_with_retries(self, method: str, path: str, secret_key: str, params, json_body, max_bytes: int) -> Any:
         url = f"{settings.CLERK_API_URL.rstrip('/')}{path}"
         headers = {"Authorization": f"Bearer {secret_key}", "Accept": "application/json"}
         ends_at = None if self.deadline is None else time.monotonic() + self.deadline
@@ -127,7 +138,9 @@ class ClerkHTTP:
             if self.throttle is not None:
                 self.throttle()
             self.calls += 1
-            status, retry_after, body = self._attempt(url, params, headers, max_bytes, ends_at)
+            status, retry_after, body = self._attempt(
+                path, (method, url, params, json_body), headers, max_bytes, ends_at
+            )
             if status == 404:
                 raise ClerkNotFound(path)
             if status not in RETRY_STATUSES:
@@ -141,23 +154,33 @@ class ClerkHTTP:
             self.sleep(wait)
             waited += wait
         if status >= 400:
-            raise ClerkAPIError(f"Clerk's API answered {status} for {path}: {_error_message(body)}")
+            raise ClerkAPIError(f"Clerk's API answered {status} for {path}: {error_message(body)}")
         try:
             return json.loads(body)
         except ValueError:
             raise ClerkAPIError(f"Clerk's API answered non-JSON for {path}") from None
 
-    def _attempt(self, url, params, headers, max_bytes: int, ends_at: float | None):
-        """One request: (status, Retry-After in seconds or None, body bytes), within the deadline."""
+    def _attempt(self, path: str, call: tuple, headers, max_bytes: int, ends_at: float | None):
+        """One request, counted for /metrics: (status, Retry-After in seconds or None, body bytes)."""
+        clock, status = time.perf_counter(), "unavailable"
+        try:
+            result = self._attempt_within_deadline(call, headers, max_bytes, ends_at)
+            status = result[0]
+            return result
+        finally:
+            metrics.api_request_count(path, status, time.perf_counter() - clock)
+
+    def _attempt_within_deadline(self, call: tuple, headers, max_bytes: int, ends_at: float | None):
+        """(status, Retry-After in seconds or None, body bytes), within the deadline."""
         if ends_at is None:
-            return _fetch(url, params, headers, self.timeout, max_bytes, None)
+            return _fetch(call, headers, self.timeout, max_bytes, None)
         left = ends_at - time.monotonic()
         if left <= 0:
             raise Unavailable("Clerk's API did not answer within the deadline")
         timeout = (min(self.timeout[0], left), min(self.timeout[1], left))
         # In a thread of the pool, waited on for what is left of the deadline: a server that
         # trickles its headers or body a byte at a time cannot hold the request past it.
-        future = _call_pool().submit(_fetch, url, params, headers, timeout, max_bytes, ends_at)
+        future = _call_pool().submit(_fetch, call, headers, timeout, max_bytes, ends_at)
         try:
             return future.result(timeout=left)
         except FutureTimeout:
@@ -165,10 +188,14 @@ class ClerkHTTP:
             raise Unavailable("Clerk's API did not answer within the deadline") from None
 
 
-def _fetch(url, params, headers, timeout, max_bytes: int, ends_at: float | None):
-    """GET `url`: (status, Retry-After seconds or None, body), the body read within `max_bytes` and `ends_at`."""
+def _fetch(call: tuple, headers, timeout, max_bytes: int, ends_at: float | None):
+    """`call` is (method, url, params, JSON body): (status, Retry-After seconds or None, body), the body read
+    within `max_bytes` and `ends_at`."""
+    method, url, params, json_body = call
     try:
-        response = _session().get(url, params=params, headers=headers, timeout=timeout, stream=True)
+        response = _session().request(
+            method, url, params=params, json=json_body, headers=headers, timeout=timeout, stream=True
+        )
     except requests.RequestException as exc:
         # Not retried here: a timeout already cost its full wait.
         raise Unavailable(f"Clerk's API cannot be reached: {type(exc).__name__}") from exc
@@ -215,36 +242,3 @@ def _session() -> requests.Session:
         session.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=16))
         _local.session = session
     return session
-
-
-def retry_after_seconds(value: str, *, now: Callable[[], float] = time.time) -> float | None:
-    """A `Retry-After` value in seconds, capped at MAX_RETRY_AFTER: delay-seconds or an HTTP date.
-
-    None when absent or unreadable (the caller backs off as usual); a date in
-    the past is 0. RFC 9110, section 10.2.3.
-    """
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:  # an HTTP date is always GMT
-            return None
-        seconds = when.timestamp() - now()
-    if math.isnan(seconds):
-        return None
-    return min(max(0.0, seconds), MAX_RETRY_AFTER)
-
-
-def _error_message(body: bytes) -> str:
-    """Clerk's `{"errors": [{"message", "long_message", "code"}]}`, shortened."""
-    try:
-        errors = json.loads(body).get("errors") or []
-        return "; ".join(str(error.get("long_message") or error.get("message")) for error in errors)[:300]
-    except (ValueError, AttributeError, TypeError):
-        return body[:300].decode("utf-8", "replace")

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from accounts.clerk.api import ClerkAPIError, clerk_client
 from accounts.clerk.errors import Refused, Unavailable
+from accounts.clerk.metrics import key_cache_lookups_total
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class SigningKeys:
         if not isinstance(kid, str):
             raise Refused("token has no key id")
         key = self._keys.get(kid)
+        key_cache_lookups_total.labels(result="miss" if key is None else "hit").inc()
         if key is None:
             return self._refetched(kid, stale_key=None)
         if self._fetched_at is not None and self.clock() - self._fetched_at >= KEYS_MAX_AGE_SECONDS:

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from accounts.alarms.heartbeats import workers_live
 from accounts.clerk_source.schedule_health import schedule_health
 from accounts.models import Organization, User
 from accounts.welcome.queue import WAITING_WARNING, welcome_email_queue
@@ -69,8 +70,8 @@ def clerk_subject_search(term: str) -> QuerySet | None:
 
 
 def clerk_health() -> list[HealthBlock]:
-    """Clerk's figures for the sync health page: how users arrive, the welcome email queue, reconciliation."""
-    return [_users_block(), *_welcome_email_blocks(), *schedule_health()]
+    """Clerk's figures for the sync health page: how users arrive, the welcome emails, workers, reconciliation."""
+    return [_users_block(), *_welcome_email_blocks(), _workers_block(), *schedule_health(), _recovery_block()]
 
 
 def _users_block() -> HealthBlock:
@@ -141,3 +142,27 @@ def _welcome_email_blocks() -> list[HealthBlock]:
             title="Welcome emails that failed for good", rows=failed, note=failed_note, key="welcome-emails-failed"
         ),
     ]
+
+
+def _workers_block() -> HealthBlock:
+    """The db_workers alive now (a sign of life in the last 2 minutes): host, process id, since when."""
+    rows = [
+        HealthRow(
+            f"{worker.host} pid {worker.pid}",
+            f"seen {timesince(worker.last_seen_at)} ago",
+            detail=f"running since {worker.started_at:%Y-%m-%d %H:%M:%S} UTC",
+        )
+        for worker in workers_live()
+    ]
+    return HealthBlock(title="Background workers (db_worker) alive", rows=rows, key="workers")
+
+
+def _recovery_block() -> HealthBlock:
+    """The way back from lost deliveries: Clerk's webhook dashboard, where Svix keeps what it could not deliver."""
+    note = format_html(
+        '<a href="{}" id="clerk-webhook-dashboard">Clerk webhook dashboard</a>: re-enable the endpoint if Svix '
+        "disabled it, then recover failed messages since the date deliveries stopped (they are delivered again "
+        "and the ledger takes each once). Needs the permission \u201cCan open Clerk's webhook dashboard\u201d.",
+        reverse("clerk_webhook_dashboard"),
+    )
+    return HealthBlock(title="Recovering lost deliveries", rows=[], note=note, key="recovery")

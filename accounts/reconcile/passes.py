@@ -28,6 +28,7 @@ from accounts.clerk.api import LIST_MAX_LIMIT, ClerkAPIError, ClerkClient, clerk
 from accounts.clerk.errors import Unavailable
 from accounts.db import insert_ignoring_conflicts
 from accounts.reconcile.deletions import absent_confirm, gone_tombstone
+from accounts.reconcile.metrics import reconcile_pass_observe, reconcile_repairs_count
 from accounts.reconcile.models import COUNT_FIELDS, ReconcilePass, ReconcileSeen
 from accounts.reconcile.report import PassReport
 from accounts.reconcile.walks import MEMBERSHIPS, ORGANIZATIONS, PassContext, listing_walk, users_walk
@@ -174,5 +175,9 @@ def _finish(record: ReconcilePass, report: PassReport, *, dry_run: bool) -> None
     ReconcilePass.objects.filter(pk=record.pk, outcome=Outcome.RUNNING).update(
         lease_expires_at=None, **{name: getattr(record, name) for name in fields}
     )
+    for name in COUNT_FIELDS:
+        kind, action = name.split("_")
+        reconcile_repairs_count(kind, action, getattr(record, name))
+    reconcile_pass_observe(record.kind, record.outcome, (record.finished_at - record.started_at).total_seconds())
     log = logger.info if record.outcome == Outcome.COMPLETED else logger.error
     log("reconcile %s pass %s: %s %s", record.kind, record.outcome, report.line(), record.error)

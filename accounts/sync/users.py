@@ -30,6 +30,7 @@ from accounts.models import User, UserProvisioning
 from accounts.signals import user_provisioned
 from accounts.sync.converge import row_apply, row_insert_or_lock
 from accounts.sync.links import organization_memberships_link
+from accounts.sync.metrics import jit_creation_count
 from accounts.sync.outcome import SyncOutcome
 from accounts.sync.single_flight import SingleFlight
 from accounts.sync.usernames import username_candidates, username_take
@@ -127,6 +128,8 @@ def jit_logged(kind: str, clerk_id: str, outcome: SyncOutcome, started: float) -
     A creation means the `*.created` webhook was not processed first: a few right
     after sign-up are normal, many mean the webhook endpoint is misconfigured.
     """
+    if outcome == SyncOutcome.CREATED:
+        jit_creation_count(kind)
     log = logger.warning if outcome == SyncOutcome.CREATED else logger.info
     log("jit %s clerk_id=%s outcome=%s duration_ms=%d", kind, clerk_id, outcome, (time.perf_counter() - started) * 1000)
 

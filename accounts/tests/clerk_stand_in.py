@@ -16,6 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+# What the stand-in answers for Clerk's webhook dashboard link.
+SVIX_URL = "https://app.svix.com/login-with-token#key=stand-in-one-time-key"
+
 
 class ClerkStandIn:
     def __init__(self) -> None:
@@ -139,6 +142,17 @@ class ClerkStandIn:
                         return self._errors(404, "resource_not_found", "not found")
                     return self._json(200, organization)
                 return self._errors(404, "resource_not_found", "no such route")
+
+            def do_POST(self) -> None:
+                """Only Clerk's `POST /v1/webhooks/svix_url`: a one-time link into Svix's dashboard."""
+                with stand_in._lock:
+                    stand_in.calls[f"POST {self.path}"] += 1
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("Authorization") != f"Bearer {stand_in.secret_key}":
+                    return self._errors(401, "authentication_invalid", "Invalid secret key")
+                if self.path != "/v1/webhooks/svix_url":
+                    return self._errors(404, "resource_not_found", "no such route")
+                return self._json(200, {"svix_url": SVIX_URL})
 
             def _user_page(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
                 """Oldest first by created_at, or most recently updated first with `order_by=-updated_at`."""

@@ -98,3 +98,13 @@ def test_a_dot_env_in_the_checkout_does_not_reach_these_tests(tmp_path):
     assert (as_tests_read["secrets"], as_tests_read["limit"]) == ("", 1024 * 1024)
     assert (as_the_app_reads["secrets"], as_the_app_reads["limit"]) == ("whsec_ZnJvbS10aGUtZG90LWVudi1maWxl", 7)
     assert as_tests_read["name"].startswith(str(copy))  # the copy's settings were the ones loaded
+
+
+def test_admins_are_read_from_name_address_entries():
+    from config.operations import admins_from_env
+
+    assert admins_from_env("Ops Team <ops@example.com>, second@example.com") == [
+        ("Ops Team", "ops@example.com"),
+        ("second@example.com", "second@example.com"),
+    ]
+    assert admins_from_env("") == []

@@ -34,6 +34,8 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"DATABASE_URL": "mysqlx://db/app"}, "ImproperlyConfigured: DATABASE_URL is not"),
         ({"DATABASE_URL": "postgres://u:hunter2@db:99999/app"}, "ImproperlyConfigured: DATABASE_URL is not"),
         ({"TASKS_BACKEND": "celery"}, "ImproperlyConfigured: TASKS_BACKEND must be 'database' or 'immediate'"),
+        ({"ADMINS": "Ops <ops-at-example>, B"}, "ImproperlyConfigured: ADMINS must be comma-separated"),
+        ({"LOG_FORMAT": "xml"}, "ImproperlyConfigured: LOG_FORMAT must be 'plain' or 'json'"),
     ],
 )
 @pytest.mark.parametrize("command", [["check"], ["runserver", "--noreload"], ["migrate"]])

@@ -258,10 +258,12 @@ class TestHealth:
 
     def test_health_page_cost_does_not_grow_with_the_ledger(self, admin_client):
         WebhookEventFactory.create_batch(30)
-        with statements_at_most(13) as few:
+        # 13 for the figures, and up to 6 for the alarms the page evaluates as it opens (the installed
+        # source's: at most one statement per condition, the stored states, the banners) and the live workers.
+        with statements_at_most(19) as few:
             admin_client.get(HEALTH)
         WebhookEventFactory.create_batch(300)
-        with statements_at_most(13) as many:
+        with statements_at_most(19) as many:
             admin_client.get(HEALTH)
 
         assert len(few) == len(many)

@@ -12,7 +12,9 @@ django-tasks-db's worker with two additions (it replaces that app's
   WELCOME_EMAIL_SWEEP_SECONDS;
 - a schedule thread runs the jobs of the schedule the workers share in the
   database (reconciliation passes, maintenance: accounts/schedule/) every
-  SCHEDULE_TICK_SECONDS.
+  SCHEDULE_TICK_SECONDS;
+- a monitor thread records the worker's heartbeat and evaluates the alarms
+  every ALARM_INTERVAL_SECONDS (accounts/alarms/monitor.py).
 
 Any number can run at once on any number of hosts: tasks are claimed with
 SELECT … FOR UPDATE SKIP LOCKED, sends and scheduled jobs with a lease.
@@ -31,6 +33,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands import db_worker as library
 
+from accounts.alarms.monitor import Monitor
 from accounts.schedule.runner import schedule_run_due
 from accounts.welcome.queue import welcome_emails_sweep
 
@@ -45,6 +48,7 @@ class Worker(library.Worker):
         threads = [
             Periodic("welcome email sweep", welcome_emails_sweep, settings.WELCOME_EMAIL_SWEEP_SECONDS),
             Periodic("schedule", schedule_run_due, settings.SCHEDULE_TICK_SECONDS),
+            Monitor(settings.ALARM_INTERVAL_SECONDS),  # the heartbeat, then the alarms
         ]
         for thread in threads:
             thread.start()

@@ -1,0 +1,1 @@
+"""What operators reach over HTTP: /metrics, and the recovery link to Clerk's webhook dashboard."""
