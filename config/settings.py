@@ -207,6 +207,8 @@ CLERK_API_TIMEOUT = env.float("CLERK_API_TIMEOUT", default=5.0)
 CLERK_TREAT_PENDING_AS_SIGNED_OUT = env.bool("CLERK_TREAT_PENDING_AS_SIGNED_OUT", default=True)
 # sync_clerk_users greets backfilled users only if their Clerk account is younger than this.
 CLERK_SYNC_WELCOME_WINDOW_DAYS = env.int("CLERK_SYNC_WELCOME_WINDOW_DAYS", default=7)
+# A user deleted in Clerk keeps no personal data here, on its row or in stored events (docs/privacy.md); 0 keeps all.
+CLERK_ERASE_DELETED_USERS = env.bool("CLERK_ERASE_DELETED_USERS", default=True)
 
 # --- API --------------------------------------------------------------------
 

@@ -211,10 +211,11 @@ class TestSendClerkWebhook:
         url = self.url(live_server)
         run("send_clerk_webhook", "user.created", "--url", url, "--user-id", "user_x1")
         run("send_clerk_webhook", "user.updated", "--url", url, "--user-id", "user_x1", "--first-name", "Grace")
+        assert User.objects.get(clerk_id="user_x1").first_name == "Grace"
         run("send_clerk_webhook", "user.deleted", "--url", url, "--user-id", "user_x1")
 
         user = User.objects.get(clerk_id="user_x1")
-        assert user.first_name == "Grace" and user.deleted_at is not None
+        assert user.first_name == "" and user.deleted_at is not None  # the tombstone erased the name
 
     def test_update_of_a_local_user_changes_only_what_is_passed(self, live_server):
         url = self.url(live_server)
