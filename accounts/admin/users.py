@@ -13,6 +13,10 @@ from accounts.models import User, UserProvisioning
 
 # Fields Clerk owns on a Clerk user; a local staff account (no clerk_id) keeps them editable.
 CLERK_OWNED_FIELDS = ("email", "first_name", "last_name", "image_url")
+# Clerk's flags and data beyond the profile: always read-only (no local account has them).
+CLERK_STATE_FIELDS = (
+    "banned", "locked", "external_id", "last_sign_in_at", "public_metadata", "private_metadata", "unsafe_metadata"
+)  # fmt: skip
 CLERK_BOOKKEEPING_FIELDS = (
     "clerk_id", "created_via", "clerk_updated_at", "deleted_at", "webhook_events", "welcome_email"
 )  # fmt: skip
@@ -21,8 +25,11 @@ CLERK_BOOKKEEPING_FIELDS = (
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     # Fits 1280 px beside the filters: the email sits under the username.
-    list_display = ["username_and_email", "clerk_id", "created_via", deleted_in_clerk, "is_active", "joined"]
-    list_filter = ["created_via", DeletedInClerkFilter, "is_active", "is_staff", "is_superuser"]
+    list_display = [
+        *("username_and_email", "clerk_id", "created_via", deleted_in_clerk, "is_active", "banned", "locked"),
+        "joined",
+    ]
+    list_filter = ["created_via", DeletedInClerkFilter, "is_active", "banned", "locked", "is_staff", "is_superuser"]
     search_fields = ["username", "email", "clerk_id", "first_name", "last_name"]
     ordering = ["-date_joined"]
     show_full_result_count = False
@@ -32,12 +39,13 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"fields": ["username", "password"]}),
         ("Clerk", {"fields": list(CLERK_BOOKKEEPING_FIELDS)}),
         ("Profile (from Clerk)", {"fields": list(CLERK_OWNED_FIELDS)}),
+        ("State and metadata (from Clerk)", {"fields": list(CLERK_STATE_FIELDS)}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Important dates", {"fields": ["last_login", "date_joined"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = [*super().get_readonly_fields(request, obj), *CLERK_BOOKKEEPING_FIELDS]
+        readonly = [*super().get_readonly_fields(request, obj), *CLERK_BOOKKEEPING_FIELDS, *CLERK_STATE_FIELDS]
         if obj is not None and obj.clerk_id:
             readonly += [*CLERK_OWNED_FIELDS, "username"]
         return readonly

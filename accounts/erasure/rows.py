@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.erasure.models import UserErasure
@@ -32,11 +33,25 @@ def user_personal_data_erase(user: User) -> UserErasure | None:
     """
     if not erasure_enabled():
         return None
+    erasure = user_row_erase(user)
+    user_erasure_trigger(erasure.pk)
+    return erasure
+
+
+def user_row_erase(user: User) -> UserErasure:
+    """Empty the tombstoned `user`'s personal fields and return its erasure record (created pending if none).
+
+    Call it holding the user's lock; the caller runs or queues the erasure of the stored events.
+    """
     for field, value in ERASED_FIELDS.items():
         setattr(user, field, value)
     user.username = f"deleted-{user.pk}"  # unique like the pk, and names no one
     user.save(update_fields=[*ERASED_FIELDS, "username"])
-    erasure, created = UserErasure.objects.get_or_create(user=user, defaults={"requested_at": timezone.now()})
-    if created or erasure.erased_at is None:
-        user_erasure_trigger(erasure.pk)
+    erasure, _ = UserErasure.objects.get_or_create(user=user, defaults={"requested_at": timezone.now()})
     return erasure
+
+
+def users_awaiting_erasure() -> QuerySet[User]:
+    """Users deleted in Clerk whose stored events are not all erased yet (tombstoned before erasure existed,
+    queued, or interrupted): zero in normal operation once the workers caught up."""
+    return User.objects.filter(deleted_at__isnull=False, clerk_id__isnull=False).exclude(erasure__erased_at__isnull=False)
