@@ -65,7 +65,7 @@ class CurrentMembersView(ActiveOrganizationMixin, ListAPIView):
             200: MembershipSerializer(many=True),
             401: UNAUTHENTICATED,
             403: OpenApiResponse(
-                description='The token names no active organization, or a deleted one; or the user is banned'
+                description="The token names no active organization, or a deleted one; or the user is banned"
                 ' ({"error": …, "reason": "banned"}).'
             ),
             503: UNAVAILABLE,

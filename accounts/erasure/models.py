@@ -18,7 +18,9 @@ class UserErasure(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["requested_at"], condition=models.Q(erased_at=None), name="accounts_erasure_pending_idx")
+            models.Index(
+                fields=["requested_at"], condition=models.Q(erased_at=None), name="accounts_erasure_pending_idx"
+            )
         ]
 
     def __str__(self) -> str:

@@ -54,4 +54,6 @@ def user_row_erase(user: User) -> UserErasure:
 def users_awaiting_erasure() -> QuerySet[User]:
     """Users deleted in Clerk whose stored events are not all erased yet (tombstoned before erasure existed,
     queued, or interrupted): zero in normal operation once the workers caught up."""
-    return User.objects.filter(deleted_at__isnull=False, clerk_id__isnull=False).exclude(erasure__erased_at__isnull=False)
+    return User.objects.filter(deleted_at__isnull=False, clerk_id__isnull=False).exclude(
+        erasure__erased_at__isnull=False
+    )

@@ -6,79 +6,108 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0005_welcome_task_moved'),
+        ("accounts", "0005_welcome_task_moved"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='organization',
-            name='members_count',
-            field=models.PositiveIntegerField(blank=True, help_text="Clerk's members_count, when an event or answer carried it.", null=True),
+            model_name="organization",
+            name="members_count",
+            field=models.PositiveIntegerField(
+                blank=True, help_text="Clerk's members_count, when an event or answer carried it.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='organization',
-            name='private_metadata',
-            field=models.JSONField(blank=True, default=dict, help_text='Backend-only: never shown by the API.'),
+            model_name="organization",
+            name="private_metadata",
+            field=models.JSONField(blank=True, default=dict, help_text="Backend-only: never shown by the API."),
         ),
         migrations.AddField(
-            model_name='organization',
-            name='public_metadata',
+            model_name="organization",
+            name="public_metadata",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='organizationmembership',
-            name='public_metadata',
+            model_name="organizationmembership",
+            name="public_metadata",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='user',
-            name='banned',
-            field=models.BooleanField(default=False, help_text='Banned in Clerk: the user is inactive and refused (403).'),
+            model_name="user",
+            name="banned",
+            field=models.BooleanField(
+                default=False, help_text="Banned in Clerk: the user is inactive and refused (403)."
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='external_id',
+            model_name="user",
+            name="external_id",
             field=models.CharField(blank=True, help_text="Clerk's external_id (a pre-Clerk account).", max_length=255),
         ),
         migrations.AddField(
-            model_name='user',
-            name='last_sign_in_at',
+            model_name="user",
+            name="last_sign_in_at",
             field=models.DateTimeField(blank=True, help_text="Clerk's last_sign_in_at.", null=True),
         ),
         migrations.AddField(
-            model_name='user',
-            name='locked',
-            field=models.BooleanField(default=False, help_text='Locked in Clerk (a temporary lockout after failed sign-ins): shown, refuses nothing.'),
+            model_name="user",
+            name="locked",
+            field=models.BooleanField(
+                default=False,
+                help_text="Locked in Clerk (a temporary lockout after failed sign-ins): shown, refuses nothing.",
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='private_metadata',
-            field=models.JSONField(blank=True, default=dict, help_text='Backend-only: never shown by the API.'),
+            model_name="user",
+            name="private_metadata",
+            field=models.JSONField(blank=True, default=dict, help_text="Backend-only: never shown by the API."),
         ),
         migrations.AddField(
-            model_name='user',
-            name='public_metadata',
+            model_name="user",
+            name="public_metadata",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='user',
-            name='unsafe_metadata',
-            field=models.JSONField(blank=True, default=dict, help_text='Writable by the user from the frontend.'),
+            model_name="user",
+            name="unsafe_metadata",
+            field=models.JSONField(blank=True, default=dict, help_text="Writable by the user from the frontend."),
         ),
         migrations.CreateModel(
-            name='UserErasure',
+            name="UserErasure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('requested_at', models.DateTimeField(help_text='When the user was tombstoned (or the erase command found it).')),
-                ('erased_at', models.DateTimeField(blank=True, help_text='When the last stored event was erased.', null=True)),
-                ('last_event_pk', models.BigIntegerField(default=0, help_text="The ledger's events up to this pk are done.")),
-                ('events_erased', models.PositiveIntegerField(default=0, help_text='Stored events rewritten without personal data.')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='erasure', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "requested_at",
+                    models.DateTimeField(help_text="When the user was tombstoned (or the erase command found it)."),
+                ),
+                (
+                    "erased_at",
+                    models.DateTimeField(blank=True, help_text="When the last stored event was erased.", null=True),
+                ),
+                (
+                    "last_event_pk",
+                    models.BigIntegerField(default=0, help_text="The ledger's events up to this pk are done."),
+                ),
+                (
+                    "events_erased",
+                    models.PositiveIntegerField(default=0, help_text="Stored events rewritten without personal data."),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="erasure", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('erased_at', None)), fields=['requested_at'], name='accounts_erasure_pending_idx')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("erased_at", None)),
+                        fields=["requested_at"],
+                        name="accounts_erasure_pending_idx",
+                    )
+                ],
             },
         ),
     ]

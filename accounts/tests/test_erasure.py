@@ -8,7 +8,6 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
-from accounts.erasure import ledger
 from accounts.erasure.models import UserErasure
 from accounts.models import OrganizationMembership, User
 from accounts.sync.organizations import organization_current_members
@@ -70,7 +69,8 @@ def assert_untouched(histories) -> None:
 
 
 def test_user_deleted_webhook_erases_the_row_and_every_stored_event_of_the_user_only(deliver, histories):
-    assert deliver(envelope("user.deleted", {"object": "user", "id": ADA, "deleted": True}), msg_id="msg_ada_9").status_code == 200
+    deleted = envelope("user.deleted", {"object": "user", "id": ADA, "deleted": True})
+    assert deliver(deleted, msg_id="msg_ada_9").status_code == 200
     assert UserErasure.objects.get(user__clerk_id=ADA).erased_at is None  # queued: the ledger is erased after
     run_queued_tasks()
 

@@ -189,7 +189,9 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def payload_html(self, event: WebhookEvent) -> str:
         erased_at = event.payload_erased_at
         if erased_at:
-            note = format_html("<p><strong>Erased {}</strong>: the source removed personal data from it.</p>", erased_at)
+            note = format_html(
+                "<p><strong>Erased {}</strong>: the source removed personal data from it.</p>", erased_at
+            )
             return note + json_to_html(event.payload)
         return json_to_html(event.payload)
 
