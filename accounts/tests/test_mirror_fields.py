@@ -178,3 +178,14 @@ def test_a_refused_recipient_leaves_no_address_in_the_error_or_the_log(deliver, 
     assert "SMTPRecipientsRefused" in provisioning.welcome_email_last_error
     assert "refused.person" not in provisioning.welcome_email_last_error
     assert "refused.person" not in caplog.text and "SMTPRecipientsRefused" in caplog.text
+
+
+def test_the_admin_filters_and_shows_banned_and_locked(admin_client):
+    User.objects.create(clerk_id="user_2ban", username="banned_one", banned=True, is_active=False)
+    User.objects.create(clerk_id="user_2lock", username="locked_one", locked=True)
+
+    banned = admin_client.get("/admin/accounts/user/?banned__exact=1").content.decode()
+    locked = admin_client.get("/admin/accounts/user/?locked__exact=1").content.decode()
+
+    assert "banned_one" in banned and "locked_one" not in banned and "inactive, banned" in banned
+    assert "locked_one" in locked and "banned_one" not in locked and "active, locked" in locked
