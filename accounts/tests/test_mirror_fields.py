@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import smtplib
 
 import pytest
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.management import call_command
 
 from accounts.clerk.payloads import event_envelope
 from accounts.models import Organization, OrganizationMembership, User, UserProvisioning
@@ -51,6 +53,16 @@ def test_just_in_time_creation_carries_them_too(client, clerk_api, make_token):
     assert (user.created_via, user.external_id, user.locked, user.private_metadata) == (
         "jit", "legacy-8", True, META["private_metadata"]
     )  # fmt: skip
+
+
+def test_the_backfill_carries_them_too(clerk_api):
+    data = clerk_api.add_user(ClerkUserDataFactory(**META, banned=True, external_id="legacy-9"))
+
+    call_command("sync_clerk_users", stdout=io.StringIO(), stderr=io.StringIO())
+
+    user = User.objects.get(clerk_id=data["id"])
+    assert (user.created_via, user.banned, user.is_active, user.external_id) == ("sync", True, False, "legacy-9")
+    assert (user.public_metadata, user.private_metadata, user.unsafe_metadata) == tuple(META.values())
 
 
 def test_banned_is_403_unbanned_is_200_locked_is_200(client, clerk_api, make_token, deliver):
