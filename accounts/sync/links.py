@@ -39,17 +39,18 @@ def organization_memberships_link(user: User) -> int:
 
 
 def member_user(user_clerk_id: str) -> User | None:
-    """The local user a membership belongs to, seen after taking the link lock when it first looks absent.
+    """The local user a membership belongs to, seen after taking the link lock.
 
     Call it before locking the membership row: the user's side takes the link
     lock and then updates membership rows, so the same order here cannot deadlock.
+    The lock is taken even when the user exists: a tombstone ending the user's
+    memberships at the same moment (`organization_memberships_end`) takes it
+    too, so either it ends this membership once committed, or this write sees
+    the tombstone and stores the membership ended.
     """
+    member_link_lock(user_clerk_id)
     # From the write database: the point is to see a user another transaction committed there.
-    user = user_by_clerk_id(user_clerk_id, for_write=True)
-    if user is None:
-        member_link_lock(user_clerk_id)
-        user = user_by_clerk_id(user_clerk_id, for_write=True)
-    return user
+    return user_by_clerk_id(user_clerk_id, for_write=True)
 
 
 def organization_memberships_end(user: User, *, created_via: str) -> int:
