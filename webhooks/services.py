@@ -153,14 +153,19 @@ def webhook_event_process(source: WebhookSource, event: WebhookEvent) -> tuple[O
     """Run the handler for `event`'s type; a type without one is ignored. Handler errors propagate.
 
     Returns the outcome and the payload to store in place of the delivered one (None: keep it),
-    from the handler or, for an ignored type, the source's `ignored_payload` hook.
+    from the handler or, for an ignored type, the source's `stored_payload` hook.
     """
     handler = source.handlers.get(event.event_type)
     if handler is None:
         if event.event_type not in source.ignored_types:
             logger.info("no handler for webhook type source=%s type=%s", source.name, event.event_type)
-        return Outcome.IGNORED, source.ignored_payload(event.payload) if source.ignored_payload else None
+        return Outcome.IGNORED, _source_payload(source, event.payload)
     return Outcome.PROCESSED, handler(event)
+
+
+def _source_payload(source: WebhookSource | None, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The source's `stored_payload` hook for a payload no handler vouched for (ignored or failed), or None."""
+    return source.stored_payload(payload) if source is not None and source.stored_payload else None
 
 
 def _event_finish(
@@ -188,8 +193,16 @@ def _event_fail(event: WebhookEvent, exc: BaseException, kind: str, started_at, 
     error = f"{type(exc).__name__}: {exc}"
     replay = kind == WebhookAttempt.Kind.REPLAY
     if replay or not event.is_done:
-        # A replay is counted here; a delivery was counted by its upsert.
-        db.event_outcome_store(event.pk, status=Status.FAILED, last_error=error[:10_000], attempts_added=int(replay))
+        # A replay is counted here; a delivery was counted by its upsert. No handler vouched for
+        # the payload: the source may store another (a deleted user's, erased).
+        try:
+            stored = _source_payload(get_source(event.source), event.payload)
+        except Exception:  # the failure is recorded whatever the hook does
+            logger.exception("stored_payload hook failed source=%s event_id=%s", event.source, event.event_id)
+            stored = None
+        db.event_outcome_store(
+            event.pk, status=Status.FAILED, last_error=error[:10_000], attempts_added=int(replay), payload=stored
+        )
     details = "".join(traceback.format_exception(exc))[-10_000:]
     _attempt_add(event, kind, Outcome.FAILED, started_at, clock, error=details)
     return error

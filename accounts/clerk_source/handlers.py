@@ -87,7 +87,7 @@ def _erased_if_deleted(event: WebhookEvent, user: User | None) -> Payload | None
     return payload_erased(event.payload, user.clerk_id)
 
 
-def clerk_ignored_payload(payload: Mapping[str, Any]) -> Payload | None:
+def clerk_stored_payload(payload: Mapping[str, Any]) -> Payload | None:
     """An ignored event about a deleted user (session.ended, email.created…) is stored erased: one query, then."""
     user_clerk_id = event_user_id(payload)
     if not user_clerk_id or not erasure_enabled():
@@ -210,7 +210,7 @@ clerk_source = WebhookSource(
     ),
     subject_id=clerk_subject_id,
     identifiers=clerk_identifiers,
-    ignored_payload=clerk_ignored_payload,
+    stored_payload=clerk_stored_payload,
     subject_links=clerk_subject_links,
     subject_search=clerk_subject_search,
     health=clerk_health,

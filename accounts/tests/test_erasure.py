@@ -120,6 +120,22 @@ def test_late_events_about_a_deleted_user_are_stored_erased(deliver, histories):
     assert_untouched(histories)
 
 
+def test_a_late_event_whose_handler_fails_is_stored_failed_and_erased(deliver, histories, monkeypatch):
+    deliver(envelope("user.deleted", {"object": "user", "id": ADA, "deleted": True}), msg_id="msg_ada_9")
+    run_queued_tasks()
+
+    def broken(data):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("accounts.clerk_source.handlers.user_signed_in", broken)
+    response = deliver(envelope("session.created", session_data(ADA, session_id="sess_x")), msg_id="msg_ada_late")
+
+    assert response.status_code == 500
+    event = WebhookEvent.objects.get(event_id="msg_ada_late")
+    assert event.status == WebhookEvent.Status.FAILED and event.payload_erased_at
+    assert_erased(ADA, "ada", expected_events=7)
+
+
 def test_erasure_off_keeps_everything(deliver, histories, settings):
     settings.CLERK_ERASE_DELETED_USERS = False
     deliver(envelope("user.deleted", {"object": "user", "id": ADA, "deleted": True}), msg_id="msg_ada_9")
