@@ -52,10 +52,6 @@ class ClerkUser:
     unsafe_metadata: dict = field(default_factory=dict)
     last_sign_in_at: dt.datetime | None = None
 
-    @property
-    def is_active(self) -> bool:  # a banned user is not active (a tombstone takes no data: it stays inactive)
-        return not self.banned
-
     @classmethod
     def from_payload(cls, data: Any) -> ClerkUser:
         """Parse a Clerk User object. Raises ClerkDataError when it has no usable id."""

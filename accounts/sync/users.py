@@ -41,9 +41,9 @@ logger = logging.getLogger(__name__)
 # Paths whose new users are greeted; a backfill decides per user (only accounts younger than its window).
 WELCOME_EMAIL_VIAS = frozenset({User.CreatedVia.WEBHOOK, User.CreatedVia.JIT})
 
-# Fields copied from Clerk on every accepted update (username is handled apart); is_active follows banned.
+# Fields copied from Clerk on every accepted update (username is handled apart, is_active follows `banned`).
 CLERK_FIELDS = (
-    *("email", "first_name", "last_name", "image_url", "banned", "locked", "is_active", "external_id"),
+    *("email", "first_name", "last_name", "image_url", "banned", "locked", "external_id"),
     *("public_metadata", "private_metadata", "unsafe_metadata", "last_sign_in_at"),
 )
 
@@ -214,7 +214,7 @@ def _user_insert(clerk_user: ClerkUser, *, created_via: str, deleted_at=None) ->
             created_via=created_via,
             deleted_at=deleted_at,
         )
-        user.is_active = clerk_user.is_active and deleted_at is None
+        user.is_active = not clerk_user.banned and deleted_at is None
         user.set_unusable_password()
         if insert_ignoring_conflicts(user):
             return user
@@ -225,8 +225,16 @@ def _user_insert(clerk_user: ClerkUser, *, created_via: str, deleted_at=None) ->
 
 
 def _user_apply(user: User, clerk_user: ClerkUser) -> UserSyncResult:
-    """`row_apply` for a user, then Clerk's username when it is free (the username is unique locally)."""
+    """`row_apply` for a user, then Clerk's username when it is free (the username is unique locally).
+
+    A ban or an unban in Clerk sets `is_active` (a tombstone takes no data, so it stays inactive);
+    otherwise `is_active` is left as staff may have set it.
+    """
+    was_banned = user.banned
     outcome = row_apply(user, clerk_user, CLERK_FIELDS)
+    if user.banned != was_banned and user.is_active == user.banned:
+        user.is_active = not user.banned
+        user.save(update_fields=["is_active"])
     if outcome in (SyncOutcome.UPDATED, SyncOutcome.UNCHANGED):
         wants_username = clerk_user.username and clerk_user.username != user.username
         if wants_username and username_take(user, clerk_user):

@@ -83,6 +83,16 @@ def test_banned_is_403_unbanned_is_200_locked_is_200(client, clerk_api, make_tok
     assert User.objects.get(clerk_id=data["id"]).locked
 
 
+def test_only_a_ban_or_an_unban_changes_is_active(deliver):
+    data = ClerkUserDataFactory(updated_at=1_000)
+    deliver(user_event("user.created", data))
+    User.objects.filter(clerk_id=data["id"]).update(is_active=False)  # staff deactivated them here
+
+    deliver(user_event("user.updated", data | {"first_name": "Renamed", "updated_at": 2_000}))
+
+    assert not User.objects.get(clerk_id=data["id"]).is_active
+
+
 def test_an_unbanned_tombstone_stays_inactive(deliver):
     data = ClerkUserDataFactory(banned=True, updated_at=1_000)
     deliver(user_event("user.created", data))
