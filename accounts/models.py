@@ -4,6 +4,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Upper
 
+from accounts.mirror.models import MembershipClerkFields, OrganizationClerkFields, UserClerkFields
+
 
 class ClerkMirror(models.Model):
     """What every row mirroring a Clerk object keeps: the version stored, and whether Clerk deleted it.
@@ -59,7 +61,7 @@ class ClerkMirror(models.Model):
             self.save(update_fields=update_fields)
 
 
-class User(ClerkMirror, AbstractUser):
+class User(ClerkMirror, UserClerkFields, AbstractUser):
     """A local user. Clerk is the source of truth for every `clerk_*`-sourced field."""
 
     class CreatedVia(models.TextChoices):
@@ -172,7 +174,7 @@ class UserProvisioning(models.Model):
         return f"welcome email of user {self.user_id}"
 
 
-class Organization(ClerkMirror):
+class Organization(ClerkMirror, OrganizationClerkFields):
     """A Clerk organization (a tenant), kept by the same rules as users: upserted by Clerk id, final tombstones."""
 
     class CreatedVia(models.TextChoices):
@@ -199,7 +201,7 @@ class Organization(ClerkMirror):
         return self.name or self.slug or self.clerk_id
 
 
-class OrganizationMembership(ClerkMirror):
+class OrganizationMembership(ClerkMirror, MembershipClerkFields):
     """A user's membership of an organization, with the role and permissions Clerk gave it.
 
     `user_clerk_id` is always set; `user` stays empty while that user is not
@@ -228,5 +230,6 @@ class OrganizationMembership(ClerkMirror):
 
 # Models of their own concerns, registered in this app (each module imports nothing of accounts).
 from accounts.alarms.models import AlarmState, WorkerHeartbeat  # noqa: E402, F401
+from accounts.erasure.models import UserErasure  # noqa: E402, F401
 from accounts.reconcile.models import ReconcilePass, ReconcileSeen  # noqa: E402, F401
 from accounts.schedule.models import ScheduledJob  # noqa: E402, F401

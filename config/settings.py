@@ -210,14 +210,16 @@ CLERK_API_TIMEOUT = env.float("CLERK_API_TIMEOUT", default=5.0)
 CLERK_TREAT_PENDING_AS_SIGNED_OUT = env.bool("CLERK_TREAT_PENDING_AS_SIGNED_OUT", default=True)
 # sync_clerk_users greets backfilled users only if their Clerk account is younger than this.
 CLERK_SYNC_WELCOME_WINDOW_DAYS = env.int("CLERK_SYNC_WELCOME_WINDOW_DAYS", default=7)
+# A user deleted in Clerk keeps no personal data here, on its row or in stored events (docs/privacy.md); 0 keeps all.
+CLERK_ERASE_DELETED_USERS = env.bool("CLERK_ERASE_DELETED_USERS", default=True)
 
 # --- The schedule every db_worker runs (docs/reconciliation.md): seconds between runs, 0 turns one off ---
 CLERK_RECONCILE_INTERVAL = number_at_least(env.int, "CLERK_RECONCILE_INTERVAL", 900, least=0)
 CLERK_RECONCILE_FULL_INTERVAL = number_at_least(env.int, "CLERK_RECONCILE_FULL_INTERVAL", 86400, least=0)
 CLERK_RECONCILE_RATE = number_at_least(env.int, "CLERK_RECONCILE_RATE", 50, least=1)  # requests per 10 s to Clerk
 MAINTENANCE_INTERVAL = number_at_least(env.int, "MAINTENANCE_INTERVAL", 86400, least=0)
-_MAINTENANCE_JOBS = ["prune_webhook_events", "prune_task_results", "prune_rejections", "clear_sessions"]
-MAINTENANCE_JOBS = env.list("MAINTENANCE_JOBS", default=_MAINTENANCE_JOBS)
+_JOBS = "prune_webhook_events prune_task_results prune_rejections clear_sessions erase_deleted_users"
+MAINTENANCE_JOBS = env.list("MAINTENANCE_JOBS", default=_JOBS.split())
 TASK_RESULTS_RETENTION_DAYS = env.int("TASK_RESULTS_RETENTION_DAYS", default=7)
 SCHEDULE_LEASE_SECONDS = number_at_least(env.float, "SCHEDULE_LEASE_SECONDS", 300, least=0.1)  # then taken over
 SCHEDULE_TICK_SECONDS = number_at_least(env.float, "SCHEDULE_TICK_SECONDS", 15, least=0.1)

@@ -52,6 +52,15 @@ class WebhookEvent(models.Model):
         """Processed or ignored: a redelivery runs nothing again."""
         return self.status in DONE_STATUSES
 
+    @property
+    def payload_erased_at(self) -> str | None:
+        """When the source rewrote this payload without personal data (`ERASED_KEY`), or None."""
+        return self.payload.get(ERASED_KEY) if isinstance(self.payload, dict) else None
+
+
+# The key a source adds to a payload it rewrote without personal data (its value: when, ISO 8601),
+# so the admin shows the payload as erased rather than as what was sent.
+ERASED_KEY = "erased_at"
 
 DONE_STATUSES = frozenset({WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED})
 

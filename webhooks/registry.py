@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 # loaded); on a replay it is read from the database. Either way its row stays locked for the
 # transaction the handler runs in. A handler raises webhooks.errors.Refused(Reason.BAD_DATA, …)
 # for data it cannot use (answered 400, nothing kept) and anything else for a failure
-# (answered 500, stored failed, run again on the next delivery or replay).
-Handler = Callable[["WebhookEvent"], None]
+# (answered 500, stored failed, run again on the next delivery or replay). It may return the payload
+# to store in place of the delivered one (a source keeping no personal data of someone deleted).
+Handler = Callable[["WebhookEvent"], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,10 @@ class WebhookSource:
     # where one holds either is refused as bad_data before anything is recorded. Given the body as sent (any
     # JSON object with a `type` and `data`), it must not raise; values that are not strings are skipped.
     identifiers: Callable[[Mapping[str, Any]], Mapping[str, Any]] = _no_identifiers
+    # For a payload no handler vouched for (an ignored type, or a handler that failed), in the transaction storing
+    # it: the payload to store in place of the delivered one, or None to keep it (what a handler's return value is
+    # to a handled type that succeeds).
+    stored_payload: Callable[[Mapping[str, Any]], Mapping[str, Any] | None] | None = None
     # The admin's hooks, all optional.
     # Given the events of one changelist page (or the one event shown), how to show what each
     # concerns, by event pk; events left out show their subject id as it is. One query per

@@ -68,8 +68,8 @@ def webhook_event_deliver(
             if event.is_done:
                 outcome = Outcome.DUPLICATE
             else:
-                outcome = webhook_event_process(source, event)
-                _event_finish(event, outcome)
+                outcome, stored = webhook_event_process(source, event)
+                _event_finish(event, outcome, payload=stored)
             if not attempt_recorded:
                 _attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock, request_id=request_id)
     except (Refused, *DATABASE_UNAVAILABLE):
@@ -103,8 +103,8 @@ def webhook_event_replay(event_pk: int) -> DeliveryResult:
         # BEGIN IMMEDIATE instead (config/settings.py), so this read can never need an upgrade.
         with transaction.atomic():
             event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
-            outcome = webhook_event_process(_source_of(event), event)
-            _event_finish(event, outcome, count_attempt=True)
+            outcome, stored = webhook_event_process(_source_of(event), event)
+            _event_finish(event, outcome, count_attempt=True, payload=stored)
             _attempt_add(event, WebhookAttempt.Kind.REPLAY, outcome, started_at, clock)
     except (WebhookEvent.DoesNotExist, SourceNotRegistered, *DATABASE_UNAVAILABLE):
         raise
@@ -159,22 +159,37 @@ def webhook_event_record(
     return event, row.duplicate_recorded
 
 
-def webhook_event_process(source: WebhookSource, event: WebhookEvent) -> Outcome:
-    """Run the handler for `event`'s type; a type without one is ignored. Handler errors propagate."""
+def webhook_event_process(source: WebhookSource, event: WebhookEvent) -> tuple[Outcome, Mapping[str, Any] | None]:
+    """Run the handler for `event`'s type; a type without one is ignored. Handler errors propagate.
+
+    Returns the outcome and the payload to store in place of the delivered one (None: keep it),
+    from the handler or, for an ignored type, the source's `stored_payload` hook.
+    """
     handler = source.handlers.get(event.event_type)
     if handler is None:
         if event.event_type not in source.ignored_types:
             logger.info("no handler for webhook type source=%s type=%s", source.name, event.event_type)
-        return Outcome.IGNORED
-    handler(event)
-    return Outcome.PROCESSED
+        return Outcome.IGNORED, _source_payload(source, event.payload)
+    return Outcome.PROCESSED, handler(event)
 
 
-def _event_finish(event: WebhookEvent, outcome: Outcome, *, count_attempt: bool = False) -> None:
-    """Store the outcome; `count_attempt` for a replay (a delivery was counted by its upsert)."""
+def _source_payload(source: WebhookSource | None, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The source's `stored_payload` hook for a payload no handler vouched for (ignored or failed), or None."""
+    return source.stored_payload(payload) if source is not None and source.stored_payload else None
+
+
+def _event_finish(
+    event: WebhookEvent, outcome: Outcome, *, count_attempt: bool = False, payload: Mapping[str, Any] | None = None
+) -> None:
+    """Store the outcome (and `payload`, when given, in place of the stored one); `count_attempt` for a replay."""
     status = Status.IGNORED if outcome == Outcome.IGNORED else Status.PROCESSED
     db.event_outcome_store(
-        event.pk, status=status, last_error="", attempts_added=int(count_attempt), processed_at=timezone.now()
+        event.pk,
+        status=status,
+        last_error="",
+        attempts_added=int(count_attempt),
+        processed_at=timezone.now(),
+        payload=payload,
     )
 
 
@@ -190,8 +205,16 @@ def _event_fail(
     error = f"{type(exc).__name__}: {exc}"
     replay = kind == WebhookAttempt.Kind.REPLAY
     if replay or not event.is_done:
-        # A replay is counted here; a delivery was counted by its upsert.
-        db.event_outcome_store(event.pk, status=Status.FAILED, last_error=error[:10_000], attempts_added=int(replay))
+        # A replay is counted here; a delivery was counted by its upsert. No handler vouched for
+        # the payload: the source may store another (a deleted user's, erased).
+        try:
+            stored = _source_payload(get_source(event.source), event.payload)
+        except Exception:  # the failure is recorded whatever the hook does
+            logger.exception("stored_payload hook failed source=%s event_id=%s", event.source, event.event_id)
+            stored = None
+        db.event_outcome_store(
+            event.pk, status=Status.FAILED, last_error=error[:10_000], attempts_added=int(replay), payload=stored
+        )
     details = "".join(traceback.format_exception(exc))[-10_000:]
     _attempt_add(event, kind, Outcome.FAILED, started_at, clock, error=details, request_id=request_id)
     return error

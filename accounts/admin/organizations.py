@@ -97,11 +97,11 @@ class OrganizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request) -> QuerySet:
         # The members of organization_current_members(), counted in the changelist's one query.
         current = Q(memberships__deleted_at__isnull=True, deleted_at__isnull=True)
-        return super().get_queryset(request).annotate(members_count=Count("memberships", filter=current))
+        return super().get_queryset(request).annotate(current_members=Count("memberships", filter=current))
 
-    @admin.display(description="members", ordering="members_count")
+    @admin.display(description="members", ordering="current_members")
     def members(self, organization: Organization) -> int:
-        return organization.members_count
+        return organization.current_members
 
 
 class OrganizationFilter(admin.SimpleListFilter):

@@ -14,6 +14,10 @@ from webhooks.admin.display import moment_column
 
 # Fields Clerk owns on a Clerk user; a local staff account (no clerk_id) keeps them editable.
 CLERK_OWNED_FIELDS = ("email", "first_name", "last_name", "image_url")
+# Clerk's flags and data beyond the profile: always read-only (no local account has them).
+CLERK_STATE_FIELDS = (
+    "banned", "locked", "external_id", "last_sign_in_at", "public_metadata", "private_metadata", "unsafe_metadata"
+)  # fmt: skip
 CLERK_BOOKKEEPING_FIELDS = (
     "clerk_id", "created_via", "clerk_updated_at", "deleted_at", "webhook_events", "welcome_email"
 )  # fmt: skip
@@ -27,10 +31,10 @@ class UserAdmin(DjangoUserAdmin):
         "clerk_id_and_username",
         "created_via",
         deleted_in_clerk,
-        "is_active",
+        "access",
         moment_column("date_joined", "joined"),
     ]
-    list_filter = ["created_via", DeletedInClerkFilter, "is_active", "is_staff", "is_superuser"]
+    list_filter = ["created_via", DeletedInClerkFilter, "is_active", "banned", "locked", "is_staff", "is_superuser"]
     search_fields = ["username", "email", "clerk_id", "first_name", "last_name"]
     ordering = ["-date_joined"]
     show_full_result_count = False
@@ -40,12 +44,13 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"fields": ["username", "password"]}),
         ("Clerk", {"fields": list(CLERK_BOOKKEEPING_FIELDS)}),
         ("Profile (from Clerk)", {"fields": list(CLERK_OWNED_FIELDS)}),
+        ("State and metadata (from Clerk)", {"fields": list(CLERK_STATE_FIELDS)}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Important dates", {"fields": ["last_login", "date_joined"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = [*super().get_readonly_fields(request, obj), *CLERK_BOOKKEEPING_FIELDS]
+        readonly = [*super().get_readonly_fields(request, obj), *CLERK_BOOKKEEPING_FIELDS, *CLERK_STATE_FIELDS]
         if obj is not None and obj.clerk_id:
             readonly += [*CLERK_OWNED_FIELDS, "username"]
         return readonly
@@ -58,6 +63,13 @@ class UserAdmin(DjangoUserAdmin):
     def clerk_id_and_username(self, user: User) -> str:
         clerk_id = user.clerk_id or "— (a local staff account)"
         return format_html("{}<br><small>{}</small>", clerk_id, user.username)
+
+    @admin.display(description="access", ordering="is_active")
+    def access(self, user: User) -> str:
+        """One column for is_active, banned and locked (Clerk's), to fit the list in 1280 px."""
+        state = "active" if user.is_active else "inactive"
+        flags = [flag for flag in ("banned", "locked") if getattr(user, flag)]
+        return ", ".join([state, *flags])
 
     @admin.display(description="webhook events")
     def webhook_events(self, user: User) -> str:

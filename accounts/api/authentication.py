@@ -37,6 +37,7 @@ from accounts.sync.users import ProvisioningFailed, get_or_create_from_clerk
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "__session"
+BANNED = "user is banned"
 TokenSource = Literal["header", "cookie"]
 
 
@@ -48,6 +49,7 @@ class ClerkAuth:
     user: User | None = None
     claims: SessionClaims | None = None
     refusal: str | None = None
+    banned: bool = False  # a valid token of a banned user: 403 from the DRF class, not 401
 
 
 def session_token_from_request(request: HttpRequest) -> tuple[str, TokenSource] | None:
@@ -70,7 +72,7 @@ def clerk_auth_for_token(token: str, source: TokenSource) -> ClerkAuth:
     try:
         user, claims = user_from_session_token(token)
     except Refused as exc:
-        return ClerkAuth(source, refusal=exc.reason)
+        return ClerkAuth(source, refusal=exc.reason, banned=exc.reason == BANNED)
     return ClerkAuth(source, user=user, claims=claims)
 
 
@@ -98,6 +100,8 @@ def user_from_session_token(token: str) -> tuple[User, SessionClaims]:
         raise Unavailable("the new user could not be set up; retry shortly") from None
     except (OperationalError, InterfaceError) as exc:
         raise database_unreachable(exc, User) from None
+    if user.banned and not user.is_deleted_in_clerk:
+        raise Refused(BANNED)
     if user.is_deleted_in_clerk or not user.is_active:
         raise Refused("user is deleted or inactive")
     return user, claims
@@ -146,6 +150,8 @@ class ClerkSessionAuthentication(BaseAuthentication):
                 auth = clerk_auth_for_token(*found)
             except Unavailable as exc:
                 raise ServiceUnavailable(exc) from None
+        if auth.banned:
+            raise exceptions.PermissionDenied({"error": auth.refusal, "reason": "banned"})
         if auth.refusal is not None:
             raise exceptions.AuthenticationFailed(auth.refusal)
         if auth.source == "cookie":

@@ -10,7 +10,11 @@ from accounts.models import Organization, OrganizationMembership, User
 class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
-        fields = ["id", "clerk_id", "email", "username", "first_name", "last_name", "image_url", "date_joined"]
+        # Never private_metadata: Clerk documents it as backend-only.
+        fields = [
+            *("id", "clerk_id", "email", "username", "first_name", "last_name", "image_url", "date_joined"),
+            *("public_metadata", "unsafe_metadata"),
+        ]
         read_only_fields = fields
 
     def to_representation(self, instance: User) -> dict:
@@ -25,6 +29,8 @@ class UserSerializer(serializers.ModelSerializer):
             "last_name": instance.last_name,
             "image_url": instance.image_url,
             "date_joined": _datetime_iso(instance.date_joined),
+            "public_metadata": instance.public_metadata,
+            "unsafe_metadata": instance.unsafe_metadata,
         }
 
 

@@ -11,6 +11,7 @@ from accounts.sync.organizations import organization_current_members
 
 UNAUTHENTICATED = OpenApiResponse(description="No, invalid or expired token; user unknown to Clerk or deleted.")
 UNAVAILABLE = OpenApiResponse(description="Clerk must be asked and cannot be reached: see Retry-After.")
+BANNED = OpenApiResponse(description='The user is banned in Clerk: {"error": …, "reason": "banned"}.')
 
 
 class JSONOnly(BaseContentNegotiation):
@@ -36,6 +37,7 @@ class MeView(RetrieveAPIView):
         responses={
             200: MeSerializer,
             401: UNAUTHENTICATED,
+            403: BANNED,
             503: UNAVAILABLE,
         }
     )
@@ -62,7 +64,10 @@ class CurrentMembersView(ActiveOrganizationMixin, ListAPIView):
         responses={
             200: MembershipSerializer(many=True),
             401: UNAUTHENTICATED,
-            403: OpenApiResponse(description="The token names no active organization, or a deleted one."),
+            403: OpenApiResponse(
+                description="The token names no active organization, or a deleted one; or the user is banned"
+                ' ({"error": …, "reason": "banned"}).'
+            ),
             503: UNAVAILABLE,
         }
     )

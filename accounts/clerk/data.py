@@ -5,15 +5,14 @@ payloads vary between versions: unknown keys are ignored and missing ones
 tolerated, but the ids rows are keyed and linked by must be there and
 Clerk-shaped, and a membership's role or permission list of the wrong type is
 refused (authorization reads them, so a guessed value would be worse than none).
-References: https://clerk.com/docs/reference/backend-api/tag/Users and
-https://clerk.com/docs/reference/backend-api/tag/Organizations
+https://clerk.com/docs/reference/backend-api/tag/Users, …/tag/Organizations
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -26,6 +25,7 @@ IMAGE_URL_MAX_LENGTH = 2048
 CLERK_ID_MAX_LENGTH = 64
 ORG_TEXT_MAX_LENGTH = 256
 ROLE_MAX_LENGTH = 128
+EXTERNAL_ID_MAX_LENGTH = 255
 
 _url_validator = URLValidator()
 
@@ -44,6 +44,13 @@ class ClerkUser:
     image_url: str
     updated_at: dt.datetime | None
     created_at: dt.datetime | None
+    banned: bool = False
+    locked: bool = False
+    external_id: str = ""
+    public_metadata: dict = field(default_factory=dict)
+    private_metadata: dict = field(default_factory=dict)
+    unsafe_metadata: dict = field(default_factory=dict)
+    last_sign_in_at: dt.datetime | None = None
 
     @classmethod
     def from_payload(cls, data: Any) -> ClerkUser:
@@ -59,6 +66,13 @@ class ClerkUser:
             image_url=_image_url(data.get("image_url")),
             updated_at=clerk_timestamp(data.get("updated_at")),
             created_at=clerk_timestamp(data.get("created_at")),
+            banned=data.get("banned") is True,
+            locked=data.get("locked") is True,
+            external_id=clean_text(data.get("external_id"), EXTERNAL_ID_MAX_LENGTH),
+            public_metadata=metadata(data.get("public_metadata")),
+            private_metadata=metadata(data.get("private_metadata")),
+            unsafe_metadata=metadata(data.get("unsafe_metadata")),
+            last_sign_in_at=clerk_timestamp(data.get("last_sign_in_at")),
         )
 
 
@@ -99,6 +113,11 @@ def clean_text(value: Any, max_length: int) -> str:
     return value.replace("\x00", "").strip()[:max_length]
 
 
+def metadata(value: Any) -> dict:
+    """A metadata object (public, private, unsafe): a JSON object, `{}` when absent, null or of another type."""
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
 def clerk_timestamp(value: Any) -> dt.datetime | None:
     """Clerk's millisecond epoch timestamps as aware datetimes; None when absent or invalid."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -116,16 +135,23 @@ class ClerkOrganization:
     slug: str
     image_url: str
     updated_at: dt.datetime | None
+    public_metadata: dict = field(default_factory=dict)
+    private_metadata: dict = field(default_factory=dict)
+    members_count: int | None = None
 
     @classmethod
     def from_payload(cls, data: Any) -> ClerkOrganization:
         """Parse a Clerk Organization object. Raises ClerkDataError when it has no usable id."""
+        count = data.get("members_count") if isinstance(data, Mapping) else None  # kept only when sent
         return cls(
             clerk_id=clerk_prefixed_id(data, "org_", "organization"),
             name=clean_text(data.get("name"), ORG_TEXT_MAX_LENGTH),
             slug=clean_text(data.get("slug"), ORG_TEXT_MAX_LENGTH),
             image_url=_image_url(data.get("image_url")),
             updated_at=clerk_timestamp(data.get("updated_at")),
+            public_metadata=metadata(data.get("public_metadata")),
+            private_metadata=metadata(data.get("private_metadata")),
+            members_count=count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None,
         )
 
 
@@ -137,6 +163,7 @@ class ClerkMembership:
     role: str
     permissions: list[str]
     updated_at: dt.datetime | None
+    public_metadata: dict = field(default_factory=dict)
 
     @classmethod
     def from_payload(cls, data: Any) -> ClerkMembership:
@@ -155,6 +182,7 @@ class ClerkMembership:
             role=_role(data.get("role")),
             permissions=_permissions(data.get("permissions")),
             updated_at=clerk_timestamp(data.get("updated_at")),
+            public_metadata=metadata(data.get("public_metadata")),
         )
 
 

@@ -99,6 +99,22 @@ def user_deleted_object(*, clerk_id: str) -> dict[str, Any]:
     return {"object": "user", "id": clerk_id, "deleted": True}
 
 
+def session_object(*, user_id: str, id: str | None = None, created_at: int | None = None) -> dict[str, Any]:
+    """A Clerk Session object, as session.created carries it (`created_at` in milliseconds, default now)."""
+    created_at = now_ms() if created_at is None else created_at
+    return {
+        "object": "session",
+        "id": id or new_id("sess"),
+        "user_id": user_id,
+        "client_id": new_id("client"),
+        "status": "active",
+        "last_active_at": created_at,
+        "expire_at": created_at + 7 * 24 * 3600 * 1000,
+        "created_at": created_at,
+        "updated_at": created_at,
+    }
+
+
 def organization_data(
     *,
     id: str,

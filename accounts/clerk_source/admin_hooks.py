@@ -16,6 +16,8 @@ from django.utils.timesince import timesince
 
 from accounts.alarms.heartbeats import workers_live
 from accounts.clerk_source.schedule_health import schedule_health
+from accounts.erasure.payloads import erasure_enabled
+from accounts.erasure.rows import users_awaiting_erasure
 from accounts.models import Organization, User
 from accounts.welcome.queue import WAITING_WARNING, welcome_email_queue
 from webhooks.models import WebhookEvent
@@ -98,7 +100,23 @@ def _users_block() -> HealthBlock:
         detail=f"{jit} just in time, {webhook} by webhook, {sync} by backfill",
         key="jit-share",
     )
-    return HealthBlock(title="Clerk users", rows=[row], note=note, key="clerk-users")
+    return HealthBlock(title="Clerk users", rows=[row, _erasure_row()], note=note, key="clerk-users")
+
+
+def _erasure_row() -> HealthRow:
+    """Deleted users whose personal data is not all erased yet: zero in normal operation (docs/privacy.md)."""
+    awaiting = users_awaiting_erasure().count()
+    enabled = erasure_enabled()
+    return HealthRow(
+        "Deleted users awaiting erasure",
+        str(awaiting),
+        warning=enabled and awaiting > 0,
+        detail="erasure is off (CLERK_ERASE_DELETED_USERS=0)"
+        if not enabled
+        else ("queued for a worker, or run manage.py erase_deleted_users" if awaiting else ""),
+        url=f"{reverse('admin:accounts_user_changelist')}?deleted=yes",
+        key="erasure-awaiting",
+    )
 
 
 def _welcome_email_blocks() -> list[HealthBlock]:

@@ -111,11 +111,15 @@ def membership_end(membership: OrganizationMembership, *, created_via: str) -> M
             slug=organization.slug,
             image_url=organization.image_url,
             updated_at=organization.clerk_updated_at,
+            public_metadata=organization.public_metadata,
+            private_metadata=organization.private_metadata,
+            members_count=organization.members_count,
         ),
         user_clerk_id=membership.user_clerk_id,
         role=membership.role,
         permissions=membership.permissions,
         updated_at=membership.clerk_updated_at,
+        public_metadata=membership.public_metadata,
     )
     row, outcome = membership_write(last_known, created_via=created_via, deleted_at=timezone.now())
     return MembershipSyncResult(row, outcome)

@@ -18,6 +18,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from accounts.erasure.catch_up import erasures_catch_up
+from accounts.erasure.payloads import erasure_enabled
 from accounts.reconcile.models import ReconcilePass
 from accounts.reconcile.passes import PassRunning, reconcile_pass
 from webhooks.models import DONE_STATUSES
@@ -83,6 +85,13 @@ def _prune_rejections(keep_alive: Callable[[], None]) -> str:
     return f"deleted {deleted} hourly refusal counts older than {settings.WEBHOOKS_RETENTION_DAYS} days"
 
 
+def _erase_deleted_users(keep_alive: Callable[[], None]) -> str:
+    if not erasure_enabled():
+        raise JobSkipped("CLERK_ERASE_DELETED_USERS is off: deleted users' data is kept")
+    users, events = erasures_catch_up()
+    return f"erased {users} deleted users whose erasure was not complete; {events} stored events rewritten"
+
+
 def _clear_sessions(keep_alive: Callable[[], None]) -> str:
     deleted = Session.objects.filter(expire_date__lt=timezone.now()).delete()[0]
     return f"deleted {deleted} expired sessions"
@@ -103,5 +112,7 @@ JOBS: dict[str, Job] = {
             _maintenance_interval("prune_rejections"), _prune_rejections),
         Job("clear_sessions", "Clear expired sessions",
             _maintenance_interval("clear_sessions"), _clear_sessions),
+        Job("erase_deleted_users", "Finish deleted users' erasure",
+            _maintenance_interval("erase_deleted_users"), _erase_deleted_users),
     )
 }  # fmt: skip

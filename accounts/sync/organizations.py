@@ -55,8 +55,13 @@ from accounts.sync.converge import row_apply, row_insert_or_lock, row_inserted
 from accounts.sync.links import member_user
 from accounts.sync.outcome import SyncOutcome
 
-ORGANIZATION_FIELDS = ("name", "slug", "image_url")
-MEMBERSHIP_FIELDS = ("role", "permissions")
+ORGANIZATION_FIELDS = ("name", "slug", "image_url", "public_metadata", "private_metadata")
+MEMBERSHIP_FIELDS = ("role", "permissions", "public_metadata")
+
+
+def _organization_fields(clerk_organization: ClerkOrganization) -> tuple[str, ...]:
+    # members_count only when sent: a deleted event's or an embedded copy's absence is not a count of 0.
+    return ORGANIZATION_FIELDS + (() if clerk_organization.members_count is None else ("members_count",))
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,7 @@ def _organization_upsert(
         return row_inserted(
             Organization(
                 clerk_id=clerk_organization.clerk_id,
-                **{field: getattr(clerk_organization, field) for field in ORGANIZATION_FIELDS},
+                **{field: getattr(clerk_organization, field) for field in _organization_fields(clerk_organization)},
                 clerk_updated_at=clerk_organization.updated_at,
                 created_via=created_via,
             )
@@ -161,7 +166,7 @@ def _organization_upsert(
     organization, inserted = row_insert_or_lock(Organization, clerk_organization.clerk_id, insert)
     if inserted:
         return OrganizationSyncResult(organization, SyncOutcome.CREATED)
-    outcome = row_apply(organization, clerk_organization, ORGANIZATION_FIELDS, embedded=embedded)
+    outcome = row_apply(organization, clerk_organization, _organization_fields(clerk_organization), embedded=embedded)
     return OrganizationSyncResult(organization, outcome)
 
 
@@ -177,6 +182,8 @@ def membership_write(
     embedded = clerk_membership.organization
     organization = _organization_upsert(embedded, created_via=created_via, embedded=True).organization
     user = member_user(clerk_membership.user_clerk_id)
+    if user is not None and user.is_deleted_in_clerk and deleted_at is None:
+        deleted_at = timezone.now()  # a tombstoned user is no longer a member, whatever Clerk still sends
 
     def insert() -> OrganizationMembership | None:
         return row_inserted(
@@ -208,6 +215,8 @@ def membership_write(
     if user is not None and membership.user_id is None:
         membership.user = user
         membership.save(update_fields=["user"])
+    elif user is not None and membership.user_id == user.pk:
+        membership.user = user  # what callers read of it (the handler: is the user tombstoned?), without a query
     if deleted_at is not None:
         membership.deleted_at = deleted_at
         membership.save(update_fields=["deleted_at"])

@@ -26,10 +26,11 @@ from django.utils import timezone
 from accounts.clerk.api import ClerkAPIError, clerk_client
 from accounts.clerk.data import ClerkUser
 from accounts.db import insert_ignoring_conflicts, user_by_clerk_id
+from accounts.erasure.rows import user_personal_data_erase
 from accounts.models import User, UserProvisioning
 from accounts.signals import user_provisioned
 from accounts.sync.converge import row_apply, row_insert_or_lock
-from accounts.sync.links import organization_memberships_link
+from accounts.sync.links import organization_memberships_end, organization_memberships_link
 from accounts.sync.metrics import jit_creation_count
 from accounts.sync.outcome import SyncOutcome
 from accounts.sync.single_flight import SingleFlight
@@ -41,8 +42,11 @@ logger = logging.getLogger(__name__)
 # Paths whose new users are greeted; a backfill decides per user (only accounts younger than its window).
 WELCOME_EMAIL_VIAS = frozenset({User.CreatedVia.WEBHOOK, User.CreatedVia.JIT})
 
-# Fields copied from Clerk on every accepted update (username is handled apart).
-CLERK_FIELDS = ("email", "first_name", "last_name", "image_url")
+# Fields copied from Clerk on every accepted update (username is handled apart, is_active follows `banned`).
+CLERK_FIELDS = (
+    *("email", "first_name", "last_name", "image_url", "banned", "locked", "external_id"),
+    *("public_metadata", "private_metadata", "unsafe_metadata", "last_sign_in_at"),
+)
 
 
 @dataclass(frozen=True)
@@ -139,20 +143,23 @@ def user_tombstone(clerk_id: str, *, created_via: User.CreatedVia) -> UserSyncRe
     """Mark the user deleted in Clerk (inactive, `deleted_at`), creating the tombstone if unseen.
 
     A delete can arrive before its create; the tombstone makes any later
-    create or update for this id a no-op.
+    create or update for this id a no-op. In the same transaction the user's
+    memberships end and their personal data is erased (accounts/erasure/),
+    wherever the tombstone comes from (webhook, replay, a backfill's prune, reconciliation).
     """
     now = timezone.now()
     unseen = ClerkUser(clerk_id, "", "", "", "", "", None, None)
     user, inserted = row_insert_or_lock(
         User, clerk_id, lambda: _user_insert(unseen, created_via=created_via, deleted_at=now), lock=_user_locked
     )
-    if inserted:
-        return UserSyncResult(user, SyncOutcome.DELETED)
-    if user.is_deleted_in_clerk:
-        return UserSyncResult(user, SyncOutcome.ALREADY_DELETED)
-    user.deleted_at = now
-    user.is_active = False
-    user.save(update_fields=["deleted_at", "is_active"])
+    if not inserted:
+        if user.is_deleted_in_clerk:
+            return UserSyncResult(user, SyncOutcome.ALREADY_DELETED)
+        user.deleted_at = now
+        user.is_active = False
+        user.save(update_fields=["deleted_at", "is_active"])
+    organization_memberships_end(user, created_via=created_via)
+    user_personal_data_erase(user)
     return UserSyncResult(user, SyncOutcome.DELETED)
 
 
@@ -172,7 +179,7 @@ def user_provision(user: User, *, created_via: User.CreatedVia, send_welcome_ema
     (the caller's transaction must then roll back), and DatabaseError.
     """
     now = timezone.now()
-    welcome = send_welcome_email and bool(user.email)
+    welcome = send_welcome_email and bool(user.email) and not user.banned
     provisioning = UserProvisioning(
         user=user,
         created_via=created_via,
@@ -205,15 +212,12 @@ def _user_insert(clerk_user: ClerkUser, *, created_via: str, deleted_at=None) ->
         user = User(
             clerk_id=clerk_user.clerk_id,
             username=username,
-            email=clerk_user.email,
-            first_name=clerk_user.first_name,
-            last_name=clerk_user.last_name,
-            image_url=clerk_user.image_url,
+            **{field: getattr(clerk_user, field) for field in CLERK_FIELDS},
             clerk_updated_at=clerk_user.updated_at,
             created_via=created_via,
             deleted_at=deleted_at,
-            is_active=deleted_at is None,
         )
+        user.is_active = not clerk_user.banned and deleted_at is None
         user.set_unusable_password()
         if insert_ignoring_conflicts(user):
             return user
@@ -224,8 +228,16 @@ def _user_insert(clerk_user: ClerkUser, *, created_via: str, deleted_at=None) ->
 
 
 def _user_apply(user: User, clerk_user: ClerkUser) -> UserSyncResult:
-    """`row_apply` for a user, then Clerk's username when it is free (the username is unique locally)."""
+    """`row_apply` for a user, then Clerk's username when it is free (the username is unique locally).
+
+    A ban or an unban in Clerk sets `is_active` (a tombstone takes no data, so it stays inactive);
+    otherwise `is_active` is left as staff may have set it.
+    """
+    was_banned = user.banned
     outcome = row_apply(user, clerk_user, CLERK_FIELDS)
+    if user.banned != was_banned and user.is_active == user.banned:
+        user.is_active = not user.banned
+        user.save(update_fields=["is_active"])
     if outcome in (SyncOutcome.UPDATED, SyncOutcome.UNCHANGED):
         wants_username = clerk_user.username and clerk_user.username != user.username
         if wants_username and username_take(user, clerk_user):

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
 from accounts.management.commands.send_clerk_webhook import PEOPLE
-from accounts.models import User, UserProvisioning
+from accounts.models import Organization, OrganizationMembership, User, UserProvisioning
 from accounts.tests.factories import ClerkUserDataFactory, UserFactory
 from webhooks.models import WebhookEvent
 
@@ -220,14 +220,47 @@ class TestSendClerkWebhook:
         assert output.splitlines()[1].startswith('200 {"event_id": ')
         assert list(User.objects.values_list("clerk_id", flat=True)) == ["user_h1"]
 
+    def test_banned_session_and_organization_events_can_be_tried_locally(self, live_server):
+        url = self.url(live_server)
+        run("send_clerk_webhook", "user.created", "--url", url, "--user-id", "user_b1")
+        run("send_clerk_webhook", "user.updated", "--url", url, "--user-id", "user_b1", "--banned", "--locked")
+        run("send_clerk_webhook", "session.created", "--url", url, "--user-id", "user_b1")
+        user = User.objects.get(clerk_id="user_b1")
+        assert (user.banned, user.locked, user.is_active, user.last_login is not None) == (True, True, False, True)
+        run("send_clerk_webhook", "user.updated", "--url", url, "--user-id", "user_b1", "--no-banned")
+        assert User.objects.get(clerk_id="user_b1").is_active
+
+        run("send_clerk_webhook", "organization.created", "--url", url, "--org-id", "org_b1")
+        for event_type in ("organizationMembership.created", "organizationMembership.updated"):
+            args = ("--url", url, "--org-id", "org_b1", "--user-id", "user_b1", "--role", "org:admin")
+            output = run("send_clerk_webhook", event_type, *args)
+        assert "user_b1 in org_b1" in output
+        membership = OrganizationMembership.objects.get()
+        assert (membership.organization.clerk_id, membership.user.clerk_id, membership.role) == (
+            "org_b1", "user_b1", "org:admin"
+        )  # fmt: skip
+        run(
+            "send_clerk_webhook",
+            "organizationMembership.deleted",
+            "--url",
+            url,
+            "--org-id",
+            "org_b1",
+            "--user-id",
+            "user_b1",
+        )
+        run("send_clerk_webhook", "organization.deleted", "--url", url, "--org-id", "org_b1")
+        assert OrganizationMembership.objects.get().deleted_at and Organization.objects.get().deleted_at
+
     def test_updated_then_deleted(self, live_server):
         url = self.url(live_server)
         run("send_clerk_webhook", "user.created", "--url", url, "--user-id", "user_x1")
         run("send_clerk_webhook", "user.updated", "--url", url, "--user-id", "user_x1", "--first-name", "Grace")
+        assert User.objects.get(clerk_id="user_x1").first_name == "Grace"
         run("send_clerk_webhook", "user.deleted", "--url", url, "--user-id", "user_x1")
 
         user = User.objects.get(clerk_id="user_x1")
-        assert user.first_name == "Grace" and user.deleted_at is not None
+        assert user.first_name == "" and user.deleted_at is not None  # the tombstone erased the name
 
     def test_update_of_a_local_user_changes_only_what_is_passed(self, live_server):
         url = self.url(live_server)

@@ -16,8 +16,6 @@ from config.tests.processes import wait_until
 from webhooks.models import WebhookEvent, WebhookRejection
 from webhooks.tests.factories import WebhookEventFactory
 
-MAINTENANCE = ["prune_webhook_events", "prune_task_results", "prune_rejections", "clear_sessions"]
-
 
 @pytest.fixture
 def reconcile_only(settings, unthrottled):

@@ -228,7 +228,7 @@ class TestTombstones:
         deliver_now(user_event("user.updated", data | {"first_name": "Zombie", "updated_at": 9_000}))
 
         user = User.objects.get()
-        assert user.first_name == "Gone"
+        assert user.first_name == ""  # erased by the tombstone, and not revived
         assert not user.is_active and user.deleted_at is not None
 
     def test_delete_before_create_leaves_a_tombstone_and_provisions_nobody(self, deliver_now, provisioned, mailoutbox):

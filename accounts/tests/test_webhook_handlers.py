@@ -1,4 +1,4 @@
-"""Every event type Clerk sends: the user and organization ones handled, the others answered `ignored` quietly.
+"""Every event type Clerk sends: the user, organization and session.created ones handled, the others `ignored` quietly.
 
 The list is `WebhookEventType` in `@clerk/backend`
 (clerk/javascript, packages/backend/src/api/resources/Webhooks.ts), plus
@@ -22,10 +22,11 @@ HANDLED = {
     "user.created", "user.updated", "user.deleted",
     "organization.created", "organization.updated", "organization.deleted",
     "organizationMembership.created", "organizationMembership.updated", "organizationMembership.deleted",
+    "session.created",
 }  # fmt: skip
 # Each type not handled, with the `object` of its data (the shapes in @clerk/backend's JSON.ts).
 NOT_HANDLED = {
-    "session.created": "session", "session.ended": "session", "session.removed": "session",
+    "session.ended": "session", "session.removed": "session",
     "session.revoked": "session", "session.pending": "session",
     "email.created": "email", "sms.created": "sms_message",
     "organizationInvitation.created": "organization_invitation",

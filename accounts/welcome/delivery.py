@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 # Control characters and Unicode line breaks: a name holding one must neither break the subject
 # header (Django refuses it: BadHeaderError, on every attempt) nor start a header of its own.
 SUBJECT_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Anything shaped like an address, also quoted or in brackets: errors are stored and logged without it.
+EMAIL_ADDRESS = re.compile(r"[^\s'\"<>()\[\],;:@]+@[^\s'\"<>()\[\],;:@]+")
 
 
 RetryTrigger = Callable[..., None]  # (provisioning_pk, *, run_after): queues the send again
@@ -86,6 +88,8 @@ def welcome_email_deliver(provisioning_pk: int, *, retry_trigger: RetryTrigger) 
     if provisioning is None:
         return Delivery.NOT_CLAIMED
     user, attempt = provisioning.user, provisioning.welcome_email_attempts
+    if user.banned and not user.is_deleted_in_clerk:
+        return _skipped(provisioning_pk, attempt, "the user is banned: a banned user is not greeted")
     if user.is_deleted_in_clerk or not user.is_active:
         return _skipped(provisioning_pk, attempt, "the user was deleted before the email went out")
     if not user.email:
@@ -111,7 +115,7 @@ def _failed(
     provisioning_pk: int, attempt: int, exc: Exception, retry_trigger: RetryTrigger, *, retry: bool = True
 ) -> Delivery:
     """Keep the error; schedule the retry (its trigger commits with the record) or give up."""
-    error = f"{type(exc).__name__}: {exc}"[:2000]
+    error = personal_data_redacted(f"{type(exc).__name__}: {exc}")[:2000]
     delay = retry_delay(attempt) if retry else None
     retry_at = None if delay is None else timezone.now() + delay
     with transaction.atomic():
@@ -126,6 +130,11 @@ def _failed(
         error,
     )
     return Delivery.FAILED if delay is None else Delivery.RETRY
+
+
+def personal_data_redacted(text: str) -> str:
+    """`text` with every email address replaced (a refusing server's SMTPRecipientsRefused quotes the recipient)."""
+    return EMAIL_ADDRESS.sub("<address>", text)
 
 
 def retry_delay(attempts: int) -> dt.timedelta | None:

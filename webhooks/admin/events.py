@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, TextField
+from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
@@ -29,7 +30,7 @@ from webhooks.admin.display import breakable_type, long_text, moment, moment_col
 from webhooks.admin.health import sync_health_view
 from webhooks.admin.html import json_text_to_html
 from webhooks.admin.readonly import ReadOnlyAdminMixin
-from webhooks.models import WebhookAttempt, WebhookEvent, WebhookRejection
+from webhooks.models import ERASED_KEY, WebhookAttempt, WebhookEvent, WebhookRejection
 from webhooks.services import DeliveryResult, webhook_event_replay
 
 
@@ -134,8 +135,18 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            raw = WebhookEvent.objects.filter(pk=obj.pk).values_list(Cast("payload", TextField()), flat=True).get()
+            # As text, and when it was erased by a key lookup in the database: no deep decode on this stack.
+            raw, erased_at = (
+                WebhookEvent.objects.filter(pk=obj.pk)
+                .values_list(Cast("payload", TextField()), KT(f"payload__{ERASED_KEY}"))
+                .get()
+            )
             context["payload_html"] = json_text_to_html(raw)
+            if erased_at:
+                note = format_html(
+                    "<p><strong>Erased {}</strong>: the source removed personal data from it.</p>", erased_at
+                )
+                context["payload_html"] = note + context["payload_html"]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- views ---------------------------------------------------------------------------------
