@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 from django.db import transaction
 
-from accounts.db import user_by_clerk_id
 from accounts.erasure.ledger import BATCH_SIZE, user_events_erase
 from accounts.erasure.rows import user_row_erase, users_awaiting_erasure
+from accounts.models import User
 
 
 def erasures_catch_up(
@@ -25,7 +25,7 @@ def erasures_catch_up(
     events = 0
     for clerk_id in clerk_ids:
         with transaction.atomic():
-            erasure = user_row_erase(user_by_clerk_id(clerk_id, lock=True))
+            erasure = user_row_erase(User.objects.select_for_update().get(clerk_id=clerk_id))
         erased = user_events_erase(erasure.pk, batch_size=batch_size)
         on_user(clerk_id, erased)
         events += erased
