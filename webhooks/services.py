@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,15 +23,12 @@ from django.utils import timezone
 from webhooks import db, metrics
 from webhooks.errors import Refused
 from webhooks.models import WebhookAttempt, WebhookEvent
+from webhooks.outcomes import HTTP_STATUS, attempt_add, event_fail, event_finish, source_payload
 from webhooks.registry import SourceNotRegistered, WebhookSource, get_source
 
 logger = logging.getLogger(__name__)
 
 Outcome = WebhookAttempt.Outcome
-Status = WebhookEvent.Status
-
-# The answer each outcome gets; Svix retries anything but 2xx.
-HTTP_STATUS = {Outcome.PROCESSED: 200, Outcome.IGNORED: 200, Outcome.DUPLICATE: 202, Outcome.FAILED: 500}
 
 # A database that cannot be reached is an outage (503), not a handler failure.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
@@ -69,16 +65,16 @@ def webhook_event_deliver(
                 outcome = Outcome.DUPLICATE
             else:
                 outcome, stored = webhook_event_process(source, event)
-                _event_finish(event, outcome, payload=stored)
+                event_finish(event, outcome, payload=stored)
             if not attempt_recorded:
-                _attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock, request_id=request_id)
+                attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock, request_id=request_id)
     except (Refused, *DATABASE_UNAVAILABLE):
         raise
     except Exception as exc:
         # The transaction above rolled back, handler writes and all; keep the failure.
         with transaction.atomic():
             event, _ = webhook_event_record(source, event_id=event_id, payload=payload)
-            error = _event_fail(event, exc, WebhookAttempt.Kind.DELIVERY, started_at, clock, request_id=request_id)
+            error = event_fail(event, exc, WebhookAttempt.Kind.DELIVERY, started_at, clock, request_id=request_id)
         result = DeliveryResult(event.pk, Outcome.FAILED, error)
     else:
         result = DeliveryResult(event.pk, outcome)
@@ -104,14 +100,14 @@ def webhook_event_replay(event_pk: int) -> DeliveryResult:
         with transaction.atomic():
             event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
             outcome, stored = webhook_event_process(_source_of(event), event)
-            _event_finish(event, outcome, count_attempt=True, payload=stored)
-            _attempt_add(event, WebhookAttempt.Kind.REPLAY, outcome, started_at, clock)
+            event_finish(event, outcome, count_attempt=True, payload=stored)
+            attempt_add(event, WebhookAttempt.Kind.REPLAY, outcome, started_at, clock)
     except (WebhookEvent.DoesNotExist, SourceNotRegistered, *DATABASE_UNAVAILABLE):
         raise
     except Exception as exc:
         with transaction.atomic():
             event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
-            error = _event_fail(event, exc, WebhookAttempt.Kind.REPLAY, started_at, clock)
+            error = event_fail(event, exc, WebhookAttempt.Kind.REPLAY, started_at, clock)
         result = DeliveryResult(event.pk, Outcome.FAILED, error)
     else:
         result = DeliveryResult(event.pk, outcome)
@@ -169,70 +165,8 @@ def webhook_event_process(source: WebhookSource, event: WebhookEvent) -> tuple[O
     if handler is None:
         if event.event_type not in source.ignored_types:
             logger.info("no handler for webhook type source=%s type=%s", source.name, event.event_type)
-        return Outcome.IGNORED, _source_payload(source, event.payload)
+        return Outcome.IGNORED, source_payload(source, event.payload)
     return Outcome.PROCESSED, handler(event)
-
-
-def _source_payload(source: WebhookSource | None, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The source's `stored_payload` hook for a payload no handler vouched for (ignored or failed), or None."""
-    return source.stored_payload(payload) if source is not None and source.stored_payload else None
-
-
-def _event_finish(
-    event: WebhookEvent, outcome: Outcome, *, count_attempt: bool = False, payload: Mapping[str, Any] | None = None
-) -> None:
-    """Store the outcome (and `payload`, when given, in place of the stored one); `count_attempt` for a replay."""
-    status = Status.IGNORED if outcome == Outcome.IGNORED else Status.PROCESSED
-    db.event_outcome_store(
-        event.pk,
-        status=status,
-        last_error="",
-        attempts_added=int(count_attempt),
-        processed_at=timezone.now(),
-        payload=payload,
-    )
-
-
-def _event_fail(
-    event: WebhookEvent, exc: BaseException, kind: str, started_at, clock: float, *, request_id: str = ""
-) -> str:
-    """Store a failed attempt and turn the event `failed`.
-
-    A failed delivery leaves an event that a concurrent delivery finished in the
-    meantime as it is; a failed replay (which held the row lock throughout)
-    always marks it, so staff see that the handler fails now.
-    """
-    error = f"{type(exc).__name__}: {exc}"
-    replay = kind == WebhookAttempt.Kind.REPLAY
-    if replay or not event.is_done:
-        # A replay is counted here; a delivery was counted by its upsert. No handler vouched for
-        # the payload: the source may store another (a deleted user's, erased).
-        try:
-            stored = _source_payload(get_source(event.source), event.payload)
-        except Exception:  # the failure is recorded whatever the hook does
-            logger.exception("stored_payload hook failed source=%s event_id=%s", event.source, event.event_id)
-            stored = None
-        db.event_outcome_store(
-            event.pk, status=Status.FAILED, last_error=error[:10_000], attempts_added=int(replay), payload=stored
-        )
-    details = "".join(traceback.format_exception(exc))[-10_000:]
-    _attempt_add(event, kind, Outcome.FAILED, started_at, clock, error=details, request_id=request_id)
-    return error
-
-
-def _attempt_add(
-    event: WebhookEvent, kind: str, outcome: Outcome, started_at, clock: float, error: str = "", request_id: str = ""
-) -> None:
-    db.attempt_insert(
-        event.pk,
-        kind=kind,
-        outcome=outcome,
-        http_status=HTTP_STATUS[outcome] if kind == WebhookAttempt.Kind.DELIVERY else None,
-        started_at=started_at,
-        duration_ms=round((time.perf_counter() - clock) * 1000),
-        error=error,
-        request_id=request_id,
-    )
 
 
 def _source_of(event: WebhookEvent) -> WebhookSource:

@@ -24,16 +24,15 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
-from collections.abc import Callable
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands import db_worker as library
 
 from accounts.alarms.monitor import Monitor
+from accounts.schedule.periodic import Periodic, close_quietly
 from accounts.schedule.runner import schedule_run_due
 from accounts.welcome.queue import welcome_emails_sweep
 
@@ -62,50 +61,12 @@ class Worker(library.Worker):
                     wait = OUTAGE_WAITS[min(failures, len(OUTAGE_WAITS) - 1)]
                     failures += 1
                     logger.warning("database unavailable (%s); worker retrying in %ss", str(exc).strip(), wait)
-                    _close_quietly()
+                    close_quietly()
                     time.sleep(wait)
                     self.startup_delay = False
         finally:
             for thread in threads:
                 thread.stop()
-
-
-class Periodic:
-    """A daemon thread running `work()` now and every `interval` seconds, until stopped; errors are logged."""
-
-    def __init__(self, what: str, work: Callable[[], object], interval: float) -> None:
-        self.what = what
-        self.work = work
-        self.interval = interval
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=what.replace(" ", "-"), daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=max(self.interval, 5))
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.work()
-            except DatabaseError as exc:
-                logger.warning("%s failed (%s); trying again in %ss", self.what, str(exc).strip(), self.interval)
-            except Exception:
-                logger.exception("%s failed; trying again in %ss", self.what, self.interval)
-            finally:
-                _close_quietly()  # this thread's connection: reopened, health and all, next time
-            if self._stopped.wait(self.interval):
-                return
-
-
-def _close_quietly() -> None:
-    try:
-        connection.close()
-    except DatabaseError:
-        pass
 
 
 class Command(library.Command):
