@@ -1,4 +1,4 @@
-"""What config/settings.py reads for operators: ADMINS and the metrics directory. Called once, at startup."""
+"""What config/settings.py reads for operators: ADMINS, the metrics directory, error tracking; once, at startup."""
 
 from __future__ import annotations
 
@@ -22,3 +22,19 @@ def metrics_dir_ensure(path: str | None) -> None:
     """PROMETHEUS_MULTIPROC_DIR, when set, must exist before any counter is made (gunicorn.conf.py makes its own)."""
     if path:
         os.makedirs(path, exist_ok=True)
+
+
+def sentry_init(dsn: str, *, environment: str) -> None:
+    """Errors to Sentry with the Django integration; no personal data (send_default_pii off), no request bodies."""
+    if not dsn:
+        return
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=dsn,
+        integrations=[DjangoIntegration()],
+        send_default_pii=False,
+        max_request_body_size="never",
+        environment=environment or None,
+    )

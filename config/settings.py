@@ -13,7 +13,7 @@ import environ
 
 from config.errors import ConfigurationError, number_at_least
 from config.logs import logging_config
-from config.operations import admins_from_env, metrics_dir_ensure
+from config.operations import admins_from_env, metrics_dir_ensure, sentry_init
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -262,3 +262,4 @@ ALARM_INTERVAL_SECONDS = env.float("ALARM_INTERVAL_SECONDS", default=15)
 # GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 metrics_dir_ensure(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))  # where each process writes its counters
+sentry_init(env.str("SENTRY_DSN", default=""), environment=env.str("SENTRY_ENVIRONMENT", default=""))

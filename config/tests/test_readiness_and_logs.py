@@ -111,3 +111,23 @@ def test_db_worker_with_a_malformed_database_url_exits_with_the_one_line_error(v
     (line,) = result.stderr.decode().strip().splitlines()
     assert result.returncode == 1
     assert line.startswith("ImproperlyConfigured: DATABASE_URL is not a database URL")
+
+
+SENTRY_SCRIPT = """
+import json, django, sentry_sdk
+django.setup()
+options = sentry_sdk.get_client().options
+integrations = sorted(sentry_sdk.get_client().integrations)
+print(json.dumps({"dsn": options["dsn"], "pii": options["send_default_pii"], "django": "django" in integrations,
+                  "bodies": options["max_request_body_size"]}))
+"""
+
+
+def test_sentry_dsn_turns_on_error_tracking_with_the_django_integration_and_no_personal_data(tmp_path):
+    dsn = "https://public@sentry.example.invalid/1"
+    env = clean_env(
+        SENTRY_DSN=dsn, DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=f"sqlite:///{tmp_path / 's.sqlite3'}"
+    )
+    result = subprocess.run([sys.executable, "-c", SENTRY_SCRIPT], cwd=ROOT, env=env, capture_output=True, timeout=120)
+
+    assert json.loads(result.stdout) == {"dsn": dsn, "pii": False, "django": True, "bodies": "never"}
