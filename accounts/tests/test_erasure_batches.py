@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.erasure import ledger
 from accounts.erasure.models import UserErasure
@@ -66,7 +66,10 @@ def test_5000_events_are_erased_in_batches_of_their_own_and_an_interrupted_run_r
     assert list(users_awaiting_erasure().values_list("clerk_id", flat=True)) == [ADA]
 
     remaining_batches = (HISTORY - 3 * ledger.BATCH_SIZE) // ledger.BATCH_SIZE + 1  # the last one finds none left
-    with statements_at_most(4 * remaining_batches):  # lock the erasure, read, rewrite, record: per batch
+    # Lock the erasure, read, rewrite, record: per batch. SQLite's rewrite of 500 rows is two UPDATEs
+    # (Django splits a bulk_update at its 999-parameter limit).
+    per_batch = 4 if connection.vendor == "postgresql" else 5
+    with statements_at_most(per_batch * remaining_batches):
         assert user_erasure_run.call(erasure.pk) == HISTORY - 3 * ledger.BATCH_SIZE
 
     assert erased.filter(subject_id=ADA).count() == HISTORY
