@@ -1,7 +1,7 @@
-"""What the two sync commands share: `--dry-run`, `--page-size`, the batch client and their errors' one-line messages.
+"""What the commands that walk Clerk share: `--dry-run`, `--page-size`, a client and their errors' one-line messages.
 
-sync_clerk_users and sync_clerk_organizations subclass `ClerkSyncCommand`
-and write only their own options, walk and summary. It lives outside
+sync_clerk_users, sync_clerk_organizations and reconcile_clerk subclass `ClerkSyncCommand`
+and write only their own options, walk and summary (reconcile_clerk its client too). It lives outside
 commands/, where Django would take every module for a command.
 """
 
@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.clerk.api import LIST_MAX_LIMIT, ClerkAPIError, ClerkClient, clerk_batch_client
 from accounts.clerk.errors import Unavailable
 from accounts.sync.backfill import BACKFILL_SUMMARY_ORDER
+from accounts.sync.users import ProvisioningFailed
 
 
 class ClerkSyncCommand(BaseCommand):
@@ -45,6 +46,8 @@ class ClerkSyncCommand(BaseCommand):
             raise CommandError(str(exc)) from None
         except (ClerkAPIError, Unavailable) as exc:
             raise CommandError(f"Clerk's API failed: {exc}. Nothing is lost: run the command again.") from None
+        except ProvisioningFailed as exc:
+            raise CommandError(f"{exc}. The user it was on was rolled back: fix the receiver, run again.") from None
         self.stderr.write("")  # ends the progress line
         self.summary_write(report, prefix="dry run, nothing written: " if dry_run else "", dry_run=dry_run, **options)
 

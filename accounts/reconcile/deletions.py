@@ -23,6 +23,7 @@ Rows are read a page at a time by primary key, so memory stays flat however many
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -37,6 +38,7 @@ from accounts.reconcile.walks import (
     SYNC,
     USERS,
     PassContext,
+    listing_walk,
     page_apply,
     seen_mark,
 )
@@ -55,8 +57,9 @@ def absent_confirm(ctx: PassContext) -> None:
             data = ctx.client.user_get(user.clerk_id)
         except ClerkUserNotFound:
             seen_mark(ctx, "users_gone", [user.clerk_id])
-            continue
-        page_apply(ctx, USERS, [data])
+        else:
+            page_apply(ctx, USERS, [data])
+        ctx.tick()  # after every call: at the rate cap a page of checks outlasts a lease
 
     organizations = Organization.objects.filter(deleted_at__isnull=True, created_at__lt=ctx.report.started_at)
     for organization in _unlisted(ctx, organizations, ORGANIZATIONS.name):
@@ -65,6 +68,7 @@ def absent_confirm(ctx: PassContext) -> None:
             seen_mark(ctx, "organizations_gone", [organization.clerk_id])
         else:
             page_apply(ctx, ORGANIZATIONS, [data])
+        ctx.tick()
 
     memberships = OrganizationMembership.objects.filter(
         deleted_at__isnull=True, organization__deleted_at__isnull=True, created_at__lt=ctx.report.started_at
@@ -75,7 +79,7 @@ def absent_confirm(ctx: PassContext) -> None:
                 if m.organization.clerk_id not in gone_organizations}  # fmt: skip
     for organization in Organization.objects.filter(pk__in=sorted(to_check)).order_by("pk").iterator():
         try:
-            _organization_memberships_walk(ctx, organization)
+            listing_walk(ctx, MEMBERSHIPS, partial(ctx.client.organization_memberships_of, organization.clerk_id))
         except ClerkNotFound:
             seen_mark(ctx, "organizations_gone", [organization.clerk_id])
             continue
@@ -123,16 +127,6 @@ def membership_end(membership: OrganizationMembership, *, created_via: str) -> M
     )
     row, outcome = membership_write(last_known, created_via=created_via, deleted_at=timezone.now())
     return MembershipSyncResult(row, outcome)
-
-
-def _organization_memberships_walk(ctx: PassContext, organization: Organization) -> None:
-    offset = 0
-    while True:
-        page = ctx.client.organization_memberships_of(organization.clerk_id, offset=offset, limit=ctx.page_size)
-        page_apply(ctx, MEMBERSHIPS, page.data)
-        offset += len(page.data)
-        if not page.data or offset >= page.total_count:
-            return
 
 
 def _marked(ctx: PassContext, kind: str) -> Iterator[str]:

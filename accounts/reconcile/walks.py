@@ -85,6 +85,7 @@ def users_walk(ctx: PassContext) -> None:
         while True:
             page = ctx.client.user_list(limit=ctx.page_size, starting_after=cursor)
             page_apply(ctx, USERS, page)
+            ctx.tick()
             if len(page) < ctx.page_size:
                 return
             # The cursor is the last usable id: an unusable entry is skipped, never the end of the walk.
@@ -96,6 +97,7 @@ def users_walk(ctx: PassContext) -> None:
     while True:
         page = ctx.client.user_list_recently_updated(offset=offset, limit=ctx.page_size)
         page_apply(ctx, USERS, page)
+        ctx.tick()
         if len(page) < ctx.page_size or _reaches(page, ctx.watermark):
             return
         # Offsets shift while Clerk's users change: re-read a few entries of each page, so a user
@@ -104,11 +106,12 @@ def users_walk(ctx: PassContext) -> None:
 
 
 def listing_walk(ctx: PassContext, kind: Kind, page_get: Callable[..., ClerkPage]) -> None:
-    """A `{"data", "total_count"}` list, whole, page by page by `offset`."""
+    """A `{"data", "total_count"}` list, whole, page by page by `offset` (`page_get(offset=, limit=)`)."""
     offset = 0
     while True:
         page = page_get(offset=offset, limit=ctx.page_size)
         page_apply(ctx, kind, page.data)
+        ctx.tick()
         offset += len(page.data)
         if not page.data or offset >= page.total_count:
             return
@@ -133,7 +136,6 @@ def page_apply(ctx: PassContext, kind: Kind, entries: Sequence[Any]) -> None:
             continue
         outcome = item_reconcile(kind.write, data, dry_run=ctx.dry_run, **kind.write_kwargs(ctx))
         ctx.report.note(kind.name, outcome, item.clerk_id, item.updated_at)
-    ctx.tick()
 
 
 def seen_mark(ctx: PassContext, kind: str, clerk_ids: Iterable[str]) -> None:

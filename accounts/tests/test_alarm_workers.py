@@ -16,7 +16,7 @@ from accounts.alarms.evaluate import alarms_evaluate
 from accounts.alarms.models import AlarmState, WorkerHeartbeat
 from accounts.tests.conftest import DATABASE_TASKS
 from accounts.tests.factories import ClerkLedgerEventFactory
-from accounts.tests.workers import WorkerProcess
+from accounts.tests.workers import WorkerProcess, worker_processes
 from config.tests.processes import wait_until
 from webhooks.models import WebhookEvent
 
@@ -30,18 +30,8 @@ ADMINS = "Ops Team <ops@example.com>, Second <second@example.com>"
 
 @pytest.fixture
 def workers(smtp):
-    started: list[WorkerProcess] = []
-
-    def start() -> WorkerProcess:
-        worker = WorkerProcess(EMAIL_PORT=smtp.port, ADMINS=ADMINS, ALARM_INTERVAL_SECONDS=0.2).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-        print(f"--- db_worker pid {worker.process.pid} ---\n{worker.output()}")  # shown when the test fails
-        worker.cleanup()
+    with worker_processes(EMAIL_PORT=smtp.port, ADMINS=ADMINS, ALARM_INTERVAL_SECONDS=0.2) as start:
+        yield start
 
 
 def raised(name: str) -> bool:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import ReconcilePass, ScheduledJob, User
 from accounts.schedule.runner import schedule_request, schedule_run_due
 from accounts.tests.factories import ClerkUserDataFactory
-from accounts.tests.workers import WorkerProcess
+from accounts.tests.workers import worker_processes
 from config.tests.processes import wait_until
 from webhooks.models import WebhookEvent, WebhookRejection
 from webhooks.tests.factories import WebhookEventFactory
@@ -121,19 +121,9 @@ WORKER_SCHEDULE = {
 
 @pytest.fixture
 def scheduled_workers(clerk_api):
-    started: list[WorkerProcess] = []
-
-    def start(**env) -> WorkerProcess:
-        clerk = {"CLERK_API_URL": clerk_api.url, "CLERK_SECRET_KEY": clerk_api.secret_key}
-        worker = WorkerProcess(**(clerk | WORKER_SCHEDULE | env)).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-        print(f"--- db_worker pid {worker.process.pid} ---\n{worker.output()}")  # shown when the test fails
-        worker.cleanup()
+    clerk = {"CLERK_API_URL": clerk_api.url, "CLERK_SECRET_KEY": clerk_api.secret_key}
+    with worker_processes(**clerk, **WORKER_SCHEDULE) as start:
+        yield start
 
 
 def running_passes() -> int:

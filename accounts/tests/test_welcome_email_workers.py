@@ -21,7 +21,7 @@ from accounts.models import User, UserProvisioning
 from accounts.sync.users import user_upsert_from_clerk
 from accounts.tests.factories import ClerkUserDataFactory, user_deleted_event, user_event
 from accounts.tests.smtp_server import Mode
-from accounts.tests.workers import WAIT_TIMEOUT, WorkerProcess
+from accounts.tests.workers import WAIT_TIMEOUT, worker_processes
 from accounts.welcome.tasks import welcome_email_trigger
 from config.tests.helpers import deliver_to
 from config.tests.processes import wait_until
@@ -45,18 +45,8 @@ FAST = {"WELCOME_EMAIL_RETRY_BASE_SECONDS": 0.5, "WELCOME_EMAIL_LEASE_SECONDS": 
 @pytest.fixture
 def workers(smtp):
     """workers(**settings) starts a db_worker process sending to the test's SMTP server; all stopped after."""
-    started: list[WorkerProcess] = []
-
-    def start(**env) -> WorkerProcess:
-        worker = WorkerProcess(**({"EMAIL_PORT": smtp.port, "EMAIL_TIMEOUT": 1} | FAST | env)).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-        print(f"--- db_worker pid {worker.process.pid} ---\n{worker.output()}")  # shown when the test fails
-        worker.cleanup()
+    with worker_processes(EMAIL_PORT=smtp.port, EMAIL_TIMEOUT=1, **FAST) as start:
+        yield start
 
 
 def welcome_states(*clerk_ids: str) -> list[str]:

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 from urllib.parse import quote
@@ -101,3 +103,22 @@ class WorkerProcess:
     def cleanup(self) -> None:
         self.stop()
         self.log.unlink(missing_ok=True)
+
+
+@contextmanager
+def worker_processes(**settings: object) -> Iterator[Callable[..., WorkerProcess]]:
+    """`start(**more)` starts a db_worker with these settings and `more`; all stopped at the end, their output shown."""
+    started: list[WorkerProcess] = []
+
+    def start(**more: object) -> WorkerProcess:
+        worker = WorkerProcess(**(settings | more)).start()
+        started.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()
+            print(f"--- db_worker pid {worker.process.pid} ---\n{worker.output()}")  # shown when the test fails
+            worker.cleanup()

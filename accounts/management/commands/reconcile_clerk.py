@@ -8,7 +8,6 @@ from accounts.management.clerk_sync import ClerkSyncCommand
 from accounts.reconcile.models import COUNT_FIELDS, ReconcilePass
 from accounts.reconcile.passes import PassRunning, reconcile_pass
 from accounts.reconcile.report import PassReport
-from accounts.sync.users import ProvisioningFailed
 
 
 class Command(ClerkSyncCommand):
@@ -42,8 +41,6 @@ class Command(ClerkSyncCommand):
             )
         except PassRunning as exc:
             raise CommandError(f"{exc}: try again once it has ended") from None
-        except ProvisioningFailed as exc:
-            raise CommandError(f"{exc}. The user it was on was rolled back: fix the receiver, run again.") from None
         if record.outcome != ReconcilePass.Outcome.COMPLETED:
             self.stderr.write("")  # ends the progress line
             counts = _counts_line(record)

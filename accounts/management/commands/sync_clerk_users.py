@@ -3,11 +3,9 @@
 import datetime as dt
 
 from django.conf import settings
-from django.core.management.base import CommandError
 
 from accounts.management.clerk_sync import ClerkSyncCommand
 from accounts.sync.backfill import BackfillReport, users_backfill_from_clerk
-from accounts.sync.users import ProvisioningFailed
 
 
 class Command(ClerkSyncCommand):
@@ -32,17 +30,14 @@ class Command(ClerkSyncCommand):
 
     def sync(self, client, *, dry_run, page_size, prune, welcome_window_days, **options):
         days = settings.CLERK_SYNC_WELCOME_WINDOW_DAYS if welcome_window_days is None else welcome_window_days
-        try:
-            return users_backfill_from_clerk(
-                client,
-                welcome_window=dt.timedelta(days=days),
-                dry_run=dry_run,
-                prune=prune,
-                page_size=page_size,
-                on_progress=self._progress,
-            )
-        except ProvisioningFailed as exc:
-            raise CommandError(f"{exc}. The user it was on was rolled back: fix the receiver, run again.") from None
+        return users_backfill_from_clerk(
+            client,
+            welcome_window=dt.timedelta(days=days),
+            dry_run=dry_run,
+            prune=prune,
+            page_size=page_size,
+            on_progress=self._progress,
+        )
 
     def summary_write(self, report, *, prefix, dry_run, prune, **options):
         self.stdout.write(f"{prefix}{report.seen} Clerk users: {self.counts_summary(report.counts)}")
