@@ -111,8 +111,8 @@ class UserProvisioning(models.Model):
 
     A row exists once the user was provisioned (the `user_provisioned` signal
     went out, in the transaction that created the user). The welcome email's
-    fields say what must happen and what has happened; a queued task is only
-    the trigger that makes a worker look at them (accounts/welcome/delivery.py).
+    fields say what must happen and what has happened; the db_workers' mailers
+    send what is pending and due (accounts/welcome/delivery.py).
     Provisioning is claimed by inserting this row (`INSERT … ON CONFLICT DO
     NOTHING` on its unique user, accounts/db.py), a send of the email by an
     UPDATE conditional on the email being pending, due and unclaimed
@@ -150,11 +150,6 @@ class UserProvisioning(models.Model):
         blank=True,
         help_text="A worker is sending it until then; after that the claim is dead and another worker may retry.",
     )
-    welcome_email_triggered_at = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="When the last queued trigger was due to run; the sweep re-triggers what it left behind.",
-    )
     welcome_email_last_error = models.TextField(blank=True, help_text="Why the last attempt failed or was skipped.")
 
     class Meta:
@@ -162,7 +157,7 @@ class UserProvisioning(models.Model):
         verbose_name, verbose_name_plural = "welcome email", "welcome emails"
         permissions = [("retry_welcome_email", "Can retry welcome emails")]
         indexes = [
-            # The sweep and the health page read only pending emails, by due time.
+            # The mailers and the health page read only pending emails, by due time.
             models.Index(
                 fields=["welcome_email_next_attempt_at"],
                 condition=models.Q(welcome_email="pending"),

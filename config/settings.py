@@ -188,8 +188,10 @@ TASKS = {"default": {"BACKEND": _TASKS_BACKENDS[TASKS_BACKEND]}}
 # A worker's claim on a send lasts this long; a worker that died is replaced after it expires.
 # The send itself is cut half a lease after the claim (accounts/welcome/smtp.py).
 WELCOME_EMAIL_LEASE_SECONDS = number_at_least(env.float, "WELCOME_EMAIL_LEASE_SECONDS", 60, least=0.1)
-# How often each db_worker re-triggers sends that are due and have no live trigger.
-WELCOME_EMAIL_SWEEP_SECONDS = env.float("WELCOME_EMAIL_SWEEP_SECONDS", default=15)
+# Each db_worker's mailer sends due emails this many at a time over one connection, and looks for due ones
+# this often when none is left (accounts/welcome/mailer.py).
+WELCOME_EMAIL_BATCH_SIZE = number_at_least(env.int, "WELCOME_EMAIL_BATCH_SIZE", 100, least=1)
+WELCOME_EMAIL_POLL_SECONDS = number_at_least(env.float, "WELCOME_EMAIL_POLL_SECONDS", 1, least=0.01)
 # Retries back off from this delay, doubling up to an hour apart, for at least 24 hours.
 WELCOME_EMAIL_RETRY_BASE_SECONDS = env.float("WELCOME_EMAIL_RETRY_BASE_SECONDS", default=30)
 WELCOME_EMAIL_RETRY_MAX_SECONDS = 3600

@@ -59,7 +59,6 @@ class UserProvisioningAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "welcome_email_attempts",
         "welcome_email_next_attempt_at",
         "welcome_email_claimed_until",
-        "welcome_email_triggered_at",
         "welcome_email_sent_at",
         "welcome_email_last_error",
     ]

@@ -1,6 +1,6 @@
 """A db_worker's background threads: work run now and every few seconds, beside the task loop.
 
-The welcome email sweep, the schedule (accounts/schedule/runner.py) and the
+The welcome email mailer (accounts/welcome/mailer.py), the schedule (accounts/schedule/runner.py) and the
 alarm monitor (accounts/alarms/monitor.py) are each one of these.
 """
 
@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 logger = logging.getLogger("accounts.worker")
 
@@ -22,26 +22,39 @@ class Periodic:
         self.what = what
         self.work = work
         self.interval = interval
+        self.stop_wait = max(interval, 5)  # how long stop() waits for the work in hand to finish
+        # Closed after each run unless kept (a thread running every second would reconnect every second);
+        # a kept connection is still closed after an error, or once CONN_MAX_AGE has passed.
+        self.keeps_connection = False
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=what.replace(" ", "-"), daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopped.is_set()
+
     def stop(self) -> None:
         self._stopped.set()
-        self._thread.join(timeout=max(self.interval, 5))
+        self._thread.join(timeout=self.stop_wait)
 
     def _loop(self) -> None:
         while True:
+            failed = True
             try:
+                if self.keeps_connection:
+                    close_old_connections()  # one past CONN_MAX_AGE or broken is replaced
                 self.work()
+                failed = False
             except DatabaseError as exc:
                 logger.warning("%s failed (%s); trying again in %ss", self.what, str(exc).strip(), self.interval)
             except Exception:
                 logger.exception("%s failed; trying again in %ss", self.what, self.interval)
             finally:
-                close_quietly()  # this thread's connection: reopened, health and all, next time
+                if failed or not self.keeps_connection:
+                    close_quietly()  # this thread's connection: reopened, health and all, next time
             if self._stopped.wait(self.interval):
                 return
 

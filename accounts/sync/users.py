@@ -173,8 +173,8 @@ def user_provision(user: User, *, created_via: User.CreatedVia, send_welcome_ema
     Claims the user's `UserProvisioning` row; only the caller that inserts it
     sends the `user_provisioned` signal, right away, so the receivers'
     database writes commit with the user or not at all, and (when asked, and
-    the user has an address) records the welcome email as pending and queues
-    its trigger (accounts/welcome/delivery.py). Returns whether this call
+    the user has an address) records the welcome email as pending for a worker
+    to send (accounts/welcome/delivery.py). Returns whether this call
     provisioned the user. Raises ProvisioningFailed when a receiver raises
     (the caller's transaction must then roll back), and DatabaseError.
     """
@@ -186,7 +186,6 @@ def user_provision(user: User, *, created_via: User.CreatedVia, send_welcome_ema
         provisioned_at=now,
         welcome_email=UserProvisioning.WelcomeEmail.PENDING if welcome else UserProvisioning.WelcomeEmail.NOT_WANTED,
         welcome_email_next_attempt_at=now if welcome else None,
-        welcome_email_triggered_at=now if welcome else None,
     )
     if not insert_ignoring_conflicts(provisioning):
         return False

@@ -51,6 +51,7 @@ class SmtpServer:
         self.connections = 0
         self.open_conversations = 0
         self.messages: list[Message] = []
+        self.refused_recipients: set[str] = set()  # answered 550 whatever the mode, the conversation going on
         self.hanging = threading.Event()
         self._release = threading.Event()
         self._reply_delay = 0.0
@@ -187,10 +188,14 @@ class _Handler(socketserver.StreamRequestHandler):
                 recipients = []
                 self._reply("250 ok")
             elif command == b"RCPT":
+                recipient = line.split(b":", 1)[1].strip().strip(b"<>").decode()
                 if owner.mode == Mode.TEMPFAIL:
                     self._reply("451 4.3.0 try again later")
                     continue
-                recipients.append(line.split(b":", 1)[1].strip().strip(b"<>").decode())
+                if recipient in owner.refused_recipients:
+                    self._reply("550 5.1.1 no such mailbox")
+                    continue
+                recipients.append(recipient)
                 self._reply("250 ok")
             elif command == b"DATA":
                 self._reply("354 end with <CRLF>.<CRLF>")

@@ -70,6 +70,7 @@ def overdue_welcome_email(deliver):
         provisioned_at=timezone.now(),
         welcome_email=UserProvisioning.WelcomeEmail.PENDING,
         welcome_email_next_attempt_at=timezone.now() - dt.timedelta(minutes=16),
+        welcome_email_claimed_until=timezone.now() + dt.timedelta(hours=1),  # a stuck worker's: no mailer takes it
     )
 
 

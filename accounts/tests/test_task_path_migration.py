@@ -8,6 +8,7 @@ from django_tasks_db.models import DBTaskResult
 from accounts.models import UserProvisioning
 from accounts.tests.factories import ClerkUserDataFactory, user_event
 from accounts.tests.workers import run_queued_tasks
+from accounts.welcome.tasks import welcome_email_send
 
 BEFORE, AFTER = ("accounts", "0004_organizations"), ("accounts", "0005_welcome_task_moved")
 
@@ -36,6 +37,7 @@ def latest_migrations_after():
 def test_a_task_row_queued_under_the_old_path_runs_after_the_move(deliver, smtp, database_tasks):
     data = ClerkUserDataFactory(email="queued-before-the-move@example.com")
     assert deliver(user_event("user.created", data)).status_code == 200
+    welcome_email_send.enqueue(UserProvisioning.objects.get().pk)  # one task row per email, as versions did then
     migrate_to(BEFORE)
     DBTaskResult.objects.update(task_path="accounts.tasks.welcome_email_send")  # as the old code queued it
 

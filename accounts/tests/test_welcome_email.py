@@ -1,8 +1,8 @@
-"""The welcome email as background work, in process: its record, claim, retries, sweep, and receivers.
+"""The welcome email as background work, in process: its record, claims, batches, retries, and receivers.
 
 Real SMTP conversations with a local server (accounts/tests/smtp_server.py);
-the database task backend's queue is run in this process with
-django-tasks-db's own loop. The tests with real worker processes are in
+the db_worker's mailer is run in this process (accounts/tests/workers.py,
+run_queued_tasks). The tests with real worker processes are in
 test_welcome_email_workers.py.
 """
 
@@ -24,8 +24,10 @@ from accounts.sync.users import ProvisioningFailed, user_tombstone, user_upsert_
 from accounts.tests.factories import ClerkUserDataFactory, user_event
 from accounts.tests.smtp_server import Mode
 from accounts.tests.workers import run_queued_tasks
-from accounts.welcome.delivery import Delivery, retry_delay
-from accounts.welcome.queue import welcome_email_retry, welcome_emails_sweep
+from accounts.welcome import delivery
+from accounts.welcome.delivery import Delivery, retry_delay, welcome_emails_send_due
+from accounts.welcome.mailer import Mailer
+from accounts.welcome.queue import welcome_email_retry
 from accounts.welcome.tasks import welcome_email_send
 from webhooks.models import WebhookEvent
 from webhooks.tests.deliveries import statements_at_most
@@ -40,10 +42,8 @@ def create_user(email: str = "ada@example.com", **data) -> UserProvisioning:
 
 
 def make_due_now(provisioning: UserProvisioning) -> None:
-    """Time passes: the scheduled retry (record and queued trigger) is due now."""
-    now = timezone.now()
-    UserProvisioning.objects.filter(pk=provisioning.pk).update(welcome_email_next_attempt_at=now)
-    DBTaskResult.objects.filter(status="READY").update(run_after=now)
+    """Time passes: the scheduled retry is due now."""
+    UserProvisioning.objects.filter(pk=provisioning.pk).update(welcome_email_next_attempt_at=timezone.now())
 
 
 class TestWithTheImmediateBackend:
@@ -82,7 +82,7 @@ class TestWithTheImmediateBackend:
 
 
 class TestWithTheDatabaseBackend:
-    def test_the_request_stores_the_email_and_its_trigger_and_sends_nothing(self, deliver, smtp, database_tasks):
+    def test_the_request_stores_the_pending_email_queues_no_task_and_sends_nothing(self, deliver, smtp, database_tasks):
         data = ClerkUserDataFactory(email="queued@example.com")
 
         response = deliver(user_event("user.created", data))
@@ -91,9 +91,8 @@ class TestWithTheDatabaseBackend:
         assert smtp.connections == 0
         provisioning = UserProvisioning.objects.get(user__clerk_id=data["id"])
         assert (provisioning.welcome_email, provisioning.welcome_email_attempts) == (Status.PENDING, 0)
-        [task] = DBTaskResult.objects.all()
-        assert task.task_path == "accounts.welcome.tasks.welcome_email_send"
-        assert task.args_kwargs == {"args": [provisioning.pk], "kwargs": {}}
+        assert provisioning.welcome_email_next_attempt_at <= timezone.now()  # due: the workers' mailers find it
+        assert not DBTaskResult.objects.exists()
 
         run_queued_tasks()
 
@@ -116,8 +115,8 @@ class TestWithTheDatabaseBackend:
         assert provisioning.welcome_email_last_error
         retry_in = provisioning.welcome_email_next_attempt_at - timezone.now()
         assert dt.timedelta(0) < retry_in <= dt.timedelta(seconds=60)
-        [retry] = DBTaskResult.objects.filter(status="READY")
-        assert retry.run_after == provisioning.welcome_email_next_attempt_at
+        run_queued_tasks()  # not due yet: nothing is tried
+        assert UserProvisioning.objects.get(pk=provisioning.pk).welcome_email_attempts == 1
 
         smtp.set_mode(Mode.ACCEPT)
         make_due_now(provisioning)
@@ -163,13 +162,83 @@ class TestWithTheDatabaseBackend:
         assert not DBTaskResult.objects.exists()
 
 
-@pytest.mark.django_db(transaction=True)  # no test transaction: no savepoints in the count
-def test_a_send_costs_three_statements(smtp, database_tasks):
-    """Claim (conditional UPDATE), the row with its user, the record of the send."""
-    provisioning = create_user()
+class TestBatches:
+    """A worker pays per batch: three statements and one connection to the mail server, whatever its size."""
 
-    with statements_at_most(3):
-        assert welcome_email_send.call(provisioning.pk) == Delivery.SENT
+    @pytest.mark.django_db(transaction=True)  # no test transaction: no savepoints in the count
+    def test_a_batch_costs_three_statements_and_one_connection(self, smtp, database_tasks):
+        """The claim (one UPDATE), the users (one query), the outcomes (one UPDATE)."""
+        for number in range(40):
+            create_user(f"batch{number}@example.com")
+
+        with statements_at_most(3):
+            deliveries = welcome_emails_send_due(limit=100)
+
+        assert deliveries == [Delivery.SENT] * 40
+        assert smtp.connections == 1
+        assert sorted(m.recipients[0] for m in smtp.messages) == sorted(f"batch{n}@example.com" for n in range(40))
+        assert set(UserProvisioning.objects.values_list("welcome_email", "welcome_email_attempts")) == {
+            (Status.SENT, 1)
+        }
+        assert UserProvisioning.objects.filter(welcome_email_sent_at=None).count() == 0
+
+    def test_a_batch_takes_the_longest_due_first_and_no_more_than_its_size(self, smtp, database_tasks):
+        provisionings = [create_user(f"due{number}@example.com") for number in range(5)]
+        for minutes, provisioning in enumerate(provisionings):  # the last created is the longest due
+            UserProvisioning.objects.filter(pk=provisioning.pk).update(
+                welcome_email_next_attempt_at=timezone.now() - dt.timedelta(minutes=minutes)
+            )
+
+        assert welcome_emails_send_due(limit=2) == [Delivery.SENT, Delivery.SENT]
+
+        assert sorted(m.recipients[0] for m in smtp.messages) == ["due3@example.com", "due4@example.com"]
+        assert UserProvisioning.objects.filter(welcome_email=Status.PENDING).count() == 3
+
+    def test_a_refused_recipient_fails_alone_and_the_rest_of_the_batch_goes_out(self, smtp, database_tasks):
+        addresses = ["first@example.com", "nobody@example.com", "last@example.com"]
+        for address in addresses:
+            create_user(address)
+        smtp.refused_recipients.add("nobody@example.com")
+
+        assert sorted(welcome_emails_send_due(limit=10)) == sorted([Delivery.SENT, Delivery.RETRY, Delivery.SENT])
+
+        states = dict(UserProvisioning.objects.values_list("user__email", "welcome_email"))
+        assert states == {
+            "first@example.com": Status.SENT,
+            "nobody@example.com": Status.PENDING,
+            "last@example.com": Status.SENT,
+        }
+        refused = UserProvisioning.objects.get(user__email="nobody@example.com")
+        assert refused.welcome_email_last_error.startswith("SMTPRecipientsRefused")
+        assert "nobody@example.com" not in refused.welcome_email_last_error  # no address in what is stored
+        assert refused.welcome_email_next_attempt_at > timezone.now() and refused.welcome_email_claimed_until is None
+        assert sorted(m.recipients[0] for m in smtp.messages) == ["first@example.com", "last@example.com"]
+
+    def test_a_lost_connection_mid_batch_reconnects_for_the_next_email(self, smtp, database_tasks, monkeypatch):
+        for address in ["a@example.com", "b@example.com", "c@example.com"]:
+            create_user(address)
+        built = delivery.welcome_message
+        calls = []
+
+        def breaking_the_second(user):
+            calls.append(user.email)
+            if len(calls) == 2:
+                raise ConnectionResetError("the mail server went away")
+            return built(user)
+
+        monkeypatch.setattr(delivery, "welcome_message", breaking_the_second)
+
+        assert sorted(welcome_emails_send_due(limit=10)) == sorted([Delivery.SENT, Delivery.RETRY, Delivery.SENT])
+        assert smtp.connections == 2 and len(smtp.messages) == 2
+
+    def test_the_mailer_drains_full_batches_then_waits(self, smtp, database_tasks, settings):
+        settings.WELCOME_EMAIL_BATCH_SIZE = 3
+        for number in range(7):
+            create_user(f"drain{number}@example.com")
+
+        assert Mailer().drain() == 7  # 3 + 3 + 1: a short batch means nothing more is due
+        assert len(smtp.messages) == 7 and smtp.connections == 3
+        assert Mailer().drain() == 0
 
 
 class TestClaim:
@@ -195,27 +264,26 @@ class TestClaim:
         assert welcome_email_send.call(provisioning.pk) == Delivery.NOT_CLAIMED
         assert smtp.connections == 0
 
-    def test_a_worker_whose_claim_was_replaced_records_nothing(self, smtp, database_tasks):
+    @pytest.mark.parametrize("a_sends", [True, False], ids=["A-sent", "A-failed"])
+    def test_a_worker_whose_claim_was_replaced_records_nothing(self, a_sends, smtp, database_tasks, monkeypatch):
         """Worker A's lease expired mid-send and B claimed: A's outcome must not overwrite B's claim."""
         provisioning = create_user()
+        built = delivery.welcome_message
 
-        def b_claims_meanwhile(*args, **kwargs):
+        def b_claims_meanwhile(user):
             UserProvisioning.objects.filter(pk=provisioning.pk).update(
                 welcome_email_attempts=provisioning.welcome_email_attempts + 2
             )
-            raise ConnectionRefusedError("A's send failed")
+            if not a_sends:
+                raise ConnectionRefusedError("A's send failed")
+            return built(user)
 
-        from accounts.welcome import delivery as welcome_email
-
-        original = welcome_email.user_welcome_email_send
-        welcome_email.user_welcome_email_send = b_claims_meanwhile
-        try:
-            welcome_email_send.call(provisioning.pk)
-        finally:
-            welcome_email.user_welcome_email_send = original
+        monkeypatch.setattr(delivery, "welcome_message", b_claims_meanwhile)
+        welcome_email_send.call(provisioning.pk)
 
         provisioning.refresh_from_db()
-        assert provisioning.welcome_email_last_error == ""  # A's failure was not written over B's claim
+        assert provisioning.welcome_email == Status.PENDING  # A's outcome was not written over B's claim
+        assert provisioning.welcome_email_last_error == ""
         assert provisioning.welcome_email_claimed_until is not None
 
 
@@ -269,7 +337,6 @@ class TestDeadline:
         provisioning.refresh_from_db()
         assert provisioning.welcome_email == Status.FAILED
         assert "may have been delivered" in provisioning.welcome_email_last_error
-        assert DBTaskResult.objects.count() == 1  # its first trigger; no retry was queued
 
         smtp.set_mode(Mode.ACCEPT)
         assert welcome_email_retry([provisioning.pk]) == [provisioning.pk]
@@ -306,37 +373,28 @@ class TestRetrySchedule:
         provisioning.refresh_from_db()
         assert provisioning.welcome_email == Status.FAILED
         assert "451" in provisioning.welcome_email_last_error
-        assert DBTaskResult.objects.count() == 1  # its first trigger; no retry was queued
+        make_due_now(provisioning)
+        assert welcome_emails_send_due(limit=10) == []  # failed for good: no worker tries it again
 
 
-class TestSweep:
-    def test_a_dead_claim_is_triggered_again_once_and_a_live_trigger_is_left_alone(self, database_tasks, settings):
+class TestDeadClaims:
+    def test_a_dead_workers_claim_is_sent_once_its_lease_ran_out_and_a_live_one_is_left_alone(
+        self, smtp, database_tasks, settings
+    ):
         settings.WELCOME_EMAIL_LEASE_SECONDS = 60
-        long_ago = timezone.now() - dt.timedelta(minutes=5)
-        dead = create_user("dead@example.com")
-        live = create_user("live@example.com")
-        sent = create_user("sent@example.com")
+        long_ago, soon = timezone.now() - dt.timedelta(minutes=5), timezone.now() + dt.timedelta(seconds=30)
+        dead, live = create_user("dead@example.com"), create_user("live@example.com")
         UserProvisioning.objects.filter(pk=dead.pk).update(
-            welcome_email_triggered_at=long_ago, welcome_email_claimed_until=long_ago, welcome_email_attempts=1
+            welcome_email_claimed_until=long_ago, welcome_email_attempts=1
         )
-        UserProvisioning.objects.filter(pk=sent.pk).update(
-            welcome_email=Status.SENT, welcome_email_triggered_at=long_ago
-        )
-        DBTaskResult.objects.all().delete()
+        UserProvisioning.objects.filter(pk=live.pk).update(welcome_email_claimed_until=soon, welcome_email_attempts=1)
 
-        assert welcome_emails_sweep() == 1
-        assert welcome_emails_sweep() == 0  # its new trigger is live now
+        assert welcome_emails_send_due(limit=10) == [Delivery.SENT]
+        assert welcome_emails_send_due(limit=10) == []
 
-        [task] = DBTaskResult.objects.all()
-        assert task.args_kwargs["args"] == [dead.pk]
-        assert live.pk != dead.pk
-
-    def test_a_trigger_never_enqueued_is_found(self, database_tasks):
-        provisioning = create_user()
-        UserProvisioning.objects.filter(pk=provisioning.pk).update(welcome_email_triggered_at=None)
-        DBTaskResult.objects.all().delete()
-
-        assert welcome_emails_sweep() == 1
+        assert [m.recipients for m in smtp.messages] == [("dead@example.com",)]
+        dead.refresh_from_db()
+        assert (dead.welcome_email, dead.welcome_email_attempts) == (Status.SENT, 2)
 
 
 class TestStaffRetry:
@@ -345,7 +403,6 @@ class TestStaffRetry:
         UserProvisioning.objects.filter(pk=provisioning.pk).update(
             welcome_email=Status.FAILED, welcome_email_attempts=30, welcome_email_last_error="451"
         )
-        DBTaskResult.objects.all().delete()
 
         assert welcome_email_retry([provisioning.pk]) == [provisioning.pk]
         run_queued_tasks()
@@ -392,13 +449,12 @@ class TestReceivers:
         event = WebhookEvent.objects.get()
         assert event.status == "failed" and "the workspace service is down" in event.last_error
         assert not User.objects.exists() and not UserProvisioning.objects.exists()
-        assert not DBTaskResult.objects.exists() and not Group.objects.exists()
+        assert not Group.objects.exists()
 
         response = deliver(payload, msg_id="msg_flaky")  # Svix retries
 
         assert response.status_code == 200
         assert UserProvisioning.objects.get().welcome_email == Status.PENDING
-        assert DBTaskResult.objects.count() == 1
         assert list(Group.objects.values_list("name", flat=True)) == [f"workspace-{data['id']}"]
 
     def test_a_receivers_rows_roll_back_with_the_user(self, workspaces, django_capture_on_commit_callbacks):

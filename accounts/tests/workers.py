@@ -13,8 +13,11 @@ from pathlib import Path
 from unittest import mock
 from urllib.parse import quote
 
+from django.conf import settings
 from django.db import connection
 from django_tasks_db.management.commands import db_worker as library
+
+from accounts.welcome.delivery import welcome_emails_send_due
 
 PROJECT = Path(__file__).resolve().parents[2]
 # Bounds for waits on a worker; they only trip when something is broken, not when the machine is slow.
@@ -22,13 +25,17 @@ WAIT_TIMEOUT = 120
 
 
 def run_queued_tasks() -> None:
-    """Run every task that is due, in this process and transaction, then return (django-tasks-db's loop, --batch).
+    """Run the background work that is due, in this process and transaction, then return.
 
-    The loop's close_old_connections() would close the test's transaction (its
-    autocommit is off), so it is skipped here.
+    Every due task (django-tasks-db's loop, --batch), then the welcome emails,
+    a batch at a time as a db_worker's mailer sends them. The loop's
+    close_old_connections() would close the test's transaction (its autocommit
+    is off), so it is skipped here.
     """
     with mock.patch.object(library, "close_old_connections", lambda: None):
         _in_process_worker().run()
+    while len(welcome_emails_send_due(limit=settings.WELCOME_EMAIL_BATCH_SIZE)) == settings.WELCOME_EMAIL_BATCH_SIZE:
+        pass
 
 
 def _in_process_worker() -> library.Worker:

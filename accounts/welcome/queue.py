@@ -1,25 +1,21 @@
-"""The welcome emails as a queue: staff's retry, the workers' sweep of lost triggers, and the health page's figures."""
+"""The welcome emails as a queue: staff's retry and the health page's figures."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Min
 from django.utils import timezone
 
 from accounts.models import UserProvisioning
-from accounts.welcome.records import lease, unclaimed
+from accounts.welcome.records import unclaimed
 from accounts.welcome.tasks import welcome_email_trigger
-
-logger = logging.getLogger("accounts.welcome.delivery")
 
 Status = UserProvisioning.WelcomeEmail
 
-SWEEP_BATCH = 500
 # Pending emails waiting this long for a worker are flagged on the sync-health page.
 WAITING_WARNING = dt.timedelta(minutes=5)
 
@@ -42,38 +38,10 @@ def welcome_email_retry(provisioning_pks: Iterable[int]) -> list[int]:
             welcome_email=Status.PENDING,
             welcome_email_attempts=0,
             welcome_email_next_attempt_at=now,
-            welcome_email_triggered_at=now,
         )
         for pk in retried:
             welcome_email_trigger(pk)
     return retried
-
-
-def welcome_emails_sweep() -> int:
-    """Re-trigger pending emails that are due and have no live trigger; returns how many.
-
-    A trigger counts as dead once it is a lease's length overdue with its
-    email still pending and unclaimed (its worker died mid-send and the lease
-    expired, or the trigger was lost). Rows are taken with SKIP LOCKED, so
-    workers sweeping together never re-trigger one email twice.
-    """
-    now = timezone.now()
-    dead_before = now - lease()
-    with transaction.atomic():
-        due = list(
-            UserProvisioning.objects.select_for_update(skip_locked=True)
-            .filter(welcome_email=Status.PENDING, welcome_email_next_attempt_at__lte=now)
-            .filter(unclaimed(now))
-            .filter(Q(welcome_email_triggered_at__isnull=True) | Q(welcome_email_triggered_at__lt=dead_before))
-            .order_by("welcome_email_next_attempt_at")
-            .values_list("pk", flat=True)[:SWEEP_BATCH]
-        )
-        UserProvisioning.objects.filter(pk__in=due).update(welcome_email_triggered_at=now)
-        for pk in due:
-            welcome_email_trigger(pk)
-    if due:
-        logger.warning("welcome email sweep re-triggered %d pending emails without a live trigger", len(due))
-    return len(due)
 
 
 @dataclass(frozen=True)

@@ -1,43 +1,44 @@
-"""Background tasks (django-tasks): the welcome email's task and its trigger.
+"""The welcome email's task (django-tasks) and its trigger, for the immediate backend (development).
 
-The durable record is the UserProvisioning row.
+With TASKS_BACKEND=database nothing is queued: each db_worker's mailer
+(accounts/welcome/mailer.py) finds pending emails on their UserProvisioning
+rows, the durable record, and sends them in batches.
 """
-
-import datetime as dt
 
 from django.db import transaction
 from django_tasks import task
 
-from accounts.welcome.delivery import welcome_email_deliver
+from accounts.welcome.delivery import Delivery, welcome_emails_send_due
 
 
 @task()
 def welcome_email_send(provisioning_pk: int) -> str:
-    """Send this user's welcome email if it is still pending and due; returns the outcome.
+    """Send this user's welcome email if it is still pending, due and unclaimed; returns the outcome.
 
     Safe to run any number of times, on any number of workers: the send is
     claimed with a lease in the database, and a mail server error is recorded
-    with a retry scheduled rather than raised.
+    with a retry scheduled rather than raised. (A task row queued by an older
+    version with the database backend runs this too.)
     """
-    return welcome_email_deliver(provisioning_pk, retry_trigger=welcome_email_trigger).value
+    deliveries = welcome_emails_send_due(limit=1, pk=provisioning_pk)
+    return deliveries[0].value if deliveries else Delivery.NOT_CLAIMED.value
 
 
-def welcome_email_trigger(provisioning_pk: int, *, run_after: dt.datetime | None = None) -> None:
-    """Queue the task that sends this welcome email, at `run_after` (default: now).
+def welcome_email_trigger(provisioning_pk: int) -> None:
+    """Make sure a worker looks at this pending welcome email soon.
 
-    With the database backend the task row is written in the current
-    transaction. Other backends (immediate, for development) run it after
-    the commit; they cannot defer and have no worker to sweep, so a retry
-    there waits, pending and visible in the admin, for staff's retry action.
+    With the database backend nothing needs doing: the workers' mailers poll
+    for due emails every WELCOME_EMAIL_POLL_SECONDS. With the immediate backend
+    (development) the send runs in this process after the commit; it cannot
+    be deferred, so a retry waits, pending and visible in the admin, for
+    staff's retry action.
     """
     from django_tasks_db import DatabaseBackend  # imported when first used: the immediate backend needs none
 
     if isinstance(welcome_email_send.get_backend(), DatabaseBackend):
-        task = welcome_email_send.using(run_after=run_after) if run_after else welcome_email_send
-        task.enqueue(provisioning_pk)
-    elif run_after is None:
+        return
 
-        def enqueue() -> None:  # a named function: Django logs a robust callback's __qualname__
-            welcome_email_send.enqueue(provisioning_pk)
+    def enqueue() -> None:  # a named function: Django logs a robust callback's __qualname__
+        welcome_email_send.enqueue(provisioning_pk)
 
-        transaction.on_commit(enqueue, robust=True)
+    transaction.on_commit(enqueue, robust=True)

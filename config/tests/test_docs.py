@@ -81,4 +81,4 @@ def test_every_dotted_name_in_the_docs_exists():
     names = dotted_names()
     assert len(names) >= 50
     assert [name for name in names if names_nothing(name)] == []
-    assert names_nothing("accounts.welcome.delivery.welcome_emails_sweep")  # the check can fail
+    assert names_nothing("accounts.welcome.delivery.welcome_email_deliver")  # the check can fail

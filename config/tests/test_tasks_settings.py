@@ -14,7 +14,8 @@ READ = (
     "print(json.dumps({'tasks': settings.TASKS['default']['BACKEND'], 'host': settings.EMAIL_HOST, "
     "'port': settings.EMAIL_PORT, 'user': settings.EMAIL_HOST_USER, 'password': settings.EMAIL_HOST_PASSWORD, "
     "'tls': settings.EMAIL_USE_TLS, 'timeout': settings.EMAIL_TIMEOUT, "
-    "'lease': settings.WELCOME_EMAIL_LEASE_SECONDS, 'sweep': settings.WELCOME_EMAIL_SWEEP_SECONDS, "
+    "'lease': settings.WELCOME_EMAIL_LEASE_SECONDS, 'poll': settings.WELCOME_EMAIL_POLL_SECONDS, "
+    "'batch': settings.WELCOME_EMAIL_BATCH_SIZE, "
     "'retry': settings.WELCOME_EMAIL_RETRY_BASE_SECONDS}))"
 )
 IMMEDIATE = "django_tasks.backends.immediate.ImmediateBackend"
@@ -86,11 +87,12 @@ def test_email_settings_come_from_the_environment():
 
 
 def test_default_timings_retry_a_dead_workers_send_within_two_minutes_and_first_failures_within_one():
-    """A dead claim is taken again at most a lease plus a sweep interval (plus the worker's 1 s poll) later."""
+    """A dead claim is taken again a lease plus a poll interval later at most; a retry a poll after it is due."""
     values = settings_with()
 
-    assert values["lease"] + values["sweep"] + 1 <= 120
-    assert values["retry"] + 1 <= 60  # the retry's trigger is queued for then; workers poll every second
+    assert values["lease"] + values["poll"] <= 120
+    assert values["retry"] + values["poll"] <= 60
+    assert values["batch"] >= 1
 
 
 def test_a_lease_that_leaves_a_send_no_time_is_refused_with_a_clear_message():
@@ -107,6 +109,8 @@ def test_a_lease_that_leaves_a_send_no_time_is_refused_with_a_clear_message():
         ("CLERK_RECONCILE_INTERVAL", "-1", "CLERK_RECONCILE_INTERVAL must be at least 0, not -1."),
         ("CLERK_RECONCILE_RATE", "0", "CLERK_RECONCILE_RATE must be at least 1, not 0."),
         ("SCHEDULE_LEASE_SECONDS", "0", "SCHEDULE_LEASE_SECONDS must be at least 0.1, not 0."),
+        ("WELCOME_EMAIL_BATCH_SIZE", "0", "WELCOME_EMAIL_BATCH_SIZE must be at least 1, not 0."),
+        ("WELCOME_EMAIL_POLL_SECONDS", "0", "WELCOME_EMAIL_POLL_SECONDS must be at least 0.01, not 0."),
     ],
 )
 def test_a_schedule_setting_out_of_range_is_refused_with_a_clear_message(name, value, message):

@@ -1,4 +1,4 @@
-"""Run background work stored in the database, through database outages, sweeping what was left behind.
+"""Run background work stored in the database, through database outages: tasks, welcome emails, the schedule.
 
 django-tasks-db's worker with two additions (it replaces that app's
 `db_worker`, being earlier in INSTALLED_APPS):
@@ -7,9 +7,9 @@ django-tasks-db's worker with two additions (it replaces that app's
   connection error (and leaves the task it was running `RUNNING` for good);
   here the loop waits and starts again, and the task's own record (the
   UserProvisioning row) is what counts, not the library's result row;
-- a sweeper thread re-triggers pending welcome emails that are due and have
-  no live trigger (a claim whose worker died, a lost trigger) every
-  WELCOME_EMAIL_SWEEP_SECONDS;
+- a mailer thread sends the welcome emails that are due, in batches
+  (accounts/welcome/mailer.py): new ones, retries, and those a dead worker
+  had claimed once their lease ran out;
 - a schedule thread runs the jobs of the schedule the workers share in the
   database (reconciliation passes, maintenance: accounts/schedule/) every
   SCHEDULE_TICK_SECONDS;
@@ -17,7 +17,7 @@ django-tasks-db's worker with two additions (it replaces that app's
   every ALARM_INTERVAL_SECONDS (accounts/alarms/monitor.py).
 
 Any number can run at once on any number of hosts: tasks are claimed with
-SELECT … FOR UPDATE SKIP LOCKED, sends and scheduled jobs with a lease.
+SELECT … FOR UPDATE SKIP LOCKED, welcome emails and scheduled jobs with a lease.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from django_tasks_db.management.commands import db_worker as library
 from accounts.alarms.monitor import Monitor
 from accounts.schedule.periodic import Periodic, close_quietly
 from accounts.schedule.runner import schedule_run_due
-from accounts.welcome.queue import welcome_emails_sweep
+from accounts.welcome.mailer import Mailer
 
 logger = logging.getLogger("accounts.worker")
 
@@ -45,7 +45,7 @@ OUTAGE_WAITS = (1, 2, 5, 10)
 class Worker(library.Worker):
     def run(self) -> None:
         threads = [
-            Periodic("welcome email sweep", welcome_emails_sweep, settings.WELCOME_EMAIL_SWEEP_SECONDS),
+            Mailer(),
             Periodic("schedule", schedule_run_due, settings.SCHEDULE_TICK_SECONDS),
             Monitor(settings.ALARM_INTERVAL_SECONDS),  # the heartbeat, then the alarms
         ]
