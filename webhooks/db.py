@@ -67,12 +67,19 @@ _EVENT_UPSERT = """
 # PostgreSQL only (SQLite has no data-modifying CTEs): the same upsert also writes a redelivery's
 # attempt row when the event is already done, so a duplicate costs one statement instead of two
 # (bench/README.md, change 5). Its duration is recorded as 0. "event" and "duplicate" name the CTEs.
+# A duplicate's transaction then writes nothing else, so the statement also turns synchronous_commit
+# off for it (set_config(..., true) is SET LOCAL): its commit does not wait for the WAL flush. A crash
+# can lose the last fraction of a second of such commits (attempt counts and duplicate attempt rows,
+# never an event or a status: PostgreSQL replays the WAL in order, so whatever a durable commit
+# follows is kept). Every other transaction, a first delivery's included, stays fully durable.
 _EVENT_UPSERT_RECORDING_DUPLICATE = """
     WITH "event" AS ({upsert}), "duplicate" AS (
         INSERT INTO {a.table} {attempt_columns}
         SELECT {e.id}, %s, %s, %s, %s, 0, '', %s FROM "event" WHERE {e.status} IN (%s, %s)
     )
-    SELECT {e.id}, {e.status}, {e.attempts} FROM "event"
+    SELECT {e.id}, {e.status}, {e.attempts},
+        CASE WHEN {e.status} IN (%s, %s) THEN set_config('synchronous_commit', 'off', true) END
+    FROM "event"
 """
 
 
@@ -92,7 +99,9 @@ def event_upsert(
 
     With `duplicate_started_at` (and the status the sender is answered) on
     PostgreSQL, a redelivery of a processed or ignored event also gets its
-    delivery attempt row, outcome duplicate, in the same statement.
+    delivery attempt row, outcome duplicate, in the same statement, and the
+    transaction's commit does not wait for the WAL flush (see above): the
+    caller must write nothing else in that transaction.
     """
     connection, statements = _writing(WebhookEvent)
     params = [
@@ -114,10 +123,11 @@ def event_upsert(
             _prepared(WebhookAttempt, "started_at", duplicate_started_at, connection),
             request_id,
             *sorted(DONE_STATUSES),
+            *sorted(DONE_STATUSES),
         ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        pk, status, attempts = cursor.fetchone()
+        pk, status, attempts = cursor.fetchone()[:3]
     return UpsertedEvent(pk, status, attempts, records_duplicate and status in DONE_STATUSES)
 
 

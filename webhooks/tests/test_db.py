@@ -85,6 +85,33 @@ def test_event_upsert_of_an_unfinished_event_records_no_attempt_even_on_postgres
     assert not WebhookAttempt.objects.exists()
 
 
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("stored_status", "commit"),
+    [(None, "on"), ("received", "on"), ("failed", "on"), ("processed", "off"), ("ignored", "off")],
+    ids=["first delivery", "received", "failed", "processed", "ignored"],
+)
+def test_only_a_duplicates_transaction_commits_without_waiting_for_the_flush(stored_status, commit):
+    """A duplicate only counts an attempt; a first delivery, and one that will run the handler, stay durable."""
+    if stored_status is not None:
+        WebhookEventFactory(event_id="msg_1", status=stored_status)
+
+    with transaction.atomic():
+        upsert("msg_1", duplicate_started_at=NOW, duplicate_http_status=202)
+        assert synchronous_commit() == commit
+    assert synchronous_commit() == "on"  # SET LOCAL: the connection's next transaction is durable again
+
+    with transaction.atomic():
+        upsert("msg_2")  # without a duplicate to record (replays, failures): always durable
+        assert synchronous_commit() == "on"
+
+
 def test_redelivery_of_a_processed_event_is_one_statement_on_postgresql_two_elsewhere(things):
     """Pins the CTE: switched off, PostgreSQL would send the attempt insert separately."""
     payload = {"type": "thing.ignored", "data": {"id": "thing_1"}}
