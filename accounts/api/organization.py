@@ -22,6 +22,7 @@ from accounts.clerk.claims import ActiveOrganizationClaim
 from accounts.clerk.data import ClerkDataError
 from accounts.clerk.errors import Unavailable
 from accounts.clerk.tokens import SessionClaims
+from accounts.db import organization_by_clerk_id
 from accounts.models import Organization
 from accounts.sync.organizations import organization_upsert_from_clerk
 from accounts.sync.single_flight import SingleFlight
@@ -59,20 +60,14 @@ def organization_for_claim(claim: ActiveOrganizationClaim) -> Organization | Non
     CLERK_SECRET_KEY is not set.
     """
     # Concurrent first requests naming one organization wait for one fetch.
-    organization = _organization_fetches.find_or_create(claim.id, _local_organization, _organization_create_from_clerk)
+    find, create = organization_by_clerk_id, _organization_create_from_clerk
+    organization = _organization_fetches.find_or_create(claim.id, find, create)
     if organization is None or organization.is_deleted_in_clerk:
         return None
     return organization
 
 
 _organization_fetches: SingleFlight[Organization | None] = SingleFlight()
-
-
-def _local_organization(clerk_id: str) -> Organization | None:
-    try:
-        return Organization.objects.get(clerk_id=clerk_id)
-    except Organization.DoesNotExist:
-        return None
 
 
 def _organization_create_from_clerk(clerk_id: str) -> Organization | None:

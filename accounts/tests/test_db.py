@@ -19,6 +19,7 @@ from accounts.db import (
     insert_ignoring_conflicts,
     member_link_lock,
     memberships_link,
+    organization_by_clerk_id,
     user_by_clerk_id,
 )
 from accounts.models import Organization, OrganizationMembership, User
@@ -113,6 +114,24 @@ class TestUserByClerkId:
         assert user_by_clerk_id("user_routed", for_write=True).clerk_id == "user_routed"
         with pytest.raises(ConnectionDoesNotExist):
             user_by_clerk_id("user_routed")
+
+
+class TestOrganizationByClerkId:
+    def test_reads_the_row_in_one_statement_with_the_values_the_orm_reads_and_none_for_an_unknown_id(self):
+        updated_at = dt.datetime(2026, 12, 5, 1, 2, 3, 456000, tzinfo=dt.UTC)
+        stored = Organization.objects.create(
+            clerk_id="org_read_1", name="Acme", slug="acme", created_via="webhook", clerk_updated_at=updated_at
+        )
+
+        with Statements() as statements:
+            organization = organization_by_clerk_id("org_read_1")
+            assert organization_by_clerk_id("org_nobody") is None
+
+        assert len(statements.sql) == 2
+        expected = Organization.objects.get(pk=stored.pk)
+        for field in Organization._meta.concrete_fields:
+            assert getattr(organization, field.attname) == getattr(expected, field.attname), field.name
+        assert organization._state.adding is False
 
 
 class TestMemberLinkLock:

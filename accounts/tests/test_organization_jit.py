@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.api import organization as organization_api
 from accounts.clerk.payloads import organization_deleted_data
 from accounts.models import Organization
 from accounts.sync.organizations import (
@@ -234,14 +235,14 @@ def test_a_request_whose_lookup_missed_just_before_another_committed_asks_clerk_
     # flight committed the organization, and its own flight starts once that one has ended.
     data = clerk_api.add_organization(new_organization(name="Committed meanwhile"))
     organization_upsert_from_clerk(data, created_via=Organization.CreatedVia.WEBHOOK)
-    real_get, misses = Organization.objects.get, [True]
+    real_lookup, misses = organization_api.organization_by_clerk_id, [True]
 
-    def get_missing_once(*args, **kwargs):
+    def lookup_missing_once(clerk_id):
         if misses and misses.pop():
-            raise Organization.DoesNotExist
-        return real_get(*args, **kwargs)
+            return None
+        return real_lookup(clerk_id)
 
-    monkeypatch.setattr(Organization.objects, "get", get_missing_once)
+    monkeypatch.setattr(organization_api, "organization_by_clerk_id", lookup_missing_once)
 
     response = get(client, ME, org_token(data["id"]))
 
