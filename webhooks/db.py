@@ -67,11 +67,9 @@ _EVENT_UPSERT = """
 # PostgreSQL only (SQLite has no data-modifying CTEs): the same upsert also writes a redelivery's
 # attempt row when the event is already done, so a duplicate costs one statement instead of two
 # (bench/README.md, change 5). Its duration is recorded as 0. "event" and "duplicate" name the CTEs.
-# A duplicate's transaction then writes nothing else, so the statement also turns synchronous_commit
-# off for it (set_config(..., true) is SET LOCAL): its commit does not wait for the WAL flush. A crash
-# can lose the last fraction of a second of such commits (attempt counts and duplicate attempt rows,
-# never an event or a status: PostgreSQL replays the WAL in order, so whatever a durable commit
-# follows is kept). Every other transaction, a first delivery's included, stays fully durable.
+# A duplicate's transaction writes nothing else, so the statement also turns synchronous_commit off
+# for it (SET LOCAL): its commit does not wait for the WAL flush. A crash can lose the last fraction
+# of a second of attempt counts, never an event or a status (docs/webhook-endpoint.md).
 _EVENT_UPSERT_RECORDING_DUPLICATE = """
     WITH "event" AS ({upsert}), "duplicate" AS (
         INSERT INTO {a.table} {attempt_columns}
@@ -99,9 +97,8 @@ def event_upsert(
 
     With `duplicate_started_at` (and the status the sender is answered) on
     PostgreSQL, a redelivery of a processed or ignored event also gets its
-    delivery attempt row, outcome duplicate, in the same statement, and the
-    transaction's commit does not wait for the WAL flush (see above): the
-    caller must write nothing else in that transaction.
+    delivery attempt row, outcome duplicate, in the same statement, and its
+    commit does not wait for the flush: the caller must write nothing else.
     """
     connection, statements = _writing(WebhookEvent)
     params = [
@@ -209,19 +206,10 @@ _REJECTION_COUNT = """
 def rejection_count(source: str, reason: str, *, seen_at: dt.datetime, detail: str, event_id: str) -> None:
     """Count one refused delivery into the row of its source, reason and hour."""
     connection, statements = _writing(WebhookRejection)
-    hour = seen_at.replace(minute=0, second=0, microsecond=0)
+    hour = _prepared(WebhookRejection, "hour", seen_at.replace(minute=0, second=0, microsecond=0), connection)
+    seen = _prepared(WebhookRejection, "last_seen_at", seen_at, connection)
     with connection.cursor() as cursor:
-        cursor.execute(
-            statements.rejection_count,
-            [
-                source,
-                reason,
-                _prepared(WebhookRejection, "hour", hour, connection),
-                _prepared(WebhookRejection, "last_seen_at", seen_at, connection),
-                detail,
-                event_id,
-            ],
-        )
+        cursor.execute(statements.rejection_count, [source, reason, hour, seen, detail, event_id])
 
 
 @dataclass(frozen=True)
