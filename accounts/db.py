@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connections, models, router
 
 from accounts.models import Organization, OrganizationMembership, User
+from config.database import prepared_cursor
 
 # The advisory lock's first key: the space of locks this app takes (the second is the hashed Clerk user id).
 MEMBER_LINK_LOCK_SPACE = 13_001
@@ -41,7 +42,7 @@ def insert_ignoring_conflicts(obj: models.Model) -> bool:
         f"VALUES ({', '.join(['%s'] * len(fields))}) "
         f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:
@@ -83,7 +84,7 @@ def _row_by_clerk_id(model: type[models.Model], clerk_id: str, *, lock: bool = F
     connection = connections[alias]
     select = _select_by_clerk_id(model, alias)
     sql = select.sql + (" FOR UPDATE" if lock and connection.features.has_select_for_update else "")
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, [clerk_id])
         row = cursor.fetchone()
     if row is None:
@@ -136,7 +137,7 @@ def member_link_lock(user_clerk_id: str) -> None:
     connection = connections[router.db_for_write(OrganizationMembership)]
     if connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_MEMBER_LINK_LOCK, [MEMBER_LINK_LOCK_SPACE, user_clerk_id])
 
 

@@ -127,6 +127,10 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+    # The hot path's statements are prepared once per connection (config/database.py); Django's own never are.
+    # Off behind a pooler in transaction mode that does not track prepared statements (PgBouncer before 1.21).
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
 else:
     # SQLite as a real embedded database for concurrent requests: transactions take the
     # write lock when they begin (SQLite refuses at once to upgrade a reader to a writer),

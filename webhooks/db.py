@@ -25,6 +25,7 @@ from typing import Any
 
 from django.db import connections, models, router
 
+from config.database import prepared_cursor
 from webhooks.models import DONE_STATUSES, WebhookAttempt, WebhookEvent, WebhookRejection
 
 
@@ -122,7 +123,7 @@ def event_upsert(
             *sorted(DONE_STATUSES),
             *sorted(DONE_STATUSES),
         ]
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, params)
         pk, status, attempts = cursor.fetchone()[:3]
     return UpsertedEvent(pk, status, attempts, records_duplicate and status in DONE_STATUSES)
@@ -149,7 +150,7 @@ def event_outcome_store(
     connection, statements = _writing(WebhookEvent)
     stored = None if payload is None else _prepared(WebhookEvent, "payload", payload, connection)
     processed = _prepared(WebhookEvent, "processed_at", processed_at, connection)
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(statements.event_outcome_store, [status, last_error, attempts_added, processed, stored, pk])
 
 
@@ -173,7 +174,7 @@ def attempt_insert(
 ) -> None:
     """Record one delivery or replay of the event and what came of it."""
     connection, statements = _writing(WebhookAttempt)
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(
             statements.attempt_insert,
             [
@@ -208,7 +209,7 @@ def rejection_count(source: str, reason: str, *, seen_at: dt.datetime, detail: s
     connection, statements = _writing(WebhookRejection)
     hour = _prepared(WebhookRejection, "hour", seen_at.replace(minute=0, second=0, microsecond=0), connection)
     seen = _prepared(WebhookRejection, "last_seen_at", seen_at, connection)
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(statements.rejection_count, [source, reason, hour, seen, detail, event_id])
 
 

@@ -179,3 +179,22 @@ class TestMembershipsLink:
         other.refresh_from_db()
         assert other.user_id is None
         assert memberships_link(user) == 0  # already linked
+
+
+@pytest.mark.postgres
+def test_the_hot_path_statements_are_prepared_once_per_connection_and_still_counted():
+    """config/database.py: PostgreSQL parses and plans the lookup once, then runs it by name."""
+    UserFactory(clerk_id="user_prepared")
+
+    def prepared() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%accounts_user%"])
+            return [row[0] for row in cursor.fetchall()]
+
+    with Statements() as statements:
+        for _ in range(3):
+            assert user_by_clerk_id("user_prepared").clerk_id == "user_prepared"
+
+    assert len(statements.sql) == 3  # the query budgets see them as any statement
+    [statement] = prepared()
+    assert "clerk_id" in statement and statement.rstrip().endswith("LIMIT 1")

@@ -31,6 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User, UserProvisioning
+from config.database import prepared_cursor
 
 logger = logging.getLogger("accounts.welcome.delivery")
 
@@ -101,7 +102,7 @@ def claim_due(*, limit: int, pk: int | None = None) -> list[Claim]:
         *([pk] if pk is not None else []),
         limit,
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not rows:
@@ -162,7 +163,7 @@ def _outcomes_write(outcomes: list[Outcome]) -> set[int]:
         }
         for outcome in outcomes
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_statements(connection.alias).record, [json.dumps(rows), Status.PENDING])
         return {pk for (pk,) in cursor.fetchall()}
 

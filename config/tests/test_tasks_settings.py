@@ -118,3 +118,25 @@ def test_a_schedule_setting_out_of_range_is_refused_with_a_clear_message(name, v
 
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_prepared_statements_are_on_unless_a_pooler_needs_them_off():
+    """config/database.py prepares the hot path's statements; PgBouncer in transaction mode before 1.21 cannot."""
+    read = (
+        "import json, django; from django.conf import settings; django.setup(); "
+        "print(json.dumps(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold')))"
+    )
+    url = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused"}  # settings only: nothing connects
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_PREPARED_STATEMENTS"} | {
+        "DJANGO_SETTINGS_MODULE": "config.settings"
+    }
+
+    def threshold(**extra: str):
+        done = subprocess.run(
+            [sys.executable, "-c", read], cwd=ROOT, env=env | url | extra, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert threshold() == 5
+    assert threshold(DATABASE_PREPARED_STATEMENTS="0") is None
