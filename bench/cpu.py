@@ -1,15 +1,18 @@
 """CPU accounting from /proc: what the app, PostgreSQL, the client and the whole machine used.
 
-Shared by the Python load generator (drive.py) and the wrk runs (wrk.py), so
-both report CPU per request the same way.
+Shared by the Python load generator (drive.py), the wrk runs (wrk.py) and the
+email benchmark (mail.py), so all report CPU the same way.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import resource
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# A PostgreSQL backend's title: "postgres: [cluster: ]user database host(port) activity".
+BACKEND_TITLE = re.compile(rb"^postgres: (?:\S+: )?\S+ (\S+) (?:\S+\(\d+\)|\[local\])")
 
 
 def _proc_stat(pid: int) -> tuple[int, str, int] | None:
@@ -24,9 +27,31 @@ def _proc_stat(pid: int) -> tuple[int, str, int] | None:
     return int(fields[1]), command, int(fields[11]) + int(fields[12])
 
 
-def cpu_snapshot(gunicorn_pid: int, worker_pid: int = 0) -> dict[str, dict[int, int]]:
-    """CPU ticks used so far by the app (gunicorn's master and workers, the db_worker) and by PostgreSQL."""
-    app, database = {}, {}
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (all threads, user + system) a process has used since it started; 0 once it is gone."""
+    stat = _proc_stat(pid)
+    return stat[2] / CLOCK_TICKS if stat else 0.0
+
+
+def _other_database(pid: int, database: str) -> bool:
+    """Whether `pid` is a PostgreSQL backend serving another database than `database` (someone else's work)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            title = file.read()
+    except OSError:
+        return False
+    backend = BACKEND_TITLE.match(title)
+    return backend is not None and backend.group(1).decode() != database
+
+
+def cpu_snapshot(*app_pids: int, database: str | None = None) -> dict[str, dict[int, int]]:
+    """CPU ticks used so far by the app (the processes `app_pids` and their children) and by PostgreSQL.
+
+    With `database`, PostgreSQL's backends serving other databases are left out (on a shared
+    machine they are other people's tests); its own processes (WAL writer, checkpointer...) count.
+    """
+    app_pids = tuple(pid for pid in app_pids if pid)
+    app, postgres = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -34,11 +59,11 @@ def cpu_snapshot(gunicorn_pid: int, worker_pid: int = 0) -> dict[str, dict[int, 
         if stat is None:
             continue
         parent, command, ticks = stat
-        if int(entry) in (gunicorn_pid, worker_pid) or parent == gunicorn_pid:
+        if int(entry) in app_pids or parent in app_pids:
             app[int(entry)] = ticks
-        elif command.startswith("postgres"):
-            database[int(entry)] = ticks
-    return {"app": app, "db": database}
+        elif command.startswith("postgres") and not (database and _other_database(int(entry), database)):
+            postgres[int(entry)] = ticks
+    return {"app": app, "db": postgres}
 
 
 def cpu_seconds(before: dict[int, int], after: dict[int, int]) -> float:
