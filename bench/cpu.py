@@ -11,8 +11,10 @@ import re
 import resource
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-# A PostgreSQL backend's title: "postgres: [cluster: ]user database host(port) activity".
-BACKEND_TITLE = re.compile(rb"^postgres: (?:\S+: )?\S+ (\S+) (?:\S+\(\d+\)|\[local\])")
+# The database a PostgreSQL process works for, from its title: a backend's "postgres: [cluster: ]user
+# database host(port) activity", an autovacuum worker's "... autovacuum worker database".
+DATABASE_IN_TITLE = re.compile(rb"^postgres: (?:\S+: )?(?:\S+ (\S+) (?:\S+\(\d+\)|\[local\])|autovacuum worker (\S+))")
+PARALLEL_WORKER = re.compile(rb"parallel worker for PID (\d+)")  # works for its leader's database
 
 
 def _proc_stat(pid: int) -> tuple[int, str, int] | None:
@@ -33,15 +35,21 @@ def process_cpu_seconds(pid: int) -> float:
     return stat[2] / CLOCK_TICKS if stat else 0.0
 
 
-def _other_database(pid: int, database: str) -> bool:
-    """Whether `pid` is a PostgreSQL backend serving another database than `database` (someone else's work)."""
+def _title(pid: int) -> bytes:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as file:
-            title = file.read()
+            return file.read()
     except OSError:
-        return False
-    backend = BACKEND_TITLE.match(title)
-    return backend is not None and backend.group(1).decode() != database
+        return b""
+
+
+def _other_database(pid: int, database: str) -> bool:
+    """Whether PostgreSQL process `pid` works for another database than `database` (someone else's work)."""
+    title = _title(pid)
+    if leader := PARALLEL_WORKER.search(title):
+        title = _title(int(leader.group(1)))
+    found = DATABASE_IN_TITLE.match(title)
+    return found is not None and (found.group(1) or found.group(2)).decode() != database
 
 
 def cpu_snapshot(*app_pids: int, database: str | None = None) -> dict[str, dict[int, int]]:
