@@ -1,10 +1,10 @@
 """The load generator: a process of its own, driving the app over HTTP on 127.0.0.1.
 
 Run by run.py as `python bench/load.py SPEC.json RESULTS.json`. At each
-concurrency every scenario takes its turn in each round, in short slices
-(healthz, new, duplicate, me, me with an organization, members, healthz, ...),
-while the db_worker runs: the welcome emails a new-user slice creates are sent
-while the next slices are measured, as in production, and a neighbour's burst
+concurrency every scenario takes its turn in each round, in short slices (new
+users, then the others in an order rotated each round: `round_order`), while
+the db_worker runs: the welcome emails a new-user slice creates are sent while
+the next slices are measured, as in production, and a neighbour's burst
 of CPU on a shared machine weighs on /healthz and the others alike, so the
 shares of /healthz stay comparable. The GET slices are wrk runs when wrk is
 installed (wrk.py); the webhook slices, and every slice with `--client
@@ -139,6 +139,19 @@ def organization_check(spec: dict, tokens: dict[str, list[str]]) -> str:
     return f"{'ok  ' if answered == expected else 'FAIL'} an organization token's /api/me/ and member list: {answered}"
 
 
+def round_order(names: list[str], round_number: int) -> list[str]:
+    """The turns of one round: the new users first, then the others rotated one place per round.
+
+    Only the new users' slice leaves the worker emails to send, and it sends them during the next
+    slices: in a fixed order the scenario right after it would always pay most and /healthz, last,
+    least. Rotated, over len(others) rounds (5, the default) each one follows it at every distance once.
+    """
+    new = [name for name in names if name == "new user.created"]
+    others = [name for name in names if name not in new]
+    shift = round_number % len(others)
+    return new + others[shift:] + others[:shift]
+
+
 def main(spec_path: str, results_path: str) -> int:
     """Per concurrency, the scenarios take turns in short slices; each row sums a scenario's slices."""
     spec = json.loads(Path(spec_path).read_text())
@@ -158,8 +171,8 @@ def main(spec_path: str, results_path: str) -> int:
         results = []
         for concurrency in spec["concurrencies"]:
             slices: dict[str, list] = {name: [] for name in names}
-            for _ in range(rounds):
-                for name in names:
+            for round_number in range(rounds):
+                for name in round_order(names, round_number):
                     slices[name].append(scenarios.run(name, concurrency, seconds, max_requests, f"c{concurrency}x"))
             for name in names:
                 row = scenarios.phase(name, concurrency, slices[name])
