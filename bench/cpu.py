@@ -1,15 +1,20 @@
 """CPU accounting from /proc: what the app, PostgreSQL, the client and the whole machine used.
 
-Shared by the Python load generator (drive.py) and the wrk runs (wrk.py), so
-both report CPU per request the same way.
+Shared by the Python load generator (drive.py), the wrk runs (wrk.py) and the
+email benchmark (mail.py), so all report CPU the same way.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import resource
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# The database a PostgreSQL process works for, from its title: a backend's "postgres: [cluster: ]user
+# database host(port) activity", an autovacuum worker's "... autovacuum worker database".
+DATABASE_IN_TITLE = re.compile(rb"^postgres: (?:\S+: )?(?:\S+ (\S+) (?:\S+\(\d+\)|\[local\])|autovacuum worker (\S+))")
+PARALLEL_WORKER = re.compile(rb"parallel worker for PID (\d+)")  # works for its leader's database
 
 
 def _proc_stat(pid: int) -> tuple[int, str, int] | None:
@@ -24,9 +29,37 @@ def _proc_stat(pid: int) -> tuple[int, str, int] | None:
     return int(fields[1]), command, int(fields[11]) + int(fields[12])
 
 
-def cpu_snapshot(gunicorn_pid: int, worker_pid: int = 0) -> dict[str, dict[int, int]]:
-    """CPU ticks used so far by the app (gunicorn's master and workers, the db_worker) and by PostgreSQL."""
-    app, database = {}, {}
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (all threads, user + system) a process has used since it started; 0 once it is gone."""
+    stat = _proc_stat(pid)
+    return stat[2] / CLOCK_TICKS if stat else 0.0
+
+
+def _title(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            return file.read()
+    except OSError:
+        return b""
+
+
+def _other_database(pid: int, database: str) -> bool:
+    """Whether PostgreSQL process `pid` works for another database than `database` (someone else's work)."""
+    title = _title(pid)
+    if leader := PARALLEL_WORKER.search(title):
+        title = _title(int(leader.group(1)))
+    found = DATABASE_IN_TITLE.match(title)
+    return found is not None and (found.group(1) or found.group(2)).decode() != database
+
+
+def cpu_snapshot(*app_pids: int, database: str | None = None) -> dict[str, dict[int, int]]:
+    """CPU ticks used so far by the app (the processes `app_pids` and their children) and by PostgreSQL.
+
+    With `database`, PostgreSQL's backends serving other databases are left out (on a shared
+    machine they are other people's tests); its own processes (WAL writer, checkpointer...) count.
+    """
+    app_pids = tuple(pid for pid in app_pids if pid)
+    app, postgres = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -34,11 +67,11 @@ def cpu_snapshot(gunicorn_pid: int, worker_pid: int = 0) -> dict[str, dict[int, 
         if stat is None:
             continue
         parent, command, ticks = stat
-        if int(entry) in (gunicorn_pid, worker_pid) or parent == gunicorn_pid:
+        if int(entry) in app_pids or parent in app_pids:
             app[int(entry)] = ticks
-        elif command.startswith("postgres"):
-            database[int(entry)] = ticks
-    return {"app": app, "db": database}
+        elif command.startswith("postgres") and not (database and _other_database(int(entry), database)):
+            postgres[int(entry)] = ticks
+    return {"app": app, "db": postgres}
 
 
 def cpu_seconds(before: dict[int, int], after: dict[int, int]) -> float:

@@ -1,10 +1,11 @@
 """The benchmark's own PostgreSQL database: created, checked after the load, dropped.
 
 `verify` reads what the load left behind (every `200` to a new user.created
-made one user, one provisioning row and one processed ledger event; no user
-was created just in time) beside what the load heard (no 5xx, every answer as
-expected, no traceback logged); `emails_drained` waits for the db_worker to
-send every welcome email.
+made one user, one provisioning row and one processed ledger event; no user,
+organization or membership was created just in time) beside what the load
+heard (no 5xx, every answer as expected, no traceback logged);
+`welcome_emails` counts the welcome emails by state and `emails_drained`
+waits for the db_worker to send every one.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def drop(name: str) -> None:
         print(f"could not drop database {name}: {exc}", file=sys.stderr)
 
 
-def verify(name: str, results: dict, gunicorn_log: str) -> list[str]:
-    """Correctness after the load: every 200 created exactly one user, and nothing answered 5xx."""
+def verify(name: str, results: dict, gunicorn_log: str, seeded: dict[str, int]) -> list[str]:
+    """Correctness after the load: every 200 created exactly one user, nothing answered 5xx, and the
+    organizations and memberships are the `seeded` ones (counts), none added just in time."""
     checks = []
     with psycopg.connect(database_url(name)) as db:
         for tag, sent in results["new_users"].items():
@@ -60,6 +62,15 @@ def verify(name: str, results: dict, gunicorn_log: str) -> list[str]:
             )
         jit = db.execute("SELECT count(*) FROM accounts_user WHERE created_via = 'jit'").fetchone()[0]
         checks.append(f"{'ok  ' if jit == 0 else 'FAIL'} users created just in time (a call to Clerk): {jit}")
+        organizations, jit = db.execute(
+            "SELECT count(*), count(*) FILTER (WHERE created_via = 'jit') FROM accounts_organization"
+        ).fetchone()
+        memberships = db.execute("SELECT count(*) FROM accounts_organizationmembership").fetchone()[0]
+        ok = (organizations, jit, memberships) == (seeded["organizations"], 0, seeded["memberships"])
+        checks.append(
+            f"{'ok  ' if ok else 'FAIL'} organizations: {organizations} ({seeded['organizations']} seeded, {jit} "
+            f"created just in time), memberships: {memberships} ({seeded['memberships']} seeded)"
+        )
     server_errors = {
         f"{phase['scenario']} c={phase['concurrency']}": phase["statuses"]
         for phase in results["phases"]
@@ -77,15 +88,19 @@ def verify(name: str, results: dict, gunicorn_log: str) -> list[str]:
     return checks
 
 
+def welcome_emails(db: psycopg.Connection) -> dict[str, int]:
+    """How many welcome emails are in each state (UserProvisioning.welcome_email: pending, sent, ...)."""
+    rows = db.execute("SELECT welcome_email, count(*) FROM accounts_userprovisioning GROUP BY 1").fetchall()
+    return dict(rows)
+
+
 def emails_drained(name: str, timeout: float = 300) -> str:
     """Wait for the worker to send every pending welcome email; the check line for the report."""
     started = time.monotonic()
     with psycopg.connect(database_url(name), autocommit=True) as db:
         while True:
-            pending, sent = db.execute(
-                "SELECT count(*) FILTER (WHERE welcome_email = 'pending'),"
-                " count(*) FILTER (WHERE welcome_email = 'sent') FROM accounts_userprovisioning"
-            ).fetchone()
+            states = welcome_emails(db)
+            pending, sent = states.get("pending", 0), states.get("sent", 0)
             waited = time.monotonic() - started
             if pending == 0 or waited > timeout:
                 break

@@ -71,8 +71,9 @@ def drive(
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(concurrency)]
     for thread in threads:
         thread.start()
-    app_pids = spec["gunicorn_pid"], spec.get("worker_pid", 0)
-    processes_before, usage_before = cpu_snapshot(*app_pids), resource.getrusage(resource.RUSAGE_SELF)
+    app_pids, database = (spec["gunicorn_pid"], spec.get("worker_pid", 0)), spec["db_name"]
+    processes_before = cpu_snapshot(*app_pids, database=database)
+    usage_before = resource.getrusage(resource.RUSAGE_SELF)
     busy_before = machine_busy_seconds()
     started = time.perf_counter()
     deadline[0] = started + duration
@@ -81,7 +82,8 @@ def drive(
         thread.join()
     elapsed = time.perf_counter() - started
     busy_after = machine_busy_seconds()
-    usage_after, processes_after = resource.getrusage(resource.RUSAGE_SELF), cpu_snapshot(*app_pids)
+    usage_after = resource.getrusage(resource.RUSAGE_SELF)
+    processes_after = cpu_snapshot(*app_pids, database=database)
 
     latencies = list(itertools.chain.from_iterable(clocks))
     cpu = {

@@ -1,6 +1,7 @@
 """The app's side of the benchmark, run in a subprocess with the app's environment (run.py sets it).
 
-    python bench/inprocess.py seed N       create N known Clerk users (the /api/me/ scenario's)
+    python bench/inprocess.py seed N M     create N known Clerk users (the /api/me/ scenarios') and M
+                                           organizations; each user is a member of one (payloads.seed_membership)
     python bench/inprocess.py statements   per request of each scenario: SQL statements, database
                                            round trips, in-process time and CPU time, through the WSGI app
 
@@ -27,15 +28,16 @@ sys.path.insert(0, str(PROJECT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
-def seed(count: int) -> None:
+def seed(count: int, organizations: int) -> None:
+    """Users, organizations and memberships as the webhooks would have stored them, in a few bulk INSERTs."""
     import django
 
     django.setup()
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
-    from payloads import seed_clerk_id
+    from payloads import MEMBER_PERMISSIONS, seed_clerk_id, seed_membership, seed_organization_clerk_id
 
-    from accounts.models import User
+    from accounts.models import Organization, OrganizationMembership, User
 
     now = timezone.now()
     password = make_password(None)
@@ -54,6 +56,32 @@ def seed(count: int) -> None:
         for number in range(count)
     ]
     User.objects.bulk_create(users, batch_size=1000)
+    tenants = Organization.objects.bulk_create(
+        Organization(
+            clerk_id=seed_organization_clerk_id(number),
+            name=f"Bench organization {number}",
+            slug=f"bench-{number}",
+            image_url=f"https://img.clerk.com/{seed_organization_clerk_id(number)}",
+            created_via=Organization.CreatedVia.WEBHOOK,
+            clerk_updated_at=now,
+        )
+        for number in range(organizations)
+    )
+    memberships = []
+    for number, user in enumerate(users):
+        organization, role = seed_membership(number, organizations)
+        memberships.append(
+            OrganizationMembership(
+                clerk_id=f"orgmem_benchseed{number:017d}",
+                organization=tenants[organization],
+                user_clerk_id=user.clerk_id,
+                user=user,
+                role=f"org:{role}",
+                permissions=MEMBER_PERMISSIONS[role],
+                clerk_updated_at=now,
+            )
+        )
+    OrganizationMembership.objects.bulk_create(memberships, batch_size=1000)
 
 
 @contextmanager
@@ -91,6 +119,8 @@ def statements() -> None:
 
     private_key = load_pem_private_key(os.environ["BENCH_PRIVATE_KEY"].encode(), password=None)
     token = session_token(private_key, seed_clerk_id(0))
+    # User 0 is organization 0's admin (payloads.seed_membership).
+    organization_token = session_token(private_key, seed_clerk_id(0), organization=(0, "admin"))
     made: list[tuple[str, str]] = []
 
     def call(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> int:
@@ -129,6 +159,12 @@ def statements() -> None:
     def me() -> int:
         return call("GET", "/api/me/", headers={"Authorization": f"Bearer {token}"})
 
+    def me_organization() -> int:
+        return call("GET", "/api/me/", headers={"Authorization": f"Bearer {organization_token}"})
+
+    def members() -> int:
+        return call("GET", "/api/orgs/current/members/", headers={"Authorization": f"Bearer {organization_token}"})
+
     def new_user() -> int:
         number = len(made)
         body, msg_id = user_created_body(f"user_benchinproc{number:016d}", number), new_msg_id()
@@ -148,6 +184,8 @@ def statements() -> None:
         "new user.created": (new_user, 200),
         "duplicate delivery": (duplicate, 202),
         "/api/me/ known user": (me, 200),
+        "/api/me/ with organization": (me_organization, 200),
+        "/api/orgs/current/members/": (members, 200),
     }
     report = {}
     for name, (send, expected) in scenarios.items():
@@ -181,7 +219,7 @@ def statements() -> None:
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "seed":
-        seed(int(sys.argv[2]))
+        seed(int(sys.argv[2]), int(sys.argv[3]))
     elif command == "statements":
         statements()
     else:

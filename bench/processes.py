@@ -1,4 +1,4 @@
-"""The app under load, as deployed: its environment, gunicorn, one db_worker, and stopping them."""
+"""The app under load, as deployed: its environment and secrets, gunicorn, one db_worker, and stopping them."""
 
 from __future__ import annotations
 
@@ -11,9 +11,28 @@ import subprocess
 import sys
 import time
 import urllib.request
+from base64 import b64encode
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+def credentials() -> tuple[str, str, str]:
+    """Made for one run: (the RSA private key signing session tokens, its public key for CLERK_JWT_KEY, both
+    PEM; a `whsec_` webhook secret)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private_pem, public_pem, "whsec_" + b64encode(secrets.token_bytes(24)).decode()
 
 
 def app_env(database_url: str, webhook_secret: str, public_pem: str) -> dict[str, str]:
@@ -56,7 +75,9 @@ def step(name: str, command: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-def gunicorn_start(env: dict[str, str], port: int, options: argparse.Namespace, log: Path) -> subprocess.Popen:
+def gunicorn_start(
+    env: dict[str, str], port: int, log: Path, *, workers: int | None = None, worker_class: str | None = None
+) -> subprocess.Popen:
     """gunicorn as deployed: the project's gunicorn.conf.py (read from the project root), flags overriding it."""
     command = [
         sys.executable, "-m", "gunicorn", "config.wsgi",
@@ -64,11 +85,11 @@ def gunicorn_start(env: dict[str, str], port: int, options: argparse.Namespace, 
         "--log-level", "warning",
         "--timeout", "30",
     ]  # fmt: skip
-    if options.workers is not None:
-        command += ["--workers", str(options.workers)]
-    if options.worker_class is not None:
-        command += ["--worker-class", options.worker_class]
-        if options.worker_class == "sync":
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    if worker_class is not None:
+        command += ["--worker-class", worker_class]
+        if worker_class == "sync":
             command += ["--threads", "1"]  # gunicorn turns sync into gthread when threads > 1 (the conf's 8)
     with open(log, "wb") as output:
         process = subprocess.Popen(
@@ -88,12 +109,12 @@ def gunicorn_start(env: dict[str, str], port: int, options: argparse.Namespace, 
     raise RuntimeError(f"gunicorn did not answer /healthz within 30s:\n{log.read_text()}")
 
 
-def worker_start(env: dict[str, str], log: Path) -> subprocess.Popen:
-    """One db_worker next to the web processes, at a lower CPU priority as the README advises:
-    during a burst the requests go first and the emails wait, then catch up."""
+def worker_start(env: dict[str, str], log: Path, *, nice: bool = True) -> subprocess.Popen:
+    """One db_worker. Next to the web processes it runs at a lower CPU priority, as the README advises:
+    during a burst the requests go first and the emails wait, then catch up. `nice=False`: alone."""
     with open(log, "wb") as output:
         return subprocess.Popen(
-            ["nice", "-n", "10", sys.executable, "manage.py", "db_worker", "--no-reload"],
+            (["nice", "-n", "10"] if nice else []) + [sys.executable, "manage.py", "db_worker", "--no-reload"],
             cwd=PROJECT,
             env=env,
             stdout=output,

@@ -1,12 +1,13 @@
-"""The GET scenarios (/healthz, /api/me/ known user) driven by wrk, a C load generator, when it is installed.
+"""The GET scenarios driven by wrk, a C load generator, when it is installed.
 
 A load generator written in Python on the same two cores takes CPU from the
-server and flatters slow paths; wrk costs a fraction of it. Each scenario runs
-in interleaved slices like load.py's (healthz, me, healthz, ...), every slice
-a separate `wrk` run; a Lua script cycles /api/me/ over the seeded users'
-tokens and prints the slice's totals as one JSON line. CPU is accounted with
-cpu.py, as for load.py's slices (gunicorn's processes, PostgreSQL's, and wrk's
-own as the client).
+server and flatters slow paths; wrk costs a fraction of it. load.py takes
+turns between scenarios in short slices; each GET slice is one `wrk` run here.
+A Lua script cycles the requests over a file of session tokens (the seeded
+users', or the organization members' for the organization scenarios) and
+prints the slice's totals as one JSON line. CPU is accounted with cpu.py, as
+for load.py's own slices (the app's processes, PostgreSQL's, and wrk's own as
+the client).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from cpu import children_cpu_seconds, cpu_seconds, cpu_snapshot, machine_busy_seconds
@@ -45,64 +45,52 @@ done = function(summary, latency, requests)
 end
 """
 
-WRK_SCENARIOS = {"/healthz": "/healthz", "/api/me/ known user": "/api/me/"}
-
 
 def wrk_path() -> str | None:
     return shutil.which("wrk")
 
 
-def run(
-    port: int, gunicorn_pid: int, tokens: list[str], concurrencies: list[int], duration: float, rounds: int
-) -> list[dict]:
-    """One phase per scenario and concurrency, shaped like load.py's."""
-    work = Path(tempfile.mkdtemp(prefix="clerk-sync-wrk-"))
-    try:
-        script, token_file = work / "bench.lua", work / "tokens.txt"
-        script.write_text(SCRIPT)
-        token_file.write_text("\n".join(tokens) + "\n")
-        seconds = max(1, round(duration / rounds))
-        for path in WRK_SCENARIOS.values():  # warm-up, not reported
-            _slice(port, gunicorn_pid, path, token_file, script, max(concurrencies), 1)
-        phases = []
-        for concurrency in concurrencies:
-            slices: dict[str, list[dict]] = {name: [] for name in WRK_SCENARIOS}
-            for _ in range(rounds):
-                for name, path in WRK_SCENARIOS.items():
-                    slices[name].append(_slice(port, gunicorn_pid, path, token_file, script, concurrency, seconds))
-            phases += [_phase(name, concurrency, parts) for name, parts in slices.items()]
-        return phases
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+class Wrk:
+    """wrk runs against the app of `spec` (load.py's); the Lua script and the token files are written in `work`."""
+
+    def __init__(self, spec: dict, work: Path, tokens: dict[str, list[str]]) -> None:
+        self.spec = spec
+        self.script = work / "bench.lua"
+        self.script.write_text(SCRIPT)
+        self.token_files = {}
+        for name, values in tokens.items():
+            self.token_files[name] = work / f"tokens-{name}.txt"
+            self.token_files[name].write_text("\n".join(values) + "\n")
+
+    def slice(self, path: str, tokens: str | None, concurrency: int, seconds: float) -> dict:
+        """One wrk run of GET `path` (with the token set `tokens`, or none) for `seconds` (whole, at least 1)."""
+        env = os.environ | {"BENCH_PATH": path, "BENCH_TOKENS": str(self.token_files[tokens]) if tokens else ""}
+        command = [
+            wrk_path() or "wrk",
+            "--threads", str(min(concurrency, 2)),
+            "--connections", str(concurrency),
+            "--duration", f"{max(1, round(seconds))}s",
+            "--timeout", "10s",
+            "--script", str(self.script),
+            f"http://127.0.0.1:{self.spec['port']}",
+        ]  # fmt: skip
+        app_pids, database = (self.spec["gunicorn_pid"], self.spec["worker_pid"]), self.spec["db_name"]
+        processes = cpu_snapshot(*app_pids, database=database)
+        client, busy = children_cpu_seconds(), machine_busy_seconds()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        after = cpu_snapshot(*app_pids, database=database)
+        totals = json.loads(done.stdout.strip().splitlines()[-1])
+        totals["cpu"] = {
+            "app": cpu_seconds(processes["app"], after["app"]),
+            "db": cpu_seconds(processes["db"], after["db"]),
+            "client": children_cpu_seconds() - client,
+            "busy": machine_busy_seconds() - busy,
+        }
+        return totals
 
 
-def _slice(
-    port: int, gunicorn_pid: int, path: str, token_file: Path, script: Path, concurrency: int, seconds: int
-) -> dict:
-    env = os.environ | {"BENCH_PATH": path, "BENCH_TOKENS": str(token_file) if path == "/api/me/" else ""}
-    command = [
-        wrk_path() or "wrk",
-        "--threads", str(min(concurrency, 2)),
-        "--connections", str(concurrency),
-        "--duration", f"{seconds}s",
-        "--timeout", "10s",
-        "--script", str(script),
-        f"http://127.0.0.1:{port}",
-    ]  # fmt: skip
-    processes, client, busy = cpu_snapshot(gunicorn_pid), children_cpu_seconds(), machine_busy_seconds()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    after = cpu_snapshot(gunicorn_pid)
-    totals = json.loads(done.stdout.strip().splitlines()[-1])
-    totals["cpu"] = {
-        "app": cpu_seconds(processes["app"], after["app"]),
-        "db": cpu_seconds(processes["db"], after["db"]),
-        "client": children_cpu_seconds() - client,
-        "busy": machine_busy_seconds() - busy,
-    }
-    return totals
-
-
-def _phase(name: str, concurrency: int, parts: list[dict]) -> dict:
+def phase(name: str, concurrency: int, parts: list[dict]) -> dict:
+    """A scenario's wrk slices at one concurrency, summed into a row shaped like drive.Phase's."""
     requests = sum(part["requests"] for part in parts)
     seconds = sum(part["duration_us"] for part in parts) / 1e6
     errors = sum(part["non_2xx"] + part["socket_errors"] for part in parts)
