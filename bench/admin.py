@@ -1,6 +1,6 @@
 """The admin at scale: every admin page staff use, timed on a million webhook events (from the project root):
 
-    .venv/bin/python bench/admin.py [--keep] [--strict] [--only TEXT] [--json FILE] [--compare FILE]
+    .venv/bin/python bench/admin.py [--keep] [--strict] [--only TEXT] [--json FILE] [--compare FILE ...] [--markdown]
 
 Creates the PostgreSQL database `clerk_sync_bench_admin`, migrates it and
 seeds it in set-based SQL (bench/admin_seed.py: 1,000,000 Clerk events with
@@ -15,7 +15,8 @@ slowest of them. Prints a table, slowest first, flagging pages over 500 ms;
 `--keep` keeps the database afterwards and reuses it if it exists: seeded
 once, migrated on every run (an index added since is built), timed as often
 as needed. Drop it with `--drop`. `--json FILE` saves the results,
-`--compare FILE` adds a column from a saved run ("before").
+`--compare FILE ...` adds a column per saved run (named by its file), and
+`--markdown` prints the table in Markdown as well.
 """
 
 from __future__ import annotations
@@ -112,20 +113,32 @@ def scale() -> str:
     return "scale     : " + ", ".join(f"{count:,} {name}" for name, count in counts.items())
 
 
-def table(results: list[dict], before: dict[str, float]) -> str:
-    lines = [f"{'ms':>8} {'before':>8} {'SQL':>4} {'slowest':>8}  page"]
+def table(results: list[dict], saved: dict[str, dict[str, float]]) -> str:
+    """This run's pages, slowest first: ms, then each saved run's ms (by file name), statements, the slowest."""
+    lines = [f"{'ms':>8} " + "".join(f"{name[:8]:>9}" for name in saved) + f" {'SQL':>4} {'slowest':>8}  page"]
     for row in sorted(results, key=lambda row: -row["ms"]):
         flag = " SLOW" if row["ms"] > LIMIT_MS else ""
         flag += f" status {row['status']}" if row["status"] != 200 else ""
-        was = f"{before[row['label']]:.1f}" if row["label"] in before else ""
+        was = "".join(f"{run.get(row['label'], float('nan')):>9.1f}" for run in saved.values())
         lines.append(
-            f"{row['ms']:>8.1f} {was:>8} {row['statements']:>4} {row['slowest_ms']:>8.1f}  {row['label']}{flag}"
+            f"{row['ms']:>8.1f} {was} {row['statements']:>4} {row['slowest_ms']:>8.1f}  {row['label']}{flag}"
             f"  {row['url']}"
         )
     for row in results:
         if row["ms"] > LIMIT_MS:
             lines.append(f"\n{row['label']} ({row['ms']:.0f} ms), its slowest statement ({row['slowest_ms']:.0f} ms):")
             lines.append(f"  {row['slowest_sql'][:600]}")
+    return "\n".join(lines)
+
+
+def markdown(results: list[dict], saved: dict[str, dict[str, float]]) -> str:
+    """The same table in Markdown (docs/admin.md), the saved runs first, slowest first by this run."""
+    head = ["page", *(f"{name} (ms)" for name in saved), "this run (ms)", "statements"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for row in sorted(results, key=lambda row: -row["ms"]):
+        was = [f"{run[row['label']]:.0f}" if row["label"] in run else "" for run in saved.values()]
+        label = row["label"].replace("<wbr>", "")
+        lines.append("| " + " | ".join([label, *was, f"{row['ms']:.0f}", str(row["statements"])]) + " |")
     return "\n".join(lines)
 
 
@@ -137,7 +150,8 @@ def main() -> int:
     parser.add_argument("--only", default="", help="time only the pages whose label contains this")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", help="save the results here")
-    parser.add_argument("--compare", help="a saved run (--json) to show beside this one")
+    parser.add_argument("--compare", nargs="*", default=[], help="saved runs (--json) to show beside this one")
+    parser.add_argument("--markdown", action="store_true", help="print the table in Markdown too")
     for name, default in vars(Sizes()).items():
         parser.add_argument(f"--{name}", type=int, default=default)
     args = parser.parse_args()
@@ -170,8 +184,11 @@ def main() -> int:
         connections.close_all()
         if not args.keep:
             drop(DATABASE)
-    before = {row["label"]: row["ms"] for row in json.loads(Path(args.compare).read_text())} if args.compare else {}
-    print(table(results, before))
+    saved = {Path(name).stem: {row["label"]: row["ms"] for row in json.loads(Path(name).read_text())}
+             for name in args.compare}  # fmt: skip
+    print(table(results, saved))
+    if args.markdown:
+        print("\n" + markdown(results, saved))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     slow = [row for row in results if row["ms"] > LIMIT_MS]

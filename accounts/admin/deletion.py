@@ -1,7 +1,7 @@
 """The delete page of a row with thousands of dependents: the dependents deleted in bulk are counted, not listed.
 
 Django's delete page loads and links every row a deletion cascades to: the largest
-organization's 7,368 memberships took 0.55 s (docs/admin.md, "The admin at scale").
+organization's 7,367 memberships took 0.7 to 1.2 s (docs/admin.md, "The admin at scale").
 Rows that one DELETE removes (nothing refers to them, no signal listens: an
 organization's memberships) are counted per model instead, as Django's deletion
 itself treats them; every other row is listed as Django lists it.
@@ -27,7 +27,7 @@ class BulkCountedObjects(NestedObjects):
 
 def deleted_objects_counted(objs, request, admin_site) -> tuple[list, dict, set, list]:
     """What `ModelAdmin.get_deleted_objects` returns (the list, counts per model, permissions missing,
-    protected rows), with the rows deleted in bulk as one line per model: "Organization memberships: 7,368"."""
+    protected rows), with the rows deleted in bulk as one line per model: "Organization memberships: 7,367 …"."""
     if not objs:
         return [], {}, set(), []
     collector = BulkCountedObjects(using=router.db_for_write(objs[0]._meta.model), origin=objs)

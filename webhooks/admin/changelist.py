@@ -107,7 +107,7 @@ def event_search(term: str) -> Q | None:
     A source's terms are turned into subject ids first (an email into the Clerk ids of the users who have
     it: one indexed query on a few rows), so the ledger is searched from those ids through its subject
     index. Asked as one statement (`OR subject_id IN (SELECT …)`), PostgreSQL read the subquery as a
-    filter on every event: 2.6 to 4.6 s on a million events (docs/admin.md, "The admin at scale").
+    filter on every event: 2.1 to 2.8 s on a million events (docs/admin.md, "The admin at scale").
     """
     term = term.strip()
     if not term:

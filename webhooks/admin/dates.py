@@ -2,7 +2,7 @@
 
 Django's `date_hierarchy` tag lists the years, months or days that hold rows
 with `queryset.datetimes(field, kind)`: a SELECT DISTINCT over every row of the
-changelist, 0.3 to 0.7 s on a million events (docs/admin.md, "The admin at
+changelist, 0.3 to 0.9 s on a million events (docs/admin.md, "The admin at
 scale"). The periods that can hold rows are few (the months of a year, the days
 of a month), so one statement asks of each whether a row lies in it: an EXISTS
 the field's index answers, after a MIN/MAX for the range. Same choices, a few
