@@ -81,5 +81,6 @@ class PeriodsProbedChangeList(ChangeList):
 
     def get_queryset(self, request, exclude_parameters=None):
         queryset = super().get_queryset(request, exclude_parameters)
-        queryset.__class__ = PeriodsProbedQuerySet  # a fresh clone: the rest of its behaviour is QuerySet's
+        if type(queryset) is QuerySet:  # a fresh clone; a manager's own QuerySet class keeps Django's way
+            queryset.__class__ = PeriodsProbedQuerySet
         return queryset
