@@ -99,8 +99,12 @@ class User(ClerkMirror, UserClerkFields, AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
-        # Staff look users up by email case-insensitively (email__iexact is UPPER() = UPPER()).
-        indexes = [models.Index(Upper("email"), name="accounts_user_email_upper_idx")]
+        # Staff look users up by email case-insensitively (email__iexact is UPPER() = UPPER()); the admin lists
+        # them newest first. Its search has trigram indexes on PostgreSQL (migration 0011, docs/admin.md).
+        indexes = [
+            models.Index(Upper("email"), name="accounts_user_email_upper_idx"),
+            models.Index(fields=["date_joined"], name="accounts_user_joined_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.username
@@ -163,6 +167,13 @@ class UserProvisioning(models.Model):
                 condition=models.Q(welcome_email="pending"),
                 name="accounts_prov_welcome_due_idx",
             ),
+            # The health page and its alarm read the few that failed for good; the admin lists them newest first.
+            models.Index(
+                fields=["welcome_email_next_attempt_at"],
+                condition=models.Q(welcome_email="failed"),
+                name="accounts_prov_failed_idx",
+            ),
+            models.Index(fields=["provisioned_at"], name="accounts_prov_at_idx"),
         ]
 
     def __str__(self) -> str:
@@ -190,7 +201,7 @@ class Organization(ClerkMirror, OrganizationClerkFields):
         blank=True,
         help_text="Set when Clerk deleted the organization; final. Its memberships count as ended.",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)  # the admin lists them newest first
 
     def __str__(self) -> str:
         return self.name or self.slug or self.clerk_id
@@ -217,7 +228,7 @@ class OrganizationMembership(ClerkMirror, MembershipClerkFields):
     role = models.CharField(max_length=128, blank=True, help_text="Clerk's role key, e.g. org:admin.")
     permissions = models.JSONField(default=list, blank=True, help_text="Clerk's permission keys for this member.")
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Set when Clerk removed the membership; final.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)  # the admin lists them newest first
 
     def __str__(self) -> str:
         return f"{self.user_clerk_id} in {self.organization_id} ({self.role})"

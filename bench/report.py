@@ -26,6 +26,11 @@ NAME = 26  # the scenario column's width
 
 def machine(setup: str) -> str:
     """The report's head: the machine, the software and `setup`, the run's (run.py's is `setup(options)`)."""
+    return "\n".join(["clerk-sync benchmark", *machine_and_software(), f"setup     : {setup}"])
+
+
+def machine_and_software() -> list[str]:
+    """Two lines: the machine (cores, CPU, memory, load) and the software (Python, PostgreSQL, packages)."""
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
     memory = re.search(r"^MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text(), re.MULTILINE)
@@ -35,17 +40,13 @@ def machine(setup: str) -> str:
     for package in ("django", "gunicorn", "psycopg", "svix", "jwt"):
         module = __import__(package)
         packages[package] = module.get_version() if package == "django" else module.__version__
-    return "\n".join(
-        [
-            "clerk-sync benchmark",
-            f"machine   : {len(os.sched_getaffinity(0))} cores (nproc), {model.group(1) if model else '?'}, "
-            f"{int(memory.group(1)) // 1024 if memory else '?'} MiB, Linux {platform.release()}, "
-            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
-            f"software  : Python {platform.python_version()}, PostgreSQL {server}, "
-            + ", ".join(f"{name} {version}" for name, version in packages.items()),
-            f"setup     : {setup}",
-        ]
-    )
+    return [
+        f"machine   : {len(os.sched_getaffinity(0))} cores (nproc), {model.group(1) if model else '?'}, "
+        f"{int(memory.group(1)) // 1024 if memory else '?'} MiB, Linux {platform.release()}, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"software  : Python {platform.python_version()}, PostgreSQL {server}, "
+        + ", ".join(f"{name} {version}" for name, version in packages.items()),
+    ]
 
 
 def setup(options: argparse.Namespace) -> str:

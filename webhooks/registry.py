@@ -92,9 +92,10 @@ class WebhookSource:
     # concerns, by event pk; events left out show their subject id as it is. One query per
     # page at most, never one per row.
     subject_links: Callable[[Sequence[WebhookEvent]], Mapping[int, SubjectLink]] | None = None
-    # The subject ids a search term names in the source's own terms (e.g. a user's email): a
-    # list, or a one-column queryset the search uses as a subquery; None when the term is not
-    # one of its terms (the changelist's search also matches event ids and subject ids as given).
+    # The subject ids a search term names in the source's own terms (e.g. a user's email), as a
+    # collection the search reads before it reads the ledger (few ids, then the subject index);
+    # None when the term is not one of its terms (the changelist's search also matches event ids
+    # and subject ids as given).
     subject_search: Callable[[str], Collection[str] | None] | None = None
     # The source's own figures for the sync health page.
     health: Callable[[], Sequence[HealthBlock]] | None = None

@@ -1,14 +1,17 @@
 """Organizations and memberships in the admin: Clerk's mirrors, every field read-only, members counted in one query."""
 
 from django.contrib import admin
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Case, Count, F, OuterRef, QuerySet, Subquery, When
+from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from accounts.admin.deletion import deleted_objects_counted
 from accounts.admin.mirror import DeletedInClerkFilter, deleted_in_clerk, user_cell
+from accounts.admin.search import search_related_first
 from accounts.models import Organization, OrganizationMembership
 from webhooks.admin.readonly import ReadOnlyAdminMixin
 
@@ -95,9 +98,15 @@ class OrganizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [OrganizationMembershipInline]
 
     def get_queryset(self, request) -> QuerySet:
-        # The members of organization_current_members(), counted in the changelist's one query.
-        current = Q(memberships__deleted_at__isnull=True, deleted_at__isnull=True)
-        return super().get_queryset(request).annotate(current_members=Count("memberships", filter=current))
+        # The members of organization_current_members(), counted in the changelist's one query: for the
+        # page's rows only (a subquery per row), not grouped over every membership (0.3 s for 200,000).
+        current = OrganizationMembership.objects.filter(organization=OuterRef("pk"), deleted_at__isnull=True)
+        counted = current.order_by().values("organization").annotate(n=Count("pk")).values("n")
+        members = Case(When(deleted_at__isnull=True, then=Coalesce(Subquery(counted), 0)), default=0)
+        return super().get_queryset(request).annotate(current_members=members)
+
+    def get_deleted_objects(self, objs, request):
+        return deleted_objects_counted(objs, request, self.admin_site)  # its memberships counted, not listed
 
     @admin.display(description="members", ordering="current_members")
     def members(self, organization: Organization) -> int:
@@ -135,6 +144,10 @@ class OrganizationMembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ["-created_at"]
     show_full_result_count = False
     fields = readonly_fields = (*MEMBERSHIP_FIELDS, "created_at")
+
+    def get_search_results(self, request, queryset, search_term):
+        # Django's search joins every membership to its organization; the organizations are found first.
+        return search_related_first(queryset, self.get_search_fields(request), search_term), False
 
     @admin.display(description="membership / role", ordering="clerk_id")
     def clerk_id_and_role(self, membership: OrganizationMembership) -> str:

@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.admin.mirror import user_name
+from accounts.admin.search import search_related_first
 from accounts.models import UserProvisioning
 from accounts.welcome.queue import welcome_email_retry
+from webhooks.admin.dates import PeriodsProbedChangeList
 from webhooks.admin.display import NOTHING, long_text, moment
 from webhooks.admin.events import coloured_badge
 from webhooks.admin.readonly import ReadOnlyAdminMixin
@@ -62,6 +64,13 @@ class UserProvisioningAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "welcome_email_sent_at",
         "welcome_email_last_error",
     ]
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return PeriodsProbedChangeList  # the date hierarchy without reading every row
+
+    def get_search_results(self, request, queryset, search_term):
+        # The users a word names first (their trigram indexes), then their welcome emails.
+        return search_related_first(queryset, self.get_search_fields(request), search_term), False
 
     def has_retry_welcome_email_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.retry_welcome_email")

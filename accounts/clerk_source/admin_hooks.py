@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.template.defaultfilters import truncatechars
 from django.urls import reverse
 from django.utils.html import format_html
@@ -64,11 +64,11 @@ def _named(clerk_id: str, names: list[str]) -> str:
     return f"{clerk_id} {who}" if who else clerk_id
 
 
-def clerk_subject_search(term: str) -> QuerySet | None:
-    """An email names the Clerk users who have it, exactly but case-insensitively (a subquery)."""
+def clerk_subject_search(term: str) -> list[str] | None:
+    """An email names the Clerk users who have it, exactly but case-insensitively (the email index)."""
     if "@" not in term:
         return None
-    return User.objects.filter(email__iexact=term, clerk_id__isnull=False).values("clerk_id")
+    return list(User.objects.filter(email__iexact=term, clerk_id__isnull=False).values_list("clerk_id", flat=True))
 
 
 def clerk_health() -> list[HealthBlock]:

@@ -3,7 +3,7 @@
 The paginator never counts past COUNT_CAP; the type filter lists handled types
 by name and the rest as one choice (no DISTINCT over the ledger); what each
 event concerns comes from its source's `subject_links` hook once per page; the
-search is exact, through indexes.
+search is exact, through indexes; the date hierarchy probes periods (dates.py).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.utils.functional import cached_property
 
+from webhooks.admin.dates import PeriodsProbedChangeList
 from webhooks.admin.display import breakable_type
 from webhooks.models import WebhookEvent
 from webhooks.registry import SubjectLink, registered_sources
@@ -25,15 +25,17 @@ from webhooks.registry import SubjectLink, registered_sources
 class CappedCountPaginator(Paginator):
     """Counts at most COUNT_CAP rows, so a million-row ledger is never counted whole.
 
-    The count is a `SELECT COUNT(*)` over a `LIMIT COUNT_CAP + 1` subquery;
-    beyond the cap the pages are not listed (narrow with the filters or dates).
+    The count is a `SELECT COUNT(*)` over a `LIMIT COUNT_CAP + 1` subquery without the
+    list's ordering (the first rows found count as well as the newest, and PostgreSQL need
+    not read every match to sort them); beyond the cap the pages are not listed (narrow with
+    the filters or dates).
     """
 
     COUNT_CAP = 10_000
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.COUNT_CAP + 1].count()
+        return self.object_list.order_by()[: self.COUNT_CAP + 1].count()
 
 
 class SourceFilter(admin.SimpleListFilter):
@@ -68,8 +70,8 @@ class EventTypeFilter(admin.SimpleListFilter):
         return queryset.filter(event_type=self.value()) if self.value() else queryset
 
 
-class SubjectLinkedChangeList(ChangeList):
-    """The changelist, with what each event on the page concerns looked up once per page."""
+class SubjectLinkedChangeList(PeriodsProbedChangeList):
+    """The changelist, with what each event on the page concerns looked up once per page (and dates probed)."""
 
     def get_results(self, request) -> None:
         super().get_results(request)
@@ -100,7 +102,13 @@ def subject_link_of(event: WebhookEvent) -> SubjectLink | None:
 
 
 def event_search(term: str) -> Q | None:
-    """Exact matches only, each served by an index: event id, subject id, and each source's own terms."""
+    """Exact matches only, each served by an index: event id, subject id, and each source's own terms.
+
+    A source's terms are turned into subject ids first (an email into the Clerk ids of the users who have
+    it: one indexed query on a few rows), so the ledger is searched from those ids through its subject
+    index. Asked as one statement (`OR subject_id IN (SELECT …)`), PostgreSQL read the subquery as a
+    filter on every event: 2.1 to 2.8 s on a million events (docs/admin.md, "The admin at scale").
+    """
     term = term.strip()
     if not term:
         return None
@@ -108,5 +116,5 @@ def event_search(term: str) -> Q | None:
     for source in registered_sources().values():
         subject_ids = source.subject_search(term) if source.subject_search else None
         if subject_ids is not None:
-            matches |= Q(source=source.name, subject_id__in=subject_ids)
+            matches |= Q(source=source.name, subject_id__in=list(subject_ids))
     return matches

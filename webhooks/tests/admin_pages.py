@@ -24,7 +24,8 @@ def assert_a_hundred_thousand_events_render_in_a_bounded_number_of_queries(
     admin_client, *, source: str, event_type: str, subject_id: str
 ) -> None:
     """Seed 100,000 events of `source` about `subject_id` with bulk inserts; the changelist, filtered
-    or searched, must not count or look up per row (12 statements at most, counts capped at 10,001)."""
+    or searched, must not count or look up per row (12 statements at most, counts capped at 10,001
+    and not sorted: the first rows found count as well as the newest)."""
     now = timezone.now()
     payload = {"type": event_type, "data": {"id": subject_id}}
     WebhookEvent.objects.bulk_create(
@@ -51,5 +52,5 @@ def assert_a_hundred_thousand_events_render_in_a_bounded_number_of_queries(
         assert response.status_code == 200
         assert len(listed_event_ids(response)) == 50
         counts = [sql for sql in statements if "COUNT(" in sql and "webhooks_webhookevent" in sql]
-        assert counts and all("LIMIT 10001" in sql for sql in counts), counts
+        assert counts and all("LIMIT 10001" in sql and "ORDER BY" not in sql for sql in counts), counts
     assert "more than 10000" in response.content.decode()
