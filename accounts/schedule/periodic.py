@@ -56,6 +56,7 @@ class Periodic:
                 if failed or not self.keeps_connection:
                     close_quietly()  # this thread's connection: reopened, health and all, next time
             if self._stopped.wait(self.interval):
+                close_quietly()  # a kept connection too: a stopped thread leaves none open
                 return
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import time
 
 import pytest
 from django.contrib.auth.models import Group
@@ -519,3 +520,25 @@ def test_the_quick_start_shows_the_welcome_email_on_the_console(live_server, set
     printed = capsys.readouterr().out
     assert "Subject: Welcome, Ada!" in printed
     assert "To: ada@example.com" in printed
+
+
+@pytest.mark.django_db(transaction=True)  # the mailer's thread has its own connection: it must see committed rows
+def test_a_stopped_mailer_finishes_and_records_the_batch_in_hand(smtp, database_tasks, settings):
+    """A deploy stops workers: the emails already claimed are sent and recorded, not left to be sent twice."""
+    settings.WELCOME_EMAIL_LEASE_SECONDS = 40  # the batch may take half of it: stop() waits that long, plus 5 s
+    settings.EMAIL_TIMEOUT = 10  # each answer comes 3 s late: slow, not lost
+    for address in ["one@example.com", "two@example.com", "three@example.com"]:
+        create_user(address)
+    smtp.delay_replies(3, to_the_message_only=True)  # a 9 s batch: longer than a plain thread's 5 s stop wait
+    mailer = Mailer()
+    mailer.start()
+    deadline = time.monotonic() + 60  # a bound, not a timing: it trips only if nothing is ever sent
+    while smtp.message_count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    mailer.stop()
+
+    assert set(UserProvisioning.objects.values_list("welcome_email", "welcome_email_claimed_until")) == {
+        (Status.SENT, None)
+    }
+    assert smtp.message_count() == 3
