@@ -18,14 +18,23 @@ logger = logging.getLogger("accounts.worker")
 class Periodic:
     """A daemon thread running `work()` now and every `interval` seconds, until stopped; errors are logged."""
 
-    def __init__(self, what: str, work: Callable[[], object], interval: float) -> None:
+    def __init__(
+        self,
+        what: str,
+        work: Callable[[], object],
+        interval: float,
+        *,
+        keeps_connection: bool = False,
+        stop_wait: float | None = None,
+    ) -> None:
+        """`keeps_connection`: the thread's connection is closed after each run unless kept (one running every
+        second would reconnect every second); a kept one is still closed after an error, once CONN_MAX_AGE has
+        passed, and when the thread stops. `stop_wait`: how long stop() waits for the work in hand to finish."""
         self.what = what
         self.work = work
         self.interval = interval
-        self.stop_wait = max(interval, 5)  # how long stop() waits for the work in hand to finish
-        # Closed after each run unless kept (a thread running every second would reconnect every second);
-        # a kept connection is still closed after an error, or once CONN_MAX_AGE has passed.
-        self.keeps_connection = False
+        self.keeps_connection = keeps_connection
+        self.stop_wait = max(interval, 5) if stop_wait is None else stop_wait
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=what.replace(" ", "-"), daemon=True)
 

@@ -52,22 +52,19 @@ def worker_started(deliver, _):
     heartbeat_start()
 
 
-def failed_welcome_email(deliver):
-    user = UserFactory(clerk_id="user_2welcomefailed")
+def welcome_email_row(clerk_id: str, **welcome_email) -> UserProvisioning:
     return UserProvisioning.objects.create(
-        user=user,
-        created_via="webhook",
-        provisioned_at=timezone.now(),
-        welcome_email=UserProvisioning.WelcomeEmail.FAILED,
+        user=UserFactory(clerk_id=clerk_id), created_via="webhook", provisioned_at=timezone.now(), **welcome_email
     )
 
 
+def failed_welcome_email(deliver):
+    return welcome_email_row("user_2welcomefailed", welcome_email=UserProvisioning.WelcomeEmail.FAILED)
+
+
 def overdue_welcome_email(deliver):
-    user = UserFactory(clerk_id="user_2welcomeoverdue")
-    return UserProvisioning.objects.create(
-        user=user,
-        created_via="webhook",
-        provisioned_at=timezone.now(),
+    return welcome_email_row(
+        "user_2welcomeoverdue",
         welcome_email=UserProvisioning.WelcomeEmail.PENDING,
         welcome_email_next_attempt_at=timezone.now() - dt.timedelta(minutes=16),
         welcome_email_claimed_until=timezone.now() + dt.timedelta(hours=1),  # a stuck worker's: no mailer takes it

@@ -17,9 +17,13 @@ class Mailer(Periodic):
     """
 
     def __init__(self) -> None:
-        super().__init__("welcome email mailer", self.drain, settings.WELCOME_EMAIL_POLL_SECONDS)
-        self.stop_wait = send_seconds() + 5
-        self.keeps_connection = True  # it polls every second
+        super().__init__(
+            "welcome email mailer",
+            self.drain,
+            settings.WELCOME_EMAIL_POLL_SECONDS,
+            keeps_connection=True,  # it polls every second
+            stop_wait=send_seconds() + 5,
+        )
 
     def drain(self) -> int:
         """Send due emails until a batch comes back short (nothing more is due) or the worker stops; how many."""

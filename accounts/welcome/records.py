@@ -92,7 +92,8 @@ def claim_due(*, limit: int, pk: int | None = None) -> list[Claim]:
     """
     now = timezone.now()
     connection = connections[router.db_for_write(UserProvisioning)]
-    sql = _statements(connection.alias).claim_one if pk is not None else _statements(connection.alias).claim
+    statements = _statements(connection.alias)
+    sql = statements.claim if pk is None else statements.claim_one
     field = UserProvisioning._meta.get_field
     params = [
         field("welcome_email_claimed_until").get_db_prep_save(now + lease(), connection),
