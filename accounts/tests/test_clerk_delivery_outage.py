@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test import Client
 
 from accounts.models import User
 from accounts.tests.factories import ClerkUserDataFactory, user_event
 from config.tests.helpers import CLERK_WEBHOOK_PATH, deliver_to
 from webhooks.models import WebhookEvent
 from webhooks.tests.deliveries import new_msg_id
-from webhooks.tests.outage import assert_retry_processed_once_the_database_is_back
+from webhooks.tests.outage import ServerLikeClient, assert_retry_processed_once_the_database_is_back
 
 # The connection is cut under the app mid-test, so no test may run inside a test-case transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +30,7 @@ def test_database_outage_answers_503_and_recovers_without_restart(db_behind_prox
     first, second = ClerkUserDataFactory(), ClerkUserDataFactory()
     first_msg, second_msg = new_msg_id(), new_msg_id()
     second_payload = user_event("user.created", second)
-    client = Client()
+    client = ServerLikeClient()
 
     response = deliver_to(client, user_event("user.created", first), msg_id=first_msg)
     assert response.status_code == 200, response.content
@@ -67,7 +66,7 @@ def test_database_cut_mid_transaction_answers_503_keeps_nothing_and_recovers(db_
     port = proxy.port
     data, msg_id = ClerkUserDataFactory(), new_msg_id()
     payload = user_event("user.created", data)
-    client = Client()
+    client = ServerLikeClient()
     cuts = []
 
     def cut_before_user_insert(execute, sql, params, many, context):

@@ -244,3 +244,35 @@ def test_api_me_while_the_database_is_down_is_503_json_and_recovers(db_behind_pr
     db_behind_proxy.start(db_behind_proxy.port)
     response = client.get("/api/me/", headers={"Authorization": f"Bearer {known}"})
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.postgres(
+    reason="a database restart is a TCP proxy in front of the PostgreSQL server cut and restored (db_behind_proxy); "
+    "CONN_MAX_AGE/CONN_HEALTH_CHECKS are set for PostgreSQL only"
+)
+@pytest.mark.django_db(transaction=True)
+def test_api_me_after_a_database_restart_between_requests_replaces_the_dead_connection(
+    db_behind_proxy, clerk_api, make_token
+):
+    """The prepared lookups check a persistent connection before its first use in a request, as Django's cursors do."""
+    from django.db import connection
+
+    from accounts.models import Organization
+    from webhooks.tests.outage import ServerLikeClient
+
+    UserFactory(clerk_id="user_db")
+    Organization.objects.create(clerk_id="org_db", name="Acme", slug="acme", created_via="webhook")
+    client = ServerLikeClient()
+    with_organization = make_token(
+        "user_db", org_id="org_db", org_slug="acme", org_role="org:admin", org_permissions=[]
+    )
+    for token in (make_token("user_db"), with_organization):
+        assert client.get("/api/me/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        dead = connection.connection
+
+        db_behind_proxy.stop()  # the database restarts while the app is idle
+        db_behind_proxy.start(db_behind_proxy.port)
+
+        response = client.get("/api/me/", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.content
+        assert connection.connection is not dead

@@ -8,11 +8,28 @@ from __future__ import annotations
 import json
 
 import psycopg
-from django.db import connection
+from django.db import close_old_connections, connection
+from django.test import Client
 
 from webhooks.models import WebhookEvent
 from webhooks.tests.deliveries import deliver_to
 from webhooks.tests.tcp_proxy import TcpProxy
+
+
+class ServerLikeClient(Client):
+    """The test client, with what a WSGI server's request cycle does to the database connection.
+
+    Django's test client leaves `close_old_connections` out at a request's start and end;
+    a server runs it, and it is what replaces a connection that failed (or fails its
+    CONN_HEALTH_CHECKS check) before the next request uses it.
+    """
+
+    def request(self, **request):
+        close_old_connections()
+        try:
+            return super().request(**request)
+        finally:
+            close_old_connections()
 
 
 def stored_event_count(proxy: TcpProxy, event_id: str) -> int:

@@ -13,12 +13,12 @@ import json
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 
 from webhooks.models import WebhookEvent
 from webhooks.tests.deliveries import deliver_to, new_msg_id, svix_headers
 from webhooks.tests.ledger_source import PATH, runs, thing_event, things_recorded
-from webhooks.tests.outage import assert_retry_processed_once_the_database_is_back
+from webhooks.tests.outage import ServerLikeClient, assert_retry_processed_once_the_database_is_back
 
 # The connection is cut under the app mid-test, so no test may run inside a test-case transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,7 +33,7 @@ def test_database_outage_answers_503_and_recovers_without_restart(db_behind_prox
     port = proxy.port
     first, second = thing_event(), thing_event()
     first_msg, second_msg = new_msg_id(), new_msg_id()
-    client = Client()
+    client = ServerLikeClient()
 
     response = deliver_to(client, first, msg_id=first_msg, path=PATH)
     assert response.status_code == 200, response.content
@@ -67,7 +67,7 @@ def test_database_cut_mid_transaction_answers_503_keeps_nothing_and_recovers(db_
     proxy = db_behind_proxy
     port = proxy.port
     payload, msg_id = thing_event(), new_msg_id()
-    client = Client()
+    client = ServerLikeClient()
     cuts = []
 
     def cut_before_the_handlers_insert(execute, sql, params, many, context):
@@ -140,7 +140,7 @@ def test_connection_cut_between_requests_is_replaced_by_the_health_check(db_behi
 def test_healthz_follows_the_database(db_behind_proxy):
     proxy = db_behind_proxy
     port = proxy.port
-    client = Client()
+    client = ServerLikeClient()
     assert client.get("/healthz").status_code == 200
 
     proxy.stop()
