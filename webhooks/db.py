@@ -1,18 +1,12 @@
 """The ledger's hand-written SQL, every statement in one place, in accounts/db.py's style.
 
-Why not the ORM: on the delivery path its per-call query building cost more
-than the round trips themselves (bench/README.md, "Where the time went": the
-status update and the attempt insert went from 0.33 to 0.12 ms each), and
-some statements here have no ORM spelling at all (an upsert that increments,
-a data-modifying CTE). Each function sends exactly one statement on the
-database the router picks for writing its model; `webhooks/tests/test_db.py`
-pins that on PostgreSQL and SQLite (3.35 or newer: `RETURNING`).
-
-Tables and columns come from the models' metadata, quoted by the connection's
-backend, and each statement is built once per process and database (the
-delivery path pays no string building); values are passed as parameters and
-adapted by their model fields first, as the ORM would (raw SQL gets no
-adaptation: SQLite stores datetimes as text, JSON must be dumped).
+Why not the ORM: on the delivery path its query building cost more than the
+round trips (bench/README.md, "Where the time went"), and some statements have
+no ORM spelling (an upsert that increments, a data-modifying CTE). Each function
+sends one statement on the database the router picks for writing its model
+(`webhooks/tests/test_db.py` pins it on PostgreSQL and SQLite 3.35+). Names come
+from the models' metadata, each statement is built once per process and
+database, and values are adapted by their model fields first, as the ORM would.
 """
 
 from __future__ import annotations
@@ -25,7 +19,7 @@ from typing import Any
 
 from django.db import connections, models, router
 
-from config.database import prepared_cursor
+from config.database import prepared_cursor, prepared_fetchone
 from webhooks.models import DONE_STATUSES, WebhookAttempt, WebhookEvent, WebhookRejection
 
 
@@ -45,7 +39,6 @@ class UpsertedEvent:
     pk: int
     status: str
     attempts: int
-    duplicate_recorded: bool  # the statement also wrote this redelivery's attempt row
 
 
 # An attempt's columns, as both statements that insert one name them.
@@ -65,68 +58,74 @@ _EVENT_UPSERT = """
     ON CONFLICT ({e.source}, {e.event_id}) DO UPDATE SET {e.attempts} = {e.table}.{e.attempts} + 1
     RETURNING {e.id}, {e.status}, {e.attempts}
 """
-# PostgreSQL only (SQLite has no data-modifying CTEs): the same upsert also writes a redelivery's
-# attempt row when the event is already done, so a duplicate costs one statement instead of two
-# (bench/README.md, change 5). Its duration is recorded as 0. "event" and "duplicate" name the CTEs.
-# A duplicate's transaction writes nothing else, so the statement also turns synchronous_commit off
-# for it (SET LOCAL): its commit does not wait for the WAL flush. A crash can lose the last fraction
-# of a second of attempt counts, never an event or a status (docs/webhook-endpoint.md).
-_EVENT_UPSERT_RECORDING_DUPLICATE = """
-    WITH "event" AS ({upsert}), "duplicate" AS (
+
+
+def event_upsert(
+    *, source: str, event_id: str, event_type: str, subject_id: str, payload: Any, received_at: dt.datetime
+) -> UpsertedEvent:
+    """Insert the event as received, or count one more attempt on the stored one; lock its row."""
+    connection, statements = _writing(WebhookEvent)
+    stored = _prepared(WebhookEvent, "payload", payload, connection)
+    received = _prepared(WebhookEvent, "received_at", received_at, connection)
+    params = [source, event_id, event_type, subject_id, stored, WebhookEvent.Status.RECEIVED, received]
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(statements.event_upsert, params)
+        return UpsertedEvent(*cursor.fetchone())
+
+
+# PostgreSQL only (no data-modifying CTEs in SQLite): a redelivery of a done event, the commonest after
+# the first, counted with its attempt row, without the payload and without BEGIN and COMMIT. On its own
+# (autocommit) it turns synchronous_commit off for its implicit transaction (set_config(…, true) is SET
+# LOCAL): a crash can lose the last fraction of a second of attempt counts, never an event or a status
+# (docs/webhook-endpoint.md). An event being processed is locked: the UPDATE waits, then re-checks the
+# status committed (READ COMMITTED), so a redelivery mid-processing is a duplicate only if it succeeded.
+_DUPLICATE_RECORD = """
+    WITH "event" AS (
+        UPDATE {e.table} SET {e.attempts} = {e.attempts} + 1
+        WHERE {e.source} = %s AND {e.event_id} = %s AND {e.status} IN (%s, %s)
+        RETURNING {e.id}
+    ), "attempt" AS (
         INSERT INTO {a.table} {attempt_columns}
-        SELECT {e.id}, %s, %s, %s, %s, 0, '', %s FROM "event" WHERE {e.status} IN (%s, %s)
+        SELECT {e.id}, %s, %s, %s, %s, 0, '', %s FROM "event"
     )
-    SELECT {e.id}, {e.status}, {e.attempts},
-        CASE WHEN {e.status} IN (%s, %s) THEN set_config('synchronous_commit', 'off', true) END
+    SELECT {e.id},
+        CASE WHEN %s THEN set_config('synchronous_commit', 'off', true) ELSE current_setting('synchronous_commit') END
     FROM "event"
 """
 
 
-def event_upsert(
-    *,
-    source: str,
-    event_id: str,
-    event_type: str,
-    subject_id: str,
-    payload: Any,
-    received_at: dt.datetime,
-    duplicate_started_at: dt.datetime | None = None,
-    duplicate_http_status: int | None = None,
-    request_id: str = "",
-) -> UpsertedEvent:
-    """Insert the event as received, or count one more attempt on the stored one; lock its row.
+@dataclass(frozen=True)
+class RecordedDuplicate:
+    pk: int
+    synchronous_commit: str  # as the statement's own transaction committed: "off" when run on its own
 
-    With `duplicate_started_at` (and the status the sender is answered) on
-    PostgreSQL, a redelivery of a processed or ignored event also gets its
-    delivery attempt row, outcome duplicate, in the same statement, and its
-    commit does not wait for the flush: the caller must write nothing else.
+
+def duplicate_record(
+    *, source: str, event_id: str, started_at: dt.datetime, http_status: int, request_id: str = ""
+) -> RecordedDuplicate | None:
+    """Count a redelivery of a processed or ignored event and store its attempt: one statement, PostgreSQL only.
+
+    None when the event is not stored, not done (its handler must run), or
+    the database is not PostgreSQL: the caller then takes the full path. It
+    may run twice (`prepared_fetchone`) if the connection dies with the answer
+    on its way: one more attempt row, as Svix's redelivery of a lost answer.
     """
     connection, statements = _writing(WebhookEvent)
+    if connection.vendor != "postgresql":
+        return None
     params = [
         source,
         event_id,
-        event_type,
-        subject_id,
-        _prepared(WebhookEvent, "payload", payload, connection),
-        WebhookEvent.Status.RECEIVED,
-        _prepared(WebhookEvent, "received_at", received_at, connection),
+        *sorted(DONE_STATUSES),
+        WebhookAttempt.Kind.DELIVERY,
+        WebhookAttempt.Outcome.DUPLICATE,
+        http_status,
+        _prepared(WebhookAttempt, "started_at", started_at, connection),
+        request_id,
+        connection.get_autocommit(),  # on its own, not inside a caller's transaction
     ]
-    records_duplicate = duplicate_started_at is not None and connection.vendor == "postgresql"
-    sql = statements.event_upsert_recording_duplicate if records_duplicate else statements.event_upsert
-    if records_duplicate:
-        params += [
-            WebhookAttempt.Kind.DELIVERY,
-            WebhookAttempt.Outcome.DUPLICATE,
-            duplicate_http_status,
-            _prepared(WebhookAttempt, "started_at", duplicate_started_at, connection),
-            request_id,
-            *sorted(DONE_STATUSES),
-            *sorted(DONE_STATUSES),
-        ]
-    with prepared_cursor(connection) as cursor:
-        cursor.execute(sql, params)
-        pk, status, attempts = cursor.fetchone()[:3]
-    return UpsertedEvent(pk, status, attempts, records_duplicate and status in DONE_STATUSES)
+    row = prepared_fetchone(connection, statements.duplicate_record, params)
+    return None if row is None else RecordedDuplicate(*row)
 
 
 # Not the ORM: its update cost 0.33 ms against 0.12 for this statement (bench/README.md, change 4).
@@ -216,7 +215,7 @@ def rejection_count(source: str, reason: str, *, seen_at: dt.datetime, detail: s
 @dataclass(frozen=True)
 class _Statements:
     event_upsert: str
-    event_upsert_recording_duplicate: str
+    duplicate_record: str
     event_outcome_store: str
     attempt_insert: str
     rejection_count: str
@@ -234,12 +233,10 @@ def _statements(alias: str) -> _Statements:
         return SimpleNamespace(table=quote(meta.db_table), **columns)
 
     e, a, r = names(WebhookEvent), names(WebhookAttempt), names(WebhookRejection)
-    upsert, attempt_columns = _EVENT_UPSERT.format(e=e), _ATTEMPT_COLUMNS.format(a=a)
+    attempt_columns = _ATTEMPT_COLUMNS.format(a=a)
     return _Statements(
-        event_upsert=upsert,
-        event_upsert_recording_duplicate=_EVENT_UPSERT_RECORDING_DUPLICATE.format(
-            upsert=upsert, e=e, a=a, attempt_columns=attempt_columns
-        ),
+        event_upsert=_EVENT_UPSERT.format(e=e),
+        duplicate_record=_DUPLICATE_RECORD.format(e=e, a=a, attempt_columns=attempt_columns),
         event_outcome_store=_EVENT_OUTCOME_STORE.format(e=e),
         attempt_insert=_ATTEMPT_INSERT.format(a=a, attempt_columns=attempt_columns),
         rejection_count=_REJECTION_COUNT.format(r=r),

@@ -1,6 +1,8 @@
 """Record, process and replay webhook events: the ledger's rules in one place.
 
-A delivery runs in one transaction: the ledger row is inserted or, when the
+A redelivery of an event already processed or ignored is counted, with its
+attempt row, in one statement of its own (`db.duplicate_record`, PostgreSQL).
+Any other delivery runs in one transaction: the ledger row is inserted or, when the
 event id is known, locked (`INSERT … ON CONFLICT DO UPDATE`), the handler runs,
 and the new status and the attempt are written. Concurrent deliveries of one
 event id queue on that row lock, so its handler runs once; the ones that
@@ -56,31 +58,44 @@ def webhook_event_deliver(
     and OperationalError/InterfaceError when the database is unavailable.
     """
     started_at, clock = timezone.now(), time.perf_counter()
+    duplicate = db.duplicate_record(
+        source=source.name,
+        event_id=event_id,
+        started_at=started_at,
+        http_status=HTTP_STATUS[Outcome.DUPLICATE],
+        request_id=request_id,
+    )
+    if duplicate is not None:
+        result = DeliveryResult(duplicate.pk, Outcome.DUPLICATE)
+    else:
+        result = _deliver_in_transaction(source, event_id, payload, started_at, clock, request_id)
+    _log(source.name, event_id, payload.get("type"), result, clock, kind="delivery")
+    metrics.delivery_count(source.name, payload["type"], result.outcome, time.perf_counter() - clock)
+    return result
+
+
+def _deliver_in_transaction(
+    source: WebhookSource, event_id: str, payload: dict[str, Any], started_at, clock: float, request_id: str
+) -> DeliveryResult:
+    """A first delivery, or a redelivery of an event not done: record, process and finish it in one transaction."""
     try:
         with transaction.atomic():
-            event, attempt_recorded = webhook_event_record(
-                source, event_id=event_id, payload=payload, duplicate_started_at=started_at, request_id=request_id
-            )
-            if event.is_done:
+            event = webhook_event_record(source, event_id=event_id, payload=payload)
+            if event.is_done:  # done between duplicate_record and this (or not PostgreSQL)
                 outcome = Outcome.DUPLICATE
             else:
                 outcome, stored = webhook_event_process(source, event)
                 event_finish(event, outcome, payload=stored)
-            if not attempt_recorded:
-                attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock, request_id=request_id)
+            attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock, request_id=request_id)
     except (Refused, *DATABASE_UNAVAILABLE):
         raise
     except Exception as exc:
         # The transaction above rolled back, handler writes and all; keep the failure.
         with transaction.atomic():
-            event, _ = webhook_event_record(source, event_id=event_id, payload=payload)
+            event = webhook_event_record(source, event_id=event_id, payload=payload)
             error = event_fail(event, exc, WebhookAttempt.Kind.DELIVERY, started_at, clock, request_id=request_id)
-        result = DeliveryResult(event.pk, Outcome.FAILED, error)
-    else:
-        result = DeliveryResult(event.pk, outcome)
-    _log(source.name, event_id, payload.get("type"), result, clock, kind="delivery")
-    metrics.delivery_count(source.name, payload["type"], result.outcome, time.perf_counter() - clock)
-    return result
+        return DeliveryResult(event.pk, Outcome.FAILED, error)
+    return DeliveryResult(event.pk, outcome)
 
 
 def webhook_event_replay(event_pk: int) -> DeliveryResult:
@@ -115,20 +130,11 @@ def webhook_event_replay(event_pk: int) -> DeliveryResult:
     return result
 
 
-def webhook_event_record(
-    source: WebhookSource,
-    *,
-    event_id: str,
-    payload: Mapping[str, Any],
-    duplicate_started_at=None,
-    request_id: str = "",
-) -> tuple[WebhookEvent, bool]:
+def webhook_event_record(source: WebhookSource, *, event_id: str, payload: Mapping[str, Any]) -> WebhookEvent:
     """Insert the event, or count one more attempt on the stored one; either way lock its row.
 
     One statement, so concurrent deliveries of one id cannot both insert.
-    Must run inside a transaction: the lock is held until it ends. With
-    `duplicate_started_at`, on PostgreSQL, the statement also records the
-    attempt of a redelivery of a finished event; the second value says whether it did.
+    Must run inside a transaction: the lock is held until it ends.
     """
     row = db.event_upsert(
         source=source.name,
@@ -137,13 +143,10 @@ def webhook_event_record(
         subject_id=_subject_id(source, payload),
         payload=payload,
         received_at=timezone.now(),
-        duplicate_started_at=duplicate_started_at,
-        duplicate_http_status=HTTP_STATUS[Outcome.DUPLICATE],
-        request_id=request_id,
     )
     # Built from what the statement returned, not read back: Svix resends a message id with the
     # same body, so the delivered payload is the stored one.
-    event = WebhookEvent(
+    return WebhookEvent(
         pk=row.pk,
         source=source.name,
         event_id=event_id,
@@ -152,7 +155,6 @@ def webhook_event_record(
         status=row.status,
         attempts=row.attempts,
     )
-    return event, row.duplicate_recorded
 
 
 def webhook_event_process(source: WebhookSource, event: WebhookEvent) -> tuple[Outcome, Mapping[str, Any] | None]:

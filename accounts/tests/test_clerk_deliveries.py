@@ -11,6 +11,7 @@ import datetime as dt
 import json
 
 import pytest
+from django.db import connection
 
 from accounts.models import User
 from accounts.tests.factories import ClerkEventFactory, ClerkUserDataFactory, user_event
@@ -138,10 +139,12 @@ class TestQueryBudgets:
         )
         payload = user_event("user.created", ClerkUserDataFactory(first_name="John", email="john@example.com"))
 
-        with statements_at_most(6) as statements:
-            response = deliver_to(client, payload)
-        assert response.status_code == 200
+        # On PostgreSQL first the redelivery check (webhooks.db.duplicate_record: a done event with this id?), then:
         # event upsert, user insert (a user.created tries the insert first), the link of the user's
         # organization memberships (with its lock on PostgreSQL, in the same round trip), provisioning
         # insert (the welcome email pending on it: no task row, the workers' mailers find it), event status, attempt
-        assert len(statements) == 6
+        budget = 7 if connection.vendor == "postgresql" else 6
+        with statements_at_most(budget) as statements:
+            response = deliver_to(client, payload)
+        assert response.status_code == 200
+        assert len(statements) == budget

@@ -34,7 +34,7 @@ class Statements(CaptureQueriesContext):
         return [q["sql"] for q in self.captured_queries if q["sql"].strip().upper() not in TRANSACTION_CONTROL]
 
 
-def upsert(event_id: str = "msg_1", **duplicate):
+def upsert(event_id: str = "msg_1"):
     return db.event_upsert(
         source="things",
         event_id=event_id,
@@ -42,7 +42,6 @@ def upsert(event_id: str = "msg_1", **duplicate):
         subject_id="thing_1",
         payload={"type": "thing.happened", "data": {"id": "thing_1"}},
         received_at=NOW,
-        **duplicate,
     )
 
 
@@ -54,35 +53,57 @@ def test_event_upsert_inserts_then_counts_attempts_one_statement_each():
 
     assert (len(first.sent), len(second.sent)) == (1, 1)
     assert (inserted.pk, inserted.status, inserted.attempts) == (counted.pk, "received", 1)
-    assert counted.attempts == 2 and not counted.duplicate_recorded
+    assert counted.attempts == 2
     event = WebhookEvent.objects.get()
     assert (event.attempts, event.subject_id, event.received_at) == (2, "thing_1", NOW)
     assert event.payload == {"type": "thing.happened", "data": {"id": "thing_1"}}
 
 
+def duplicate(event_id: str = "msg_done"):
+    return db.duplicate_record(source="things", event_id=event_id, started_at=NOW, http_status=202, request_id="req_1")
+
+
+@pytest.mark.postgres
 @pytest.mark.parametrize("status", ["processed", "ignored"])
-def test_event_upsert_records_a_duplicates_attempt_in_the_same_statement_on_postgresql_only(status):
-    """The vendor fork: on PostgreSQL the CTE writes the attempt; elsewhere the caller must."""
+def test_duplicate_record_counts_a_redelivery_of_a_done_event_and_writes_its_attempt_in_one_statement(status):
     stored = WebhookEventFactory(event_id="msg_done", status=status, attempts=1)
 
-    with Statements() as statements, transaction.atomic():
-        row = upsert("msg_done", duplicate_started_at=NOW, duplicate_http_status=202)
+    with Statements() as statements, CaptureQueriesContext(connection) as everything:
+        recorded = duplicate()
 
-    on_postgresql = connection.vendor == "postgresql"
-    assert len(statements.sent) == 1
-    assert (row.pk, row.attempts, row.duplicate_recorded) == (stored.pk, 2, on_postgresql)
-    recorded = list(WebhookAttempt.objects.values_list("kind", "outcome", "http_status", "started_at", "duration_ms"))
-    assert recorded == ([("delivery", "duplicate", 202, NOW, 0)] if on_postgresql else [])
+    assert len(statements.sent) == len(everything.captured_queries) == 1  # no BEGIN, no COMMIT of its own
+    assert recorded.pk == stored.pk
+    stored.refresh_from_db()
+    assert (stored.attempts, stored.status) == (2, status)
+    attempts = WebhookAttempt.objects.values_list("event", "kind", "outcome", "http_status", "started_at")
+    assert list(attempts) == [(stored.pk, "delivery", "duplicate", 202, NOW)]
+    assert WebhookAttempt.objects.get().duration_ms == 0
+    assert WebhookAttempt.objects.get().request_id == "req_1"
 
 
-def test_event_upsert_of_an_unfinished_event_records_no_attempt_even_on_postgresql():
-    WebhookEventFactory(event_id="msg_failed", status="failed")
+@pytest.mark.postgres
+@pytest.mark.parametrize("status", [None, "received", "failed"], ids=["not stored", "received", "failed"])
+def test_duplicate_record_leaves_an_event_whose_handler_must_run_to_the_full_path(status):
+    if status is not None:
+        WebhookEventFactory(event_id="msg_done", status=status, attempts=1)
 
-    with transaction.atomic():
-        row = upsert("msg_failed", duplicate_started_at=NOW, duplicate_http_status=202)
+    assert duplicate() is None
 
-    assert (row.status, row.duplicate_recorded) == ("failed", False)
+    assert list(WebhookEvent.objects.values_list("attempts", flat=True)) == ([1] if status else [])
     assert not WebhookAttempt.objects.exists()
+
+
+def test_duplicate_record_is_not_tried_on_sqlite():
+    """SQLite has no data-modifying CTEs: a redelivery takes the full path there (two statements, below)."""
+    WebhookEventFactory(event_id="msg_done", status="processed", attempts=1)
+
+    with Statements() as statements:
+        recorded = duplicate()
+
+    if connection.vendor == "postgresql":
+        assert recorded is not None
+    else:
+        assert (recorded, statements.sent) == (None, [])
 
 
 def synchronous_commit() -> str:
@@ -92,36 +113,36 @@ def synchronous_commit() -> str:
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize(
-    ("stored_status", "commit"),
-    [(None, "on"), ("received", "on"), ("failed", "on"), ("processed", "off"), ("ignored", "off")],
-    ids=["first delivery", "received", "failed", "processed", "ignored"],
-)
-def test_only_a_duplicates_transaction_commits_without_waiting_for_the_flush(stored_status, commit):
-    """A duplicate only counts an attempt; a first delivery, and one that will run the handler, stay durable."""
-    if stored_status is not None:
-        WebhookEventFactory(event_id="msg_1", status=stored_status)
+def test_a_duplicate_on_its_own_commits_without_waiting_for_the_flush_and_only_its_own_statement():
+    """set_config(…, true) lasts until its transaction ends: here the statement's implicit one."""
+    WebhookEventFactory(event_id="msg_done", status="processed")
+
+    assert duplicate().synchronous_commit == "off"
+    assert synchronous_commit() == "on"  # the connection's next statement is durable again
+
+
+@pytest.mark.postgres
+def test_a_duplicate_inside_a_callers_transaction_leaves_its_durability_alone():
+    """The caller's transaction may write what must be durable: the statement does not turn the flush off."""
+    WebhookEventFactory(event_id="msg_done", status="processed")
 
     with transaction.atomic():
-        upsert("msg_1", duplicate_started_at=NOW, duplicate_http_status=202)
-        assert synchronous_commit() == commit
-    assert synchronous_commit() == "on"  # SET LOCAL: the connection's next transaction is durable again
-
-    with transaction.atomic():
-        upsert("msg_2")  # without a duplicate to record (replays, failures): always durable
+        assert duplicate().synchronous_commit == "on"
         assert synchronous_commit() == "on"
 
 
 def test_redelivery_of_a_processed_event_is_one_statement_on_postgresql_two_elsewhere(things):
-    """Pins the CTE: switched off, PostgreSQL would send the attempt insert separately."""
+    """Pins the duplicate statement: without it, PostgreSQL would upsert and insert the attempt in a transaction."""
     payload = {"type": "thing.ignored", "data": {"id": "thing_1"}}
     webhook_event_deliver(things, event_id="msg_twice", payload=payload)
 
-    with Statements() as statements:
+    with CaptureQueriesContext(connection) as statements:
         result = webhook_event_deliver(things, event_id="msg_twice", payload=payload)
 
     assert result.outcome == "duplicate"
-    assert len(statements.sent) == (1 if connection.vendor == "postgresql" else 2), statements.sent
+    # Transaction control counted too: on PostgreSQL the one statement is the whole exchange.
+    sent = [q["sql"] for q in statements.captured_queries]
+    assert len(sent) == (1 if connection.vendor == "postgresql" else 4), sent
     assert WebhookAttempt.objects.filter(outcome="duplicate").count() == 1
 
 
