@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connections, models, router
 
 from accounts.models import Organization, OrganizationMembership, User
-from config.database import prepared_cursor
+from config.database import prepared_cursor, prepared_fetchone
 
 # The advisory lock's first key: the space of locks this app takes (the second is the hashed Clerk user id).
 MEMBER_LINK_LOCK_SPACE = 13_001
@@ -79,45 +79,97 @@ def organization_by_clerk_id(clerk_id: str) -> Organization | None:
     return _row_by_clerk_id(Organization, clerk_id)
 
 
+def user_and_organization_by_clerk_ids(
+    user_clerk_id: str, organization_clerk_id: str
+) -> tuple[User | None, Organization | None]:
+    """The user and the organization a session token names, read together: one statement.
+
+    Every request whose token names an active organization needs both rows:
+    the user's, joined to the organization's (None when that one is not
+    local). (None, None) when the user is not local. From the read database;
+    two statements when the router reads the two models from different ones.
+    Not the ORM: nothing relates the two rows (the token names both), so it
+    has no join for them.
+    """
+    alias = router.db_for_read(User)
+    if router.db_for_read(Organization) != alias:
+        return user_by_clerk_id(user_clerk_id), organization_by_clerk_id(organization_clerk_id)
+    connection = connections[alias]
+    users, organizations = _columns(User, alias), _columns(Organization, alias)
+    row = prepared_fetchone(connection, _user_with_organization_sql(alias), [organization_clerk_id, user_clerk_id])
+    if row is None:
+        return None, None
+    user_values, organization_values = row[: len(users.attnames)], row[len(users.attnames) :]
+    organization = None if organization_values[0] is None else organizations.instance(organization_values)
+    return users.instance(user_values), organization
+
+
 def _row_by_clerk_id(model: type[models.Model], clerk_id: str, *, lock: bool = False, for_write: bool = False):
     alias = router.db_for_write(model) if lock or for_write else router.db_for_read(model)
     connection = connections[alias]
-    select = _select_by_clerk_id(model, alias)
-    sql = select.sql + (" FOR UPDATE" if lock and connection.features.has_select_for_update else "")
-    with prepared_cursor(connection) as cursor:
-        cursor.execute(sql, [clerk_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    for index, expression, converters in select.converters:
-        for convert in converters:
-            values[index] = convert(values[index], expression, connection)
-    return model.from_db(alias, select.attnames, values)
+    sql = _select_by_clerk_id(model, alias)
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"  # in the caller's transaction: prepared_fetchone never runs it twice there
+    row = prepared_fetchone(connection, sql, [clerk_id])
+    return None if row is None else _columns(model, alias).instance(row)
 
 
 @dataclass(frozen=True)
-class _RowSelect:
-    sql: str
+class _Columns:
+    """A model's concrete columns as a SELECT lists them (the primary key first), and the way back to an instance."""
+
+    model: type[models.Model]
+    alias: str
+    sql: str  # the column list, each qualified by the table
     attnames: list[str]
     converters: list[tuple[int, Any, list]]  # (column index, column expression, the backend's converters)
 
+    def instance(self, row) -> models.Model:
+        """The instance the ORM would have read from these column values."""
+        connection = connections[self.alias]
+        values = list(row)
+        for index, expression, converters in self.converters:
+            for convert in converters:
+                values[index] = convert(values[index], expression, connection)
+        return self.model.from_db(self.alias, self.attnames, values)
+
 
 @functools.cache
-def _select_by_clerk_id(model: type[models.Model], alias: str) -> _RowSelect:
+def _columns(model: type[models.Model], alias: str) -> _Columns:
     connection = connections[alias]
     quote = connection.ops.quote_name
     meta = model._meta
-    fields = meta.concrete_fields
-    columns = ", ".join(quote(field.column) for field in fields)
-    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('clerk_id').column)} = %s LIMIT 1"
+    fields = meta.concrete_fields  # the primary key first
+    table = quote(meta.db_table)
     converters = []
     for index, field in enumerate(fields):
         expression = field.get_col(meta.db_table)
         functions = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
         if functions:
             converters.append((index, expression, functions))
-    return _RowSelect(sql, [field.attname for field in fields], converters)
+    sql = ", ".join(f"{table}.{quote(field.column)}" for field in fields)
+    return _Columns(model, alias, sql, [field.attname for field in fields], converters)
+
+
+@functools.cache
+def _select_by_clerk_id(model: type[models.Model], alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    table = quote(model._meta.db_table)
+    clerk_id = quote(model._meta.get_field("clerk_id").column)
+    return f"SELECT {_columns(model, alias).sql} FROM {table} WHERE {table}.{clerk_id} = %s LIMIT 1"
+
+
+@functools.cache
+def _user_with_organization_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    users, organizations = quote(User._meta.db_table), quote(Organization._meta.db_table)
+    user_clerk_id = quote(User._meta.get_field("clerk_id").column)
+    organization_clerk_id = quote(Organization._meta.get_field("clerk_id").column)
+    return (
+        f"SELECT {_columns(User, alias).sql}, {_columns(Organization, alias).sql} FROM {users} "
+        f"LEFT JOIN {organizations} ON {organizations}.{organization_clerk_id} = %s "
+        f"WHERE {users}.{user_clerk_id} = %s LIMIT 1"
+    )
 
 
 _MEMBER_LINK_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"

@@ -46,22 +46,29 @@ def active_organization(request) -> Organization | None:
     if organization is _UNRESOLVED:
         claims = getattr(request, "auth", None)
         claim = claims.organization if isinstance(claims, SessionClaims) else None
-        organization = None if claim is None else _organization_for_request(claim)
+        clerk_auth = getattr(django_request, "clerk_auth", None)
+        read = None if clerk_auth is None else clerk_auth.organization  # read with the user, when local
+        organization = None if claim is None else _organization_for_request(claim, read)
         django_request._active_organization = organization
     return organization
 
 
-def organization_for_claim(claim: ActiveOrganizationClaim) -> Organization | None:
+def organization_for_claim(claim: ActiveOrganizationClaim, read: Organization | None = None) -> Organization | None:
     """The live local organization a token's claim names, created just in time when it is not local yet.
 
+    `read`: the organization's row when the caller already read it (with the
+    user: accounts.api.authentication), so it is not read again.
     None when it is tombstoned locally or Clerk answers 404. Raises
     Unavailable/ClerkAPIError, ClerkDataError (Clerk answered an
     organization that cannot be stored), or ImproperlyConfigured when
     CLERK_SECRET_KEY is not set.
     """
-    # Concurrent first requests naming one organization wait for one fetch.
-    find, create = organization_by_clerk_id, _organization_create_from_clerk
-    organization = _organization_fetches.find_or_create(claim.id, find, create)
+    if read is not None and read.clerk_id == claim.id:
+        organization = read
+    else:
+        # Concurrent first requests naming one organization wait for one fetch.
+        find, create = organization_by_clerk_id, _organization_create_from_clerk
+        organization = _organization_fetches.find_or_create(claim.id, find, create)
     if organization is None or organization.is_deleted_in_clerk:
         return None
     return organization
@@ -83,10 +90,10 @@ def _organization_create_from_clerk(clerk_id: str) -> Organization | None:
     return result.organization
 
 
-def _organization_for_request(claim: ActiveOrganizationClaim) -> Organization | None:
+def _organization_for_request(claim: ActiveOrganizationClaim, read: Organization | None) -> Organization | None:
     """organization_for_claim, with what cannot be resolved now turned into the 503 the user fetch answers."""
     try:
-        return organization_for_claim(claim)
+        return organization_for_claim(claim, read)
     except Unavailable as exc:
         raise ServiceUnavailable(Unavailable(f"Clerk cannot be reached: {exc}", retry_after=exc.retry_after)) from None
     except (ClerkAPIError, ClerkDataError, ImproperlyConfigured) as exc:

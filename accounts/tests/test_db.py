@@ -20,6 +20,7 @@ from accounts.db import (
     member_link_lock,
     memberships_link,
     organization_by_clerk_id,
+    user_and_organization_by_clerk_ids,
     user_by_clerk_id,
 )
 from accounts.models import Organization, OrganizationMembership, User
@@ -132,6 +133,55 @@ class TestOrganizationByClerkId:
         for field in Organization._meta.concrete_fields:
             assert getattr(organization, field.attname) == getattr(expected, field.attname), field.name
         assert organization._state.adding is False
+
+
+class OrganizationReadsElsewhere:
+    """A router reading organizations from an alias that does not exist, and everything else from default."""
+
+    def db_for_read(self, model, **hints):
+        return "replica" if model is Organization else "default"
+
+    def db_for_write(self, model, **hints):
+        return "default"
+
+
+class TestUserAndOrganizationByClerkIds:
+    def test_reads_both_rows_in_one_statement_with_the_values_the_orm_reads(self):
+        updated_at = dt.datetime(2026, 12, 5, 1, 2, 3, 456000, tzinfo=dt.UTC)
+        stored_user = UserFactory(clerk_id="user_both_1", clerk_updated_at=updated_at)
+        stored_organization = Organization.objects.create(
+            clerk_id="org_both_1", name="Acme", slug="acme", created_via="webhook", clerk_updated_at=updated_at
+        )
+        Organization.objects.create(clerk_id="org_other", name="Other", slug="other", created_via="webhook")
+
+        with Statements() as statements:
+            user, organization = user_and_organization_by_clerk_ids("user_both_1", "org_both_1")
+
+        assert len(statements.sql) == 1
+        for stored, read in ((stored_user, user), (stored_organization, organization)):
+            expected = type(stored).objects.get(pk=stored.pk)
+            for field in type(stored)._meta.concrete_fields:
+                assert getattr(read, field.attname) == getattr(expected, field.attname), field.name
+            assert read._state.adding is False
+
+    def test_an_organization_not_local_is_none_beside_the_user_and_an_unknown_user_is_none_for_both(self):
+        UserFactory(clerk_id="user_both_2")
+        Organization.objects.create(clerk_id="org_both_2", name="Acme", slug="acme-2", created_via="webhook")
+
+        with Statements() as statements:
+            user, organization = user_and_organization_by_clerk_ids("user_both_2", "org_nowhere")
+            nobody = user_and_organization_by_clerk_ids("user_nobody", "org_both_2")
+
+        assert (user.clerk_id, organization) == ("user_both_2", None)
+        assert nobody == (None, None)
+        assert len(statements.sql) == 2
+
+    def test_models_read_from_different_databases_are_read_from_each(self, settings):
+        UserFactory(clerk_id="user_both_3")
+        settings.DATABASE_ROUTERS = [OrganizationReadsElsewhere()]
+
+        with pytest.raises(ConnectionDoesNotExist):  # the organization's read went to its own database
+            user_and_organization_by_clerk_ids("user_both_3", "org_both_3")
 
 
 class TestMemberLinkLock:

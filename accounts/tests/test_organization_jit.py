@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.api import authentication
 from accounts.api import organization as organization_api
 from accounts.clerk.payloads import organization_deleted_data
 from accounts.models import Organization
@@ -112,14 +113,16 @@ def test_clerk_unreachable_for_a_new_organization_is_503_with_retry_after(
     assert not Organization.objects.exists()
 
 
-def test_a_known_organization_is_served_during_a_clerk_outage_in_one_more_query(client, clerk_api, org_token, settings):
+def test_a_known_organization_is_served_during_a_clerk_outage_read_with_the_user(
+    client, clerk_api, org_token, settings
+):
     data = clerk_api.add_organization(new_organization(name="Known"))
     token = org_token(data["id"])
     assert get(client, ME, token).json()["organization"]["name"] == "Known"  # created; keys cached
     clerk_api.fail("/v1/", 503)
     calls = sum(clerk_api.calls.values())
 
-    with statements_at_most(2):  # the user, the organization
+    with statements_at_most(1):  # the user and the organization, read together
         response = get(client, ME, token)
 
     assert response.status_code == 200 and response.json()["organization"]["clerk_id"] == data["id"]
@@ -160,7 +163,7 @@ def test_members_lists_the_current_members_of_the_active_organization_only(clien
     token = org_token(organization["id"])
     get(client, MEMBERS, token)  # warms the JWKS cache
 
-    with statements_at_most(3):  # the user, the organization, its members
+    with statements_at_most(2):  # the user with the organization, its members
         response = get(client, MEMBERS, token)
 
     assert response.status_code == 200
@@ -231,22 +234,32 @@ def test_first_requests_racing_the_created_webhook_converge_on_one_organization(
 def test_a_request_whose_lookup_missed_just_before_another_committed_asks_clerk_nothing(
     client, clerk_api, org_token, monkeypatch
 ):
-    # The window concurrent first requests can hit: this request's lookup ran before an earlier
-    # flight committed the organization, and its own flight starts once that one has ended.
+    # The window concurrent first requests can hit: this request's lookups (with the user, then its
+    # own) ran before an earlier flight committed the organization, and its own flight starts once
+    # that one has ended.
     data = clerk_api.add_organization(new_organization(name="Committed meanwhile"))
     organization_upsert_from_clerk(data, created_via=Organization.CreatedVia.WEBHOOK)
-    real_lookup, misses = organization_api.organization_by_clerk_id, [True]
+    real_join, real_lookup, misses = (
+        authentication.user_and_organization_by_clerk_ids,
+        organization_api.organization_by_clerk_id,
+        [True, True],
+    )
+
+    def join_missing_the_organization_once(user_clerk_id, organization_clerk_id):
+        user, organization = real_join(user_clerk_id, organization_clerk_id)
+        return user, (None if misses and misses.pop() else organization)
 
     def lookup_missing_once(clerk_id):
         if misses and misses.pop():
             return None
         return real_lookup(clerk_id)
 
+    monkeypatch.setattr(authentication, "user_and_organization_by_clerk_ids", join_missing_the_organization_once)
     monkeypatch.setattr(organization_api, "organization_by_clerk_id", lookup_missing_once)
 
     response = get(client, ME, org_token(data["id"]))
 
-    assert misses == []  # the lookup did miss
+    assert misses == []  # both reads did miss
     assert response.status_code == 200
     assert response.json()["organization"]["name"] == "Committed meanwhile"
     assert clerk_api.calls[ORGANIZATION_CALLS] == 0
