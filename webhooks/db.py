@@ -1,11 +1,10 @@
 """The ledger's hand-written SQL, every statement in one place, in accounts/db.py's style.
 
-Why not the ORM: on the delivery path its query building cost more than the
-round trips (bench/README.md, "Where the time went"), and some statements have
-no ORM spelling (an upsert that increments, a data-modifying CTE). Each function
-sends one statement on the database the router picks for writing its model
-(`webhooks/tests/test_db.py` pins it on PostgreSQL and SQLite 3.35+). Names come
-from the models' metadata, each statement is built once per process and
+Why not the ORM: on the delivery path its query building cost more than the round trips
+(bench/README.md, "Where the time went"), and some statements have no ORM spelling (an upsert
+that increments, a data-modifying CTE). Each function sends one statement on the database the
+router picks for writing its model (`webhooks/tests/test_db.py` pins it on PostgreSQL and SQLite
+3.35+). Names come from the models' metadata, each statement is built once per process and
 database, and values are adapted by their model fields first, as the ORM would.
 """
 
@@ -46,10 +45,9 @@ _ATTEMPT_COLUMNS = (
     "({a.event}, {a.kind}, {a.outcome}, {a.http_status}, {a.started_at}, {a.duration_ms}, {a.error}, {a.request_id})"
 )
 
-# Not the ORM: it has no INSERT … ON CONFLICT DO UPDATE that increments and returns the row
-# (bulk_create(update_conflicts=True) can only copy the new values), and one statement is the
-# point: concurrent deliveries of one id cannot both insert, and the row stays locked until
-# the transaction ends.
+# Not the ORM: it has no INSERT … ON CONFLICT DO UPDATE that increments and returns the row (bulk_create
+# can only copy the new values), and one statement is the point: concurrent deliveries of one id cannot
+# both insert, and the row stays locked until the transaction ends.
 _EVENT_UPSERT = """
     INSERT INTO {e.table}
         ({e.source}, {e.event_id}, {e.event_type}, {e.subject_id}, {e.payload}, {e.status}, {e.attempts},
@@ -113,17 +111,10 @@ def duplicate_record(
     connection, statements = _writing(WebhookEvent)
     if connection.vendor != "postgresql":
         return None
-    params = [
-        source,
-        event_id,
-        *sorted(DONE_STATUSES),
-        WebhookAttempt.Kind.DELIVERY,
-        WebhookAttempt.Outcome.DUPLICATE,
-        http_status,
-        _prepared(WebhookAttempt, "started_at", started_at, connection),
-        request_id,
-        connection.get_autocommit(),  # on its own, not inside a caller's transaction
-    ]
+    kind, outcome = WebhookAttempt.Kind.DELIVERY, WebhookAttempt.Outcome.DUPLICATE
+    started = _prepared(WebhookAttempt, "started_at", started_at, connection)
+    alone = connection.get_autocommit()  # on its own, not inside a caller's transaction
+    params = [source, event_id, *sorted(DONE_STATUSES), kind, outcome, http_status, started, request_id, alone]
     row = prepared_fetchone(connection, statements.duplicate_record, params)
     return None if row is None else RecordedDuplicate(*row)
 
@@ -139,54 +130,66 @@ _EVENT_OUTCOME_STORE = """
 """
 
 
+# PostgreSQL: the outcome and its attempt row in one statement (a data-modifying CTE), one round trip
+# less for every delivery and replay that runs a handler; elsewhere the two statements.
+_EVENT_OUTCOME_WITH_ATTEMPT = 'WITH "outcome" AS ({outcome}) {attempt}'
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery or replay of an event and what came of it: a WebhookAttempt row."""
+
+    kind: str
+    outcome: str
+    http_status: int | None
+    started_at: dt.datetime
+    duration_ms: int
+    error: str = ""
+    request_id: str = ""
+
+
 def event_outcome_store(
-    pk: int, *, status: str, last_error: str, attempts_added: int, processed_at: dt.datetime | None = None, payload=None
+    pk: int,
+    *,
+    status: str,
+    last_error: str,
+    attempts_added: int,
+    processed_at: dt.datetime | None = None,
+    payload=None,
+    attempt: Attempt | None = None,
 ) -> None:
     """Store what processing the event came to; `attempts_added` counts attempts not counted by the upsert.
 
-    `payload`, when given, replaces the stored one in the same statement.
+    `payload`, when given, replaces the stored one in the same statement;
+    `attempt`, when given, is inserted too (in the same statement on PostgreSQL).
     """
     connection, statements = _writing(WebhookEvent)
     stored = None if payload is None else _prepared(WebhookEvent, "payload", payload, connection)
     processed = _prepared(WebhookEvent, "processed_at", processed_at, connection)
+    sql, params = statements.event_outcome_store, [status, last_error, attempts_added, processed, stored, pk]
+    if attempt is not None and connection.vendor == "postgresql":
+        sql, params = statements.event_outcome_with_attempt, params + _attempt_params(pk, attempt, connection)
+        attempt = None  # inserted with the outcome
     with prepared_cursor(connection) as cursor:
-        cursor.execute(statements.event_outcome_store, [status, last_error, attempts_added, processed, stored, pk])
+        cursor.execute(sql, params)
+    if attempt is not None:
+        attempt_insert(pk, attempt)
 
 
 # Not the ORM: its insert cost 0.33 ms against 0.12 for this statement (bench/README.md, change 4).
-_ATTEMPT_INSERT = """
-    INSERT INTO {a.table} {attempt_columns}
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-"""
+_ATTEMPT_INSERT = "INSERT INTO {a.table} {attempt_columns} VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 
 
-def attempt_insert(
-    event_pk: int,
-    *,
-    kind: str,
-    outcome: str,
-    http_status: int | None,
-    started_at: dt.datetime,
-    duration_ms: int,
-    error: str = "",
-    request_id: str = "",
-) -> None:
+def attempt_insert(event_pk: int, attempt: Attempt) -> None:
     """Record one delivery or replay of the event and what came of it."""
     connection, statements = _writing(WebhookAttempt)
     with prepared_cursor(connection) as cursor:
-        cursor.execute(
-            statements.attempt_insert,
-            [
-                event_pk,
-                kind,
-                outcome,
-                http_status,
-                _prepared(WebhookAttempt, "started_at", started_at, connection),
-                duration_ms,
-                error,
-                request_id,
-            ],
-        )
+        cursor.execute(statements.attempt_insert, _attempt_params(event_pk, attempt, connection))
+
+
+def _attempt_params(event_pk: int, a: Attempt, connection) -> list[Any]:
+    started_at = _prepared(WebhookAttempt, "started_at", a.started_at, connection)
+    return [event_pk, a.kind, a.outcome, a.http_status, started_at, a.duration_ms, a.error, a.request_id]
 
 
 # Not the ORM: counting into the hour's row must be one statement (two refusals in the same
@@ -217,6 +220,7 @@ class _Statements:
     event_upsert: str
     duplicate_record: str
     event_outcome_store: str
+    event_outcome_with_attempt: str
     attempt_insert: str
     rejection_count: str
 
@@ -234,10 +238,12 @@ def _statements(alias: str) -> _Statements:
 
     e, a, r = names(WebhookEvent), names(WebhookAttempt), names(WebhookRejection)
     attempt_columns = _ATTEMPT_COLUMNS.format(a=a)
+    outcome, attempt = _EVENT_OUTCOME_STORE.format(e=e), _ATTEMPT_INSERT.format(a=a, attempt_columns=attempt_columns)
     return _Statements(
         event_upsert=_EVENT_UPSERT.format(e=e),
         duplicate_record=_DUPLICATE_RECORD.format(e=e, a=a, attempt_columns=attempt_columns),
-        event_outcome_store=_EVENT_OUTCOME_STORE.format(e=e),
-        attempt_insert=_ATTEMPT_INSERT.format(a=a, attempt_columns=attempt_columns),
+        event_outcome_store=outcome,
+        event_outcome_with_attempt=_EVENT_OUTCOME_WITH_ATTEMPT.format(outcome=outcome, attempt=attempt),
+        attempt_insert=attempt,
         rejection_count=_REJECTION_COUNT.format(r=r),
     )

@@ -32,9 +32,17 @@ def source_payload(source: WebhookSource | None, payload: Mapping[str, Any]) -> 
 
 
 def event_finish(
-    event: WebhookEvent, outcome: Outcome, *, count_attempt: bool = False, payload: Mapping[str, Any] | None = None
+    event: WebhookEvent,
+    outcome: Outcome,
+    attempt: db.Attempt,
+    *,
+    count_attempt: bool = False,
+    payload: Mapping[str, Any] | None = None,
 ) -> None:
-    """Store the outcome (and `payload`, when given, in place of the stored one); `count_attempt` for a replay."""
+    """Store the outcome with its attempt (and `payload`, when given, in place of the stored one).
+
+    `count_attempt` for a replay (a delivery was counted by its upsert).
+    """
     status = Status.IGNORED if outcome == Outcome.IGNORED else Status.PROCESSED
     db.event_outcome_store(
         event.pk,
@@ -43,6 +51,7 @@ def event_finish(
         attempts_added=int(count_attempt),
         processed_at=timezone.now(),
         payload=payload,
+        attempt=attempt,
     )
 
 
@@ -56,6 +65,8 @@ def event_fail(
     always marks it, so staff see that the handler fails now.
     """
     error = f"{type(exc).__name__}: {exc}"
+    details = "".join(traceback.format_exception(exc))[-10_000:]
+    attempt = attempt_of(kind, Outcome.FAILED, started_at, clock, error=details, request_id=request_id)
     replay = kind == WebhookAttempt.Kind.REPLAY
     if replay or not event.is_done:
         # A replay is counted here; a delivery was counted by its upsert. No handler vouched for
@@ -66,18 +77,23 @@ def event_fail(
             logger.exception("stored_payload hook failed source=%s event_id=%s", event.source, event.event_id)
             stored = None
         db.event_outcome_store(
-            event.pk, status=Status.FAILED, last_error=error[:10_000], attempts_added=int(replay), payload=stored
+            event.pk,
+            status=Status.FAILED,
+            last_error=error[:10_000],
+            attempts_added=int(replay),
+            payload=stored,
+            attempt=attempt,
         )
-    details = "".join(traceback.format_exception(exc))[-10_000:]
-    attempt_add(event, kind, Outcome.FAILED, started_at, clock, error=details, request_id=request_id)
+    else:
+        db.attempt_insert(event.pk, attempt)
     return error
 
 
-def attempt_add(
-    event: WebhookEvent, kind: str, outcome: Outcome, started_at, clock: float, error: str = "", request_id: str = ""
-) -> None:
-    db.attempt_insert(
-        event.pk,
+def attempt_of(
+    kind: str, outcome: Outcome, started_at, clock: float, *, error: str = "", request_id: str = ""
+) -> db.Attempt:
+    """The attempt row of a delivery or replay that started at `started_at` (`clock`: time.perf_counter() then)."""
+    return db.Attempt(
         kind=kind,
         outcome=outcome,
         http_status=HTTP_STATUS[outcome] if kind == WebhookAttempt.Kind.DELIVERY else None,

@@ -25,12 +25,13 @@ from django.utils import timezone
 from webhooks import db, metrics
 from webhooks.errors import Refused
 from webhooks.models import WebhookAttempt, WebhookEvent
-from webhooks.outcomes import HTTP_STATUS, attempt_add, event_fail, event_finish, source_payload
+from webhooks.outcomes import HTTP_STATUS, attempt_of, event_fail, event_finish, source_payload
 from webhooks.registry import SourceNotRegistered, WebhookSource, get_source
 
 logger = logging.getLogger(__name__)
 
 Outcome = WebhookAttempt.Outcome
+DELIVERY = WebhookAttempt.Kind.DELIVERY
 
 # A database that cannot be reached is an outage (503), not a handler failure.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
@@ -83,17 +84,18 @@ def _deliver_in_transaction(
             event = webhook_event_record(source, event_id=event_id, payload=payload)
             if event.is_done:  # done between duplicate_record and this (or not PostgreSQL)
                 outcome = Outcome.DUPLICATE
+                db.attempt_insert(event.pk, attempt_of(DELIVERY, outcome, started_at, clock, request_id=request_id))
             else:
                 outcome, stored = webhook_event_process(source, event)
-                event_finish(event, outcome, payload=stored)
-            attempt_add(event, WebhookAttempt.Kind.DELIVERY, outcome, started_at, clock, request_id=request_id)
+                attempt = attempt_of(DELIVERY, outcome, started_at, clock, request_id=request_id)
+                event_finish(event, outcome, attempt, payload=stored)
     except (Refused, *DATABASE_UNAVAILABLE):
         raise
     except Exception as exc:
         # The transaction above rolled back, handler writes and all; keep the failure.
         with transaction.atomic():
             event = webhook_event_record(source, event_id=event_id, payload=payload)
-            error = event_fail(event, exc, WebhookAttempt.Kind.DELIVERY, started_at, clock, request_id=request_id)
+            error = event_fail(event, exc, DELIVERY, started_at, clock, request_id=request_id)
         return DeliveryResult(event.pk, Outcome.FAILED, error)
     return DeliveryResult(event.pk, outcome)
 
@@ -115,8 +117,8 @@ def webhook_event_replay(event_pk: int) -> DeliveryResult:
         with transaction.atomic():
             event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
             outcome, stored = webhook_event_process(_source_of(event), event)
-            event_finish(event, outcome, count_attempt=True, payload=stored)
-            attempt_add(event, WebhookAttempt.Kind.REPLAY, outcome, started_at, clock)
+            attempt = attempt_of(WebhookAttempt.Kind.REPLAY, outcome, started_at, clock)
+            event_finish(event, outcome, attempt, count_attempt=True, payload=stored)
     except (WebhookEvent.DoesNotExist, SourceNotRegistered, *DATABASE_UNAVAILABLE):
         raise
     except Exception as exc:

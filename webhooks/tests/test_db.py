@@ -165,14 +165,27 @@ def test_attempt_insert_is_one_statement():
     event = WebhookEventFactory()
 
     with Statements() as statements:
-        db.attempt_insert(
-            event.pk, kind="replay", outcome="failed", http_status=None, started_at=NOW, duration_ms=7, error="trace"
-        )
+        db.attempt_insert(event.pk, db.Attempt("replay", "failed", None, started_at=NOW, duration_ms=7, error="trace"))
 
     assert len(statements.sent) == 1
     attempt = event.attempt_log.get()
     assert (attempt.kind, attempt.outcome, attempt.http_status) == ("replay", "failed", None)
     assert (attempt.started_at, attempt.duration_ms, attempt.error) == (NOW, 7, "trace")
+
+
+def test_an_outcome_with_its_attempt_is_one_statement_on_postgresql_two_elsewhere():
+    event = WebhookEventFactory(status="received", attempts=1)
+    attempt = db.Attempt("delivery", "processed", 200, started_at=NOW, duration_ms=3, request_id="req_9")
+
+    with Statements() as statements:
+        db.event_outcome_store(event.pk, status="processed", last_error="", attempts_added=0, attempt=attempt)
+
+    assert len(statements.sent) == (1 if connection.vendor == "postgresql" else 2), statements.sent
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == ("processed", 1)
+    stored = event.attempt_log.get()
+    assert (stored.kind, stored.outcome, stored.http_status, stored.started_at) == ("delivery", "processed", 200, NOW)
+    assert (stored.duration_ms, stored.error, stored.request_id) == (3, "", "req_9")
 
 
 def test_rejection_count_is_one_statement_and_counts_into_the_hour():
