@@ -75,8 +75,8 @@ def event_upsert(
 # the first, counted with its attempt row, without the payload and without BEGIN and COMMIT. On its own
 # (autocommit) it turns synchronous_commit off for its implicit transaction (set_config(…, true) is SET
 # LOCAL): a crash can lose the last fraction of a second of attempt counts, never an event or a status
-# (docs/webhook-endpoint.md). An event being processed is locked: the UPDATE waits, then re-checks the
-# status committed (READ COMMITTED), so a redelivery mid-processing is a duplicate only if it succeeded.
+# (docs/webhook-endpoint.md). A done event held by a replay is waited for, then re-checked (READ COMMITTED);
+# any other (new, failed, or a first delivery not committed yet) matches no row: the upsert waits instead.
 _DUPLICATE_RECORD = """
     WITH "event" AS (
         UPDATE {e.table} SET {e.attempts} = {e.attempts} + 1

@@ -10,12 +10,15 @@ are in accounts/tests/test_clerk_delivery_concurrency.py.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import pytest
+from django.db import connection, transaction
+from django.test import Client
 
 from webhooks.models import WebhookAttempt, WebhookEvent
-from webhooks.tests.concurrency import Job, run_concurrently
+from webhooks.tests.concurrency import JOIN_TIMEOUT, Job, run_concurrently, wait_until_waiting_on_locks
 from webhooks.tests.deliveries import deliver_to, new_msg_id
 from webhooks.tests.ledger_source import PATH, runs, thing_event, things_recorded
 
@@ -64,3 +67,38 @@ def test_different_events_delivered_at_once_are_each_recorded_and_handled_once()
     assert things_recorded() == sorted(payload["data"]["id"] for payload, _ in deliveries)
     assert Counter(WebhookEvent.objects.values_list("status", "attempts")) == {("processed", 1): 20}
     assert WebhookAttempt.objects.count() == 20
+
+
+@pytest.mark.postgres(
+    reason="a redelivery waits on the row lock a replay's transaction holds, which needs PostgreSQL's row locks"
+)
+@pytest.mark.parametrize(
+    ("replay_leaves", "answer"),
+    [("processed", (202, "duplicate")), ("failed", (200, "processed"))],
+    ids=["replay succeeds", "replay fails"],
+)
+def test_a_redelivery_waits_for_a_replay_holding_its_done_event_and_follows_what_it_committed(replay_leaves, answer):
+    """duplicate_record's UPDATE waits for the row, then re-reads its status: a duplicate only if still done."""
+    payload, msg_id = thing_event(), new_msg_id()
+    assert deliver_to(Client(), payload, msg_id=msg_id, path=PATH).status_code == 200
+    backends, answers = [], []
+
+    def redeliver() -> None:
+        try:
+            connection.ensure_connection()
+            backends.append(connection.connection.info.backend_pid)
+            answers.append(deliver_to(Client(), payload, msg_id=msg_id, path=PATH))
+        finally:
+            connection.close()
+
+    redelivery = threading.Thread(target=redeliver, daemon=True)
+    with transaction.atomic():  # a replay, holding the event's row until it commits what its handler came to
+        WebhookEvent.objects.select_for_update().filter(event_id=msg_id).update(status=replay_leaves)
+        redelivery.start()
+        wait_until_waiting_on_locks(backends, 1)
+    redelivery.join(timeout=JOIN_TIMEOUT)
+
+    [response] = answers
+    assert (response.status_code, response.json()["outcome"]) == answer
+    assert runs.event_ids == [msg_id] * (1 if answer[0] == 202 else 2)
+    assert WebhookEvent.objects.get().status == "processed"
