@@ -9,7 +9,8 @@ request while the database cannot be, is `Unavailable` (503 with
 Retry-After). When the middleware authenticates a request it leaves its
 `ClerkAuth` on `request.clerk_auth`, and the DRF class reads it rather than
 verifying again; it decides itself only for a request the middleware left
-alone (one Django's own session logged in). The admin is left to Django's
+alone (one Django's own session logged in), and leaves its decision there
+too (`accounts.api.organization` reads the organization it read). The admin is left to Django's
 own login.
 """
 
