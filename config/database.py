@@ -69,15 +69,17 @@ def prepared_fetchone(connection, sql: str, params: list[Any]) -> tuple | None:
     """
     if connection.vendor == "postgresql" and _unchecked(connection):
         try:
-            with _unchecked_cursor(connection) as cursor:
-                cursor.execute(sql, params)
-                row = cursor.fetchone()
+            row = _fetchone(_unchecked_cursor(connection), sql, params)
         except (OperationalError, InterfaceError):
             connection.close()  # dead (or the statement failed: it runs once more either way, on a new connection)
         else:
             connection.health_check_done = True
             return row
-    with prepared_cursor(connection) as cursor:
+    return _fetchone(prepared_cursor(connection), sql, params)
+
+
+def _fetchone(cursor, sql: str, params: list[Any]) -> tuple | None:
+    with cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
@@ -88,7 +90,7 @@ def _unchecked(connection) -> bool:
         connection.connection is not None
         and connection.health_check_enabled
         and not connection.health_check_done
-        and not connection.in_atomic_block
+        and connection.get_autocommit()
     )
 
 
