@@ -1,8 +1,10 @@
 """The API about the signed-in user and their active organization."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.generics import ListAPIView
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.api.organization import active_organization
 from accounts.api.serializers import MembershipSerializer, MeSerializer
@@ -27,10 +29,11 @@ class JSONOnly(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class MeView(RetrieveAPIView):
+# A plain APIView: the user is `request.user`, and RetrieveAPIView's object and serializer
+# lookups added 0.02 ms to every call (bench/inprocess.py). The docstring is the schema's description.
+class MeView(APIView):
     """The signed-in user and the token's active organization, each created just in time if not local yet."""
 
-    serializer_class = MeSerializer
     content_negotiation_class = JSONOnly
 
     @extend_schema(
@@ -41,17 +44,11 @@ class MeView(RetrieveAPIView):
             503: UNAVAILABLE,
         }
     )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def get_object(self):
-        return self.request.user
-
-    def get_serializer_context(self):
+    def get(self, request):
         # None for no, a deleted or an unknown organization: never a refusal of the request.
-        organization = active_organization(self.request)
-        active = None if organization is None else (organization, self.request.auth.organization)
-        return super().get_serializer_context() | {"organization": active}
+        organization = active_organization(request)
+        active = None if organization is None else (organization, request.auth.organization)
+        return Response(MeSerializer(request.user, context={"organization": active}).data)
 
 
 class CurrentMembersView(ActiveOrganizationMixin, ListAPIView):
