@@ -30,7 +30,7 @@ class JSONOnly(BaseContentNegotiation):
 
 
 # A plain APIView: the user is `request.user`, and RetrieveAPIView's object and serializer
-# lookups added 0.02 ms to every call (bench/inprocess.py). The docstring is the schema's description.
+# lookups added 0.02 ms to every call (docs/speed.md, third round). The docstring is the schema's description.
 class MeView(APIView):
     """The signed-in user and the token's active organization, each created just in time if not local yet."""
 
